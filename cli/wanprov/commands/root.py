@@ -1,0 +1,50 @@
+"""The `wanprov` command group.
+
+Subcommands load lazily (click's documented LazyGroup pattern) so `wanprov doctor` does not pay for
+importing huggingface_hub, jinja2 or rich when it does not need them.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+import click
+
+from wanprov import __version__
+from wanprov.commands.output import run_guarded
+
+# command name -> "module:attribute"; the modules live in wanprov.commands.
+SUBCOMMANDS: dict[str, str] = {
+    "doctor": "wanprov.commands.doctor:doctor",
+    "fetch-models": "wanprov.commands.fetch_models:fetch_models",
+    "models": "wanprov.commands.models:models",
+    "workflow": "wanprov.commands.workflow:workflow",
+    "install-nodes": "wanprov.commands.install_nodes:install_nodes",
+}
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(SUBCOMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        target = SUBCOMMANDS.get(cmd_name)
+        if target is None:
+            return None
+        module_name, attribute = target.split(":")
+        return getattr(importlib.import_module(module_name), attribute)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="wanprov")
+def cli() -> None:
+    """Turn an NVIDIA GPU host into a tuned, verified ComfyUI for Wan 2.2 I2V and Flux.
+
+    Exit codes: 0 ok, 1 check failed, 2 usage, 3 could not run, 4 pending (dry run),
+    5 network, 6 integrity, 7 auth, 8 not found, 9 no space, 10 bad manifest, 130 interrupted.
+    """
+
+
+def main() -> None:
+    sys.exit(run_guarded(cli))
