@@ -1,0 +1,85 @@
+# ruff: noqa: UP031, PTH - runs under the target interpreter (any Python >= 3.8), stdlib only
+"""Runs inside the *target* interpreter (the ComfyUI venv), not wanprov's: standard library only, and
+Python 3.8 syntax. Prints one JSON object on stdout; every part copes with the module being absent."""
+
+import json
+import sys
+
+
+def _dist_version(name):
+    try:
+        from importlib import metadata
+    except ImportError:  # Python < 3.8
+        return None
+    try:
+        return metadata.version(name)
+    except Exception:
+        return None
+
+
+def _requires(name):
+    try:
+        from importlib import metadata
+
+        return [str(r) for r in (metadata.requires(name) or [])]
+    except Exception:
+        return []
+
+
+def main():
+    out = {"python": sys.executable, "python_version": "%d.%d.%d" % sys.version_info[:3]}
+    # Versions from package metadata: importing triton/xformers would cost seconds and may crash.
+    out["modules"] = {
+        "triton": _dist_version("triton"),
+        "xformers": _dist_version("xformers"),
+        "sageattention": _dist_version("sageattention"),
+        "av": _dist_version("av"),
+    }
+    out["xformers_requires"] = [r for r in _requires("xformers") if r.startswith("torch")]
+    try:
+        import torch
+    except ImportError as exc:
+        out["torch_import_error"] = "%s: %s" % (type(exc).__name__, exc)
+        print(json.dumps(out))
+        return
+    except Exception as exc:  # a broken install (missing libcudart, ABI errors) is a fact too
+        out["torch_import_error"] = "%s: %s" % (type(exc).__name__, exc)
+        print(json.dumps(out))
+        return
+    out["torch"] = str(torch.__version__)
+    out["torch_cuda"] = getattr(torch.version, "cuda", None)
+    try:
+        out["arch_list"] = list(torch.cuda.get_arch_list())
+    except Exception as exc:
+        out["arch_list"] = []
+        out["arch_list_error"] = str(exc)
+    try:
+        out["cuda_available"] = bool(torch.cuda.is_available())
+    except Exception as exc:
+        out["cuda_available"] = False
+        out["cuda_error"] = str(exc)
+    if out["cuda_available"]:
+        try:
+            major, minor = torch.cuda.get_device_capability(0)
+            out["device_capability"] = "%d.%d" % (major, minor)
+            out["device_name"] = torch.cuda.get_device_name(0)
+            out["device_count"] = torch.cuda.device_count()
+        except Exception as exc:
+            out["device_error"] = str(exc)
+        # A tiny kernel: "no kernel image is available" only shows up when code actually runs.
+        try:
+            x = torch.ones(16, device="cuda")
+            y = (x * 2).sum().item()
+            torch.cuda.synchronize()
+            out["kernel"] = {"ok": y == 32.0, "error": None if y == 32.0 else "wrong result %r" % y}
+        except Exception as exc:
+            out["kernel"] = {"ok": False, "error": "%s: %s" % (type(exc).__name__, str(exc).strip())}
+        try:
+            out["bf16_supported"] = bool(torch.cuda.is_bf16_supported())
+        except Exception:
+            out["bf16_supported"] = None
+    print(json.dumps(out))
+
+
+if __name__ == "__main__":
+    main()
