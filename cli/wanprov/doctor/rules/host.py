@@ -1,0 +1,182 @@
+"""Rules about the rest of the host: NVENC, RAM, disk, ffmpeg, the ComfyUI install and its flags."""
+
+from __future__ import annotations
+
+from wanprov.compat import gpus, tables
+from wanprov.doctor.findings import Finding, fail, info, passed, warn
+from wanprov.doctor.rules.context import Context
+
+GIB = 1024**3
+PINNED_COMFYUI = "0.3.64"
+
+
+def nvenc(ctx: Context) -> list[Finding]:
+    """Rule 7: decided by a real one-frame encode, never by NVML's encoder capacity."""
+    facts = ctx.facts.get("nvenc") or {}
+    encoders = facts.get("encoders") or {}
+    if facts.get("status") == "skipped":
+        return [info("nvenc", "NVENC not tested (--no-nvenc)")]
+    if facts.get("status") != "ok" or not encoders:
+        return [
+            info(
+                "nvenc",
+                f"NVENC unknown: {facts.get('reason')}",
+                "install ffmpeg to test NVENC (apt-get install ffmpeg)",
+            )
+        ]
+    working = [codec for codec, result in encoders.items() if result.get("ok")]
+    if working:
+        missing = [codec for codec in encoders if codec not in working]
+        tail = f"; not {', '.join(missing)}" if missing else ""
+        return [passed("nvenc", f"one-frame encode works with {', '.join(working)}{tail}")]
+    first_error = next(iter(encoders.values())).get("error")
+    name = (ctx.device or {}).get("name")
+    known = f" ({name} has no NVENC hardware)" if gpus.known_without_nvenc(name) else ""
+    return [
+        info(
+            "nvenc",
+            f"no NVENC: a one-frame encode failed with every codec{known}: {first_error}",
+            "videos are encoded on the CPU (libx264); choose an h264/libx264 output format in workflows",
+        )
+    ]
+
+
+def ffmpeg_present(ctx: Context) -> list[Finding]:
+    ffmpeg = ctx.facts.get("ffmpeg") or {}
+    if ffmpeg.get("status") == "ok":
+        return [passed("ffmpeg_present", f"ffmpeg {ffmpeg.get('version')} at {ffmpeg.get('path')}")]
+    return [
+        warn(
+            "ffmpeg_present",
+            f"ffmpeg not usable: {ffmpeg.get('reason')}",
+            "apt-get install ffmpeg (VideoHelperSuite writes videos through the ffmpeg binary)",
+        )
+    ]
+
+
+def memory(ctx: Context) -> list[Finding]:
+    facts = ctx.facts.get("memory") or {}
+    if facts.get("status") != "ok":
+        return [info("memory", f"RAM unknown: {facts.get('reason')}")]
+    limits = tables.load("host-minimums")
+    total = facts["total_bytes"] / GIB
+    if total < limits["ram_fail_gib"]:
+        return [
+            fail(
+                "memory",
+                f"{total:.1f} GiB RAM: Wan 2.2 A14B needs >= {limits['ram_fail_gib']} GiB to "
+                "swap its two experts",
+                f"use a host with >= {limits['ram_warn_gib']} GiB RAM",
+            )
+        ]
+    if total < limits["ram_warn_gib"]:
+        return [
+            warn(
+                "memory",
+                f"{total:.1f} GiB RAM: offloading both experts and the text encoder may swap",
+                f"use >= {limits['ram_warn_gib']} GiB RAM, or the Q3 profile",
+            )
+        ]
+    return [passed("memory", f"{total:.1f} GiB RAM")]
+
+
+def disk_space(ctx: Context) -> list[Finding]:
+    facts = ctx.facts.get("disk") or {}
+    if facts.get("status") != "ok":
+        return [info("disk_space", f"free disk unknown: {facts.get('reason')}")]
+    limits = tables.load("host-minimums")
+    free = facts["free_bytes"] / GIB
+    where = facts.get("path")
+    fix = f"free space at {where} or point --models-dir at a larger disk"
+    if free < limits["disk_fail_gib"]:
+        return [
+            fail(
+                "disk_space",
+                f"{free:.1f} GiB free at {where}: a Wan 2.2 profile needs >= {limits['disk_fail_gib']} GiB",
+                fix,
+            )
+        ]
+    if free < limits["disk_warn_gib"]:
+        return [warn("disk_space", f"{free:.1f} GiB free at {where}: room for one profile only", fix)]
+    return [passed("disk_space", f"{free:.1f} GiB free at {where}")]
+
+
+def comfyui_install(ctx: Context) -> list[Finding]:
+    facts = ctx.facts.get("comfyui") or {}
+    status = facts.get("status")
+    if status == "skipped":
+        return []
+    if status != "ok":
+        return [
+            fail(
+                "comfyui_install",
+                f"ComfyUI not found: {facts.get('reason')}",
+                "give --comfyui-dir the folder that holds ComfyUI's main.py (or install it: wanprov install)",
+            )
+        ]
+    packs = facts.get("custom_nodes") or []
+    names = ", ".join(pack["name"] for pack in packs) or "none"
+    ident = facts.get("version") or "unknown version"
+    commit = (facts.get("commit") or "")[:12] or "not a git checkout"
+    return [info("comfyui_install", f"ComfyUI {ident} ({commit}) at {facts.get('dir')}; node packs: {names}")]
+
+
+def comfyui_launch_flags(ctx: Context) -> list[Finding]:
+    """Rule 9: the flags doctor recommends must exist in the installed (else the pinned) ComfyUI."""
+    flags = [flag for flag in ctx.summary.get("launch_flags") or [] if flag.startswith("--")]
+    comfyui = ctx.facts.get("comfyui") or {}
+    accepted = comfyui.get("launch_flags") if comfyui.get("status") == "ok" else None
+    where = f"the ComfyUI at {comfyui.get('dir')}"
+    if accepted is None:
+        accepted = tables.load("comfyui-launch-flags").get(PINNED_COMFYUI, [])
+        where = f"ComfyUI {PINNED_COMFYUI} (the pinned version)"
+    unknown = [flag for flag in flags if flag not in accepted]
+    if unknown:
+        return [
+            fail(
+                "comfyui_launch_flags",
+                f"{where} does not accept {', '.join(unknown)}",
+                f"install the pinned ComfyUI {PINNED_COMFYUI}, or launch without {', '.join(unknown)}",
+            )
+        ]
+    shown = " ".join(flags) or "(none: ComfyUI's defaults)"
+    return [passed("comfyui_launch_flags", f"launch flags {shown} accepted by {where}")]
+
+
+def vram_tier(ctx: Context) -> list[Finding]:
+    summary = ctx.summary
+    if summary.get("gpu") is None:
+        return []
+    return [
+        info(
+            "vram_tier",
+            f"VRAM tier {summary['vram_tier']}: profile {summary['recommended_profile']} "
+            f"({summary['recommended_quant']}), launch flags {' '.join(summary['launch_flags']) or 'none'}",
+        )
+    ]
+
+
+def _profile_rank(profile: str | None) -> int | None:
+    """Position from the smallest tier's profile up (None for profiles without VRAM guidance)."""
+    order = [row["profile"] for row in reversed(tables.load("vram-tiers")) if row["profile"]]
+    return order.index(profile) if profile in order else None
+
+
+def profile_fit(ctx: Context) -> list[Finding]:
+    if not ctx.profile:
+        return []
+    wanted, recommended = _profile_rank(ctx.profile), _profile_rank(ctx.summary.get("recommended_profile"))
+    if wanted is None:
+        return [info("profile_fit", f"profile {ctx.profile}: no VRAM guidance for it")]
+    if recommended is None:
+        return [fail("profile_fit", f"profile {ctx.profile} needs an NVIDIA GPU", "run it on a GPU host")]
+    if wanted > recommended:
+        return [
+            warn(
+                "profile_fit",
+                f"profile {ctx.profile} is heavier than the {ctx.summary['vram_tier']} "
+                f"VRAM tier suggests: expect offloading and slow runs",
+                f"use --profile {ctx.summary['recommended_profile']}",
+            )
+        ]
+    return [passed("profile_fit", f"profile {ctx.profile} fits the {ctx.summary['vram_tier']} VRAM tier")]
