@@ -1,0 +1,325 @@
+"""Plan and fetch a profile's files into a ComfyUI models folder.
+
+plan_fetch(): what is present (by the verification record: a stat, no hashing), what is pending, the bytes
+still to move and the free disk - no writes, so `--dry-run` is honest. run_fetch(): resolves unknown
+sha256/size on the hub, checks disk before any byte moves, then downloads (or copies --from a mirror) in a
+thread pool, one file lock per file so two runs on one folder are safe.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import shutil
+import threading
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from filelock import FileLock
+
+from wanprov.errors import IntegrityError, NoSpaceError, WanprovError
+from wanprov.models.catalog import FileEntry
+from wanprov.models.hub import HubSettings, fetch_metadata, file_url
+from wanprov.models.progress import NullProgress, Progress
+from wanprov.models.record import VerificationRecord
+from wanprov.models.transfer import Cancelled, copy_local, download, hash_file, partial_path
+
+SCHEMA = "wanprov.fetch/1"
+DISK_MARGIN_BYTES = 256 << 20  # leave room for logs and the record: a full disk breaks everything else
+
+DiskUsage = Callable[[Path], int]
+
+
+def free_bytes(path: Path) -> int:
+    """Free bytes on the filesystem that holds `path` (or its nearest existing parent)."""
+    probe = path
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    return shutil.disk_usage(probe).free
+
+
+@dataclass
+class FileState:
+    entry: FileEntry
+    path: Path
+    status: str  # present | pending | downloaded | copied | failed
+    action: str = "none"  # none | download | copy | verify (hash a file already there but not recorded)
+    partial_bytes: int = 0
+    error: WanprovError | None = None
+
+    @property
+    def remaining_bytes(self) -> int:
+        if self.action in ("download", "copy") and self.entry.size is not None:
+            return max(0, self.entry.size - self.partial_bytes)
+        return 0
+
+    def to_dict(self) -> dict[str, Any]:
+        document: dict[str, Any] = {
+            "id": self.entry.id,
+            "folder": self.entry.folder,
+            "name": self.entry.name,
+            "path": str(self.path),
+            "size": self.entry.size,
+            "sha256": self.entry.sha256,
+            "status": self.status,
+            "action": self.action,
+            "repo": self.entry.repo,
+            "revision": self.entry.revision,
+            "gated": self.entry.gated,
+            "partial_bytes": self.partial_bytes,
+        }
+        if self.error is not None:
+            document["error"] = self.error.to_dict()
+        return document
+
+
+@dataclass
+class FetchPlan:
+    profile: str
+    models_dir: Path
+    files: list[FileState]
+    free_bytes: int
+    source: str = "hub"
+    errors: list[WanprovError] = field(default_factory=list)
+
+    @property
+    def to_download_bytes(self) -> int:
+        return sum(state.remaining_bytes for state in self.files)
+
+    @property
+    def pending(self) -> list[FileState]:
+        return [state for state in self.files if state.status == "pending"]
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors and all(s.status in ("present", "downloaded", "copied") for s in self.files)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "schema": SCHEMA,
+            "profile": self.profile,
+            "models_dir": str(self.models_dir),
+            "source": self.source,
+            "files": [state.to_dict() for state in self.files],
+            "to_download_bytes": self.to_download_bytes,
+            "free_bytes": self.free_bytes,
+            "ok": self.ok,
+        }
+
+
+def select(entries: Iterable[FileEntry], patterns: Iterable[str]) -> list[FileEntry]:
+    """--only GLOB: keep entries whose id, local name or folder/name matches any pattern."""
+    globs = list(patterns)
+    if not globs:
+        return list(entries)
+    return [
+        e for e in entries if any(fnmatch.fnmatch(v, g) for g in globs for v in (e.id, e.name, e.relpath))
+    ]
+
+
+def _part_bytes(final: Path, entry: FileEntry) -> int:
+    if not entry.sha256:
+        return 0
+    try:
+        return partial_path(final, entry.sha256).stat().st_size
+    except OSError:
+        return 0
+
+
+def plan_fetch(
+    profile: str,
+    entries: list[FileEntry],
+    models_dir: Path,
+    *,
+    from_dir: Path | None = None,
+    disk_usage: DiskUsage = free_bytes,
+) -> FetchPlan:
+    """What is there and what is not; reads only (stat + the verification record)."""
+    record = VerificationRecord(models_dir)
+    states = []
+    for entry in entries:
+        final = models_dir / entry.folder / entry.name
+        recorded = record.verified_sha256(entry.relpath, final)
+        if recorded and (entry.sha256 is None or recorded == entry.sha256):
+            states.append(
+                FileState(replace(entry, sha256=recorded, size=final.stat().st_size), final, "present")
+            )
+            continue
+        action = "copy" if from_dir else "download"
+        if final.is_file() and (entry.size is None or final.stat().st_size == entry.size):
+            action = "verify"  # there but never verified by wanprov: hash it once instead of downloading
+        states.append(
+            FileState(entry, final, "pending", action=action, partial_bytes=_part_bytes(final, entry))
+        )
+    return FetchPlan(
+        profile=profile,
+        models_dir=models_dir,
+        files=states,
+        free_bytes=disk_usage(models_dir),
+        source=str(from_dir) if from_dir else "hub",
+    )
+
+
+def resolve_unknowns(plan: FetchPlan, settings: HubSettings, from_dir: Path | None = None) -> None:
+    """Fill the sha256/size a pending entry lacks: from the mirror's own record, else the hub's HEAD."""
+    for state in plan.pending:
+        entry = state.entry
+        if entry.sha256 and entry.size is not None:
+            continue
+        if from_dir is not None:
+            source = from_dir / entry.relpath
+            sha = entry.sha256 or VerificationRecord(from_dir).verified_sha256(entry.relpath, source)
+            if not sha:
+                raise IntegrityError(
+                    f"no sha256 known for {entry.relpath} (entry {entry.id!r} in {entry.manifest}), "
+                    f"and {from_dir} has no wanprov verification record for it",
+                    hint="run `wanprov models lock` where the hub is reachable, or fill the mirror with "
+                    "`wanprov fetch-models` so it carries its record",
+                )
+            size = entry.size if entry.size is not None else _size_or_none(source)
+            state.entry = replace(entry, sha256=sha, size=size)
+        else:
+            if settings.offline and state.action == "verify" and entry.sha256:
+                continue
+            remote = fetch_metadata(entry, settings)
+            if not (entry.sha256 or remote.sha256):
+                raise IntegrityError(
+                    f"the hub gave no sha256 for {entry.repo}/{entry.path} (entry {entry.id!r}): not LFS",
+                    hint=f"add sha256: to the entry in {entry.manifest}",
+                )
+            state.entry = replace(
+                entry,
+                sha256=entry.sha256 or remote.sha256,
+                size=entry.size if entry.size is not None else remote.size,
+            )
+        size = state.entry.size
+        if state.action == "verify" and size is not None and state.path.stat().st_size != size:
+            state.action = "copy" if from_dir else "download"
+        state.partial_bytes = _part_bytes(state.path, state.entry)
+
+
+def _size_or_none(path: Path) -> int | None:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return None
+
+
+def preflight_disk(plan: FetchPlan) -> None:
+    """Refuse before any byte moves when the bytes still to fetch do not fit."""
+    need = plan.to_download_bytes
+    if need and need + DISK_MARGIN_BYTES > plan.free_bytes:
+        raise NoSpaceError(
+            f"{plan.models_dir}: {_gib(need)} still to fetch (+{_gib(DISK_MARGIN_BYTES)} margin) "
+            f"but only {_gib(plan.free_bytes)} free",
+            hint="free space, point --models-dir at a bigger disk, or fetch part of the profile with --only",
+        )
+
+
+def _gib(count: int) -> str:
+    return f"{count / (1 << 30):.2f} GiB"
+
+
+def run_fetch(
+    plan: FetchPlan,
+    settings: HubSettings,
+    *,
+    from_dir: Path | None = None,
+    jobs: int = 4,
+    progress: Progress | None = None,
+) -> FetchPlan:
+    """Fetch every pending file of an already resolved and preflighted plan; failures stay per file."""
+    progress = progress or NullProgress()
+    cancel = threading.Event()
+    pending = plan.pending
+    if settings.offline and from_dir is None and any(s.action == "download" for s in pending):
+        missing = ", ".join(s.entry.relpath for s in pending if s.action == "download")
+        raise WanprovError(
+            f"HF_HUB_OFFLINE is set and these files are missing: {missing}",
+            hint="unset HF_HUB_OFFLINE, or fetch --from a local copy",
+        )
+
+    def work(state: FileState) -> None:
+        progress.start_file(state.entry.id, state.entry.name, state.entry.size)
+        try:
+            _fetch_one(plan.models_dir, state, settings, from_dir, progress, cancel)
+        except WanprovError as exc:
+            state.status, state.error = "failed", exc
+        finally:
+            progress.finish_file(state.entry.id)
+
+    with ThreadPoolExecutor(max_workers=max(1, jobs), thread_name_prefix="fetch") as pool:
+        futures = [pool.submit(work, state) for state in pending]
+        try:
+            for future in futures:
+                future.result()
+        except KeyboardInterrupt:
+            cancel.set()  # workers stop at their next chunk; part files stay for the next run
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
+        except Cancelled:
+            pass
+    plan.errors = [state.error for state in plan.files if state.error is not None]
+    return plan
+
+
+def _fetch_one(
+    models_dir: Path,
+    state: FileState,
+    settings: HubSettings,
+    from_dir: Path | None,
+    progress: Progress,
+    cancel: threading.Event,
+) -> None:
+    entry, final = state.entry, state.path
+    assert entry.sha256, "resolve_unknowns() runs first"
+    part = partial_path(final, entry.sha256)
+    part.parent.mkdir(parents=True, exist_ok=True)
+
+    def advance(amount: int) -> None:
+        progress.advance(entry.id, amount)
+
+    with FileLock(f"{part}.lock"):
+        record = VerificationRecord(models_dir)  # re-read: another run may have finished it while we waited
+        if record.verified_sha256(entry.relpath, final) == entry.sha256:
+            state.status, state.action = "present", "none"
+            return
+        if final.is_file() and (entry.size is None or final.stat().st_size == entry.size):
+            if hash_file(final, advance) == entry.sha256:
+                record.add(entry.relpath, final, entry.sha256)
+                state.status, state.action = "present", "verify"
+                return
+            state.action = "copy" if from_dir else "download"  # wrong bytes: replaced atomically below
+        if from_dir is not None:
+            sha = copy_local(entry, from_dir / entry.relpath, final, entry.sha256, advance, cancel)
+            state.status = "copied"
+        else:
+            url = file_url(entry, settings)
+            sha = download(entry, url, final, entry.size, entry.sha256, settings, advance, cancel)
+            state.status = "downloaded"
+        record.add(entry.relpath, final, sha)
+
+
+def verify_files(entries: list[FileEntry], models_dir: Path) -> list[dict[str, Any]]:
+    """`wanprov models verify`: re-hash every file that is there, whatever the record says."""
+    record = VerificationRecord(models_dir)
+    results = []
+    for entry in entries:
+        final = models_dir / entry.folder / entry.name
+        result: dict[str, Any] = {"id": entry.id, "path": str(final), "expected_sha256": entry.sha256}
+        if not final.is_file():
+            result.update(status="missing", sha256=None)
+        else:
+            actual = hash_file(final)
+            expected = entry.sha256 or record.verified_sha256(entry.relpath, final)
+            result["sha256"] = actual
+            if expected is None or actual == expected:
+                record.add(entry.relpath, final, actual)
+                result["status"] = "ok" if expected else "unpinned"
+            else:
+                record.forget(entry.relpath)  # the next fetch hashes it again and replaces it
+                result["status"] = "mismatch"
+        results.append(result)
+    return results

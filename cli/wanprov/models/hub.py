@@ -1,0 +1,176 @@
+"""Talking to the Hugging Face Hub (or a mirror at HF_ENDPOINT): URLs, headers, metadata, errors, retries.
+
+huggingface_hub supplies the URL (`hf_hub_url`), the headers with the user's token (`build_hf_headers`:
+HF_TOKEN or the stored `hf auth login`) and the metadata HEAD (`get_hf_file_metadata`: X-Linked-Etag is an
+LFS file's sha256, X-Linked-Size its size, X-Repo-Commit the resolved commit). The body transfer is ours (see
+transfer.py): hf_hub_download neither verifies sha256 nor keeps partial files across runs, and gives up at
+once on a 503 or a TCP reset.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TypeVar
+
+from wanprov import __version__
+from wanprov.errors import AuthError, NetworkError, NotFoundError, WanprovError
+from wanprov.models.catalog import FileEntry
+
+T = TypeVar("T")
+_RETRY_AFTER_CAP_S = 60.0
+_BACKOFF_CAP_S = 30.0
+
+
+@dataclass(frozen=True)
+class HubSettings:
+    endpoint: str
+    offline: bool = False
+    retries: int = 5
+    backoff_base_s: float = 1.0  # WANPROV_BACKOFF_BASE: tests set it near 0 to stay fast
+    timeout_s: float = 30.0
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> HubSettings:
+        """Read the environment at call time (huggingface_hub's constants are frozen at its import)."""
+        env = os.environ if environ is None else environ
+        return cls(
+            endpoint=(env.get("HF_ENDPOINT") or "https://huggingface.co").rstrip("/"),
+            offline=env.get("HF_HUB_OFFLINE", "").strip().upper() in {"1", "ON", "YES", "TRUE"},
+            retries=int(env.get("WANPROV_RETRIES", "5")),
+            backoff_base_s=float(env.get("WANPROV_BACKOFF_BASE", "1.0")),
+            timeout_s=float(env.get("HF_HUB_DOWNLOAD_TIMEOUT", "30")),
+        )
+
+
+@dataclass(frozen=True)
+class RemoteFile:
+    url: str
+    size: int | None
+    sha256: str | None
+    commit: str | None
+
+
+class TransientError(Exception):
+    """A failure worth retrying (429, 5xx, connection cut or reset); carries Retry-After when sent."""
+
+    def __init__(self, message: str, retry_after_s: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
+def file_url(entry: FileEntry, settings: HubSettings) -> str:
+    from huggingface_hub import hf_hub_url
+
+    return hf_hub_url(entry.repo, entry.path, revision=entry.revision, endpoint=settings.endpoint)
+
+
+def request_headers() -> dict[str, str]:
+    """User agent + Authorization (from HF_TOKEN or the stored login). Never log these."""
+    from huggingface_hub.utils import build_hf_headers
+
+    headers = build_hf_headers(library_name="wanprov", library_version=__version__)
+    headers["Accept-Encoding"] = "identity"  # sizes and hashes are of the raw bytes
+    return headers
+
+
+def _token_present() -> bool:
+    from huggingface_hub import get_token
+
+    return get_token() is not None
+
+
+def classify_status(
+    status: int, error_code: str | None, retry_after: str | None, entry: FileEntry
+) -> WanprovError | TransientError:
+    """Map an HTTP error answer of the Hub onto a typed error (or a retryable one)."""
+    where = f"{entry.repo}@{entry.revision}: {entry.path} (catalog entry {entry.id!r} in {entry.manifest})"
+    if status in (408, 429) or status >= 500:
+        return TransientError(f"HTTP {status} from the hub for {where}", _retry_after(retry_after))
+    if error_code == "GatedRepo" or (status in (401, 403) and error_code != "RepoNotFound"):
+        token_state = "with the token given" if _token_present() else "without a token"
+        return AuthError(
+            f"the hub refused {entry.repo} ({status}, {token_state}) for catalog entry {entry.id!r}",
+            hint=(
+                "set HF_TOKEN or run `hf auth login`, and accept the license at "
+                f"https://huggingface.co/{entry.repo}"
+            ),
+        )
+    if status in (401, 404) or error_code in {"RepoNotFound", "RevisionNotFound", "EntryNotFound"}:
+        kind = {"RepoNotFound": "repository", "RevisionNotFound": "revision"}.get(error_code or "", "file")
+        return NotFoundError(
+            f"{kind} not found on the hub: {where}",
+            hint="fix repo/revision/path of the entry; a private repo also needs HF_TOKEN",
+        )
+    return NetworkError(f"HTTP {status} from the hub for {where}", hint="retry later or use a mirror")
+
+
+def _retry_after(value: str | None) -> float | None:
+    try:
+        return min(float(value), _RETRY_AFTER_CAP_S) if value else None
+    except ValueError:
+        return None  # an HTTP date: fall back to our own backoff
+
+
+def backoff_delay(attempt: int, settings: HubSettings, retry_after_s: float | None = None) -> float:
+    """Exponential backoff with jitter (so parallel jobs do not retry in step), at least Retry-After."""
+    delay = min(_BACKOFF_CAP_S, settings.backoff_base_s * (2**attempt)) * (0.5 + random.random() / 2)
+    return max(delay, retry_after_s or 0.0)
+
+
+def with_retries(
+    action: Callable[[], T],
+    settings: HubSettings,
+    what: str,
+    sleep: Callable[[float], None] = time.sleep,
+) -> T:
+    """Run `action`, retrying TransientError up to settings.retries times."""
+    for attempt in range(settings.retries + 1):
+        try:
+            return action()
+        except TransientError as exc:
+            if attempt >= settings.retries:
+                raise NetworkError(
+                    f"{what}: gave up after {settings.retries + 1} tries: {exc}",
+                    hint="check the network or HF_ENDPOINT, then re-run (downloads resume)",
+                ) from exc
+            sleep(backoff_delay(attempt, settings, exc.retry_after_s))
+    raise AssertionError("unreachable")
+
+
+def fetch_metadata(entry: FileEntry, settings: HubSettings) -> RemoteFile:
+    """HEAD the file: size, sha256 (X-Linked-Etag of an LFS file) and the commit the revision points at."""
+    if settings.offline:
+        raise NetworkError(
+            f"HF_HUB_OFFLINE is set and {entry.relpath} (entry {entry.id!r}) needs the hub",
+            hint="unset HF_HUB_OFFLINE, or fetch --from a local copy",
+        )
+    import httpx2
+    from huggingface_hub import get_hf_file_metadata
+    from huggingface_hub.errors import HfHubHTTPError
+
+    url = file_url(entry, settings)
+
+    def head() -> RemoteFile:
+        try:
+            meta = get_hf_file_metadata(
+                url, timeout=settings.timeout_s, library_name="wanprov", library_version=__version__
+            )
+        except HfHubHTTPError as exc:
+            response = exc.response
+            raise classify_status(
+                response.status_code,
+                response.headers.get("X-Error-Code"),
+                response.headers.get("Retry-After"),
+                entry,
+            ) from None
+        except httpx2.TransportError as exc:
+            raise TransientError(f"{type(exc).__name__} talking to {settings.endpoint}") from None
+        etag = (meta.etag or "").lower()
+        sha256 = etag if len(etag) == 64 and all(c in "0123456789abcdef" for c in etag) else None
+        return RemoteFile(url=url, size=meta.size, sha256=sha256, commit=meta.commit_hash)
+
+    return with_retries(head, settings, f"metadata of {entry.repo}/{entry.path}")

@@ -1,0 +1,275 @@
+"""A threaded HTTP server speaking what huggingface_hub and wanprov need of the Hub:
+
+`HEAD/GET /{owner}/{name}/resolve/{revision}/{path}` answer ETag / X-Linked-Etag (the file's sha256, as the
+Hub does for LFS files), X-Linked-Size, X-Repo-Commit, Content-Length and Accept-Ranges; `Range: bytes=N-`
+gets 206; errors carry X-Error-Code (EntryNotFound, RepoNotFound, RevisionNotFound, GatedRepo) like the Hub.
+`GET /api/models/{owner}/{name}/revision/{rev}` lists the repo's files.
+
+Faults are set per repo path (`server.faults["owner/name/path"] = Fault(...)`) and are consumed as they fire.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import random
+import re
+import socket
+import struct
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import unquote
+
+_RESOLVE = re.compile(r"^/(?P<repo>[^/]+/[^/]+)/resolve/(?P<rev>[^/]+)/(?P<path>.+)$")
+_API_REV = re.compile(r"^/api/models/(?P<repo>[^/]+/[^/]+)/revision/(?P<rev>[^/]+)$")
+_SEND_CHUNK = 8 << 20
+
+
+@dataclass
+class Fault:
+    """What goes wrong for one file. Counters are consumed by GET requests (statuses: by any request)."""
+
+    statuses: list[int] = field(default_factory=list)  # answered in order before the file is served
+    retry_after: str | None = None  # Retry-After header sent with those statuses
+    cut_after: int | None = None  # close the connection after this many body bytes ...
+    cuts: int = 1  # ... this many times
+    reset_after: int | None = None  # send an RST (SO_LINGER 0) after this many body bytes ...
+    resets: int = 1  # ... this many times
+    stall_after: int | None = None  # stop sending after this many bytes until `release` is set (kill tests)
+    corrupt: bool = False  # serve different bytes of the advertised size and sha256
+
+
+def write_file(root: Path, repo: str, path: str, size: int, seed: int = 0) -> bytes:
+    """Create a deterministic file of `size` bytes in the hub's tree; returns its content."""
+    data = random.Random(f"{repo}/{path}/{seed}").randbytes(size)
+    target = root / repo / path
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_bytes(data)
+    return data
+
+
+class HubServer:
+    def __init__(self, root: Path, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.root = Path(root)
+        self.faults: dict[str, Fault] = {}
+        self.tokens: dict[str, str] = {}  # gated repo -> the token that may read it
+        self.missing_revisions: set[str] = set()
+        self.requests: list[dict[str, str | None]] = []  # method, path, range, authorization (for asserts)
+        self.release = threading.Event()
+        self._digests: dict[Path, tuple[int, str]] = {}
+        self._lock = threading.Lock()
+        self._httpd = ThreadingHTTPServer((host, port), _make_handler(self))
+        self._httpd.daemon_threads = True
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        host, port = self._httpd.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def commit(self, repo: str) -> str:
+        return hashlib.sha1(repo.encode()).hexdigest()
+
+    def sha256(self, file: Path) -> str:
+        stat = file.stat()
+        with self._lock:
+            cached = self._digests.get(file)
+            if cached and cached[0] == stat.st_mtime_ns:
+                return cached[1]
+        digest = hashlib.sha256()
+        with file.open("rb") as handle:
+            while chunk := handle.read(_SEND_CHUNK):
+                digest.update(chunk)
+        with self._lock:
+            self._digests[file] = (stat.st_mtime_ns, digest.hexdigest())
+        return digest.hexdigest()
+
+    def start(self) -> HubServer:
+        self._thread = threading.Thread(target=self._httpd.serve_forever, name="hub-double", daemon=True)
+        self._thread.start()
+        return self
+
+    def serve_forever(self) -> None:
+        self._httpd.serve_forever()
+
+    def stop(self) -> None:
+        self.release.set()
+        self._httpd.shutdown()
+        self._httpd.server_close()
+
+    def __enter__(self) -> HubServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def _make_handler(hub: HubServer) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, format: str, *args: object) -> None:  # quiet: tests read hub.requests
+            return
+
+        def do_HEAD(self) -> None:
+            self._serve(body=False)
+
+        def do_GET(self) -> None:
+            self._serve(body=True)
+
+        def _error(self, status: int, code: str | None, message: str = "", extra: dict | None = None) -> None:
+            payload = json.dumps({"error": message or code or str(status)}).encode()
+            self.send_response(status)
+            if code:
+                self.send_header("X-Error-Code", code)
+            if message:
+                self.send_header("X-Error-Message", message)
+            for key, value in (extra or {}).items():
+                self.send_header(key, value)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(payload)
+
+        def _serve(self, body: bool) -> None:
+            path = unquote(self.path.split("?", 1)[0])
+            hub.requests.append(
+                {
+                    "method": self.command,
+                    "path": path,
+                    "range": self.headers.get("Range"),
+                    "authorization": self.headers.get("Authorization"),
+                }
+            )
+            api = _API_REV.match(path)
+            if api:
+                self._api_revision(api["repo"], api["rev"])
+                return
+            match = _RESOLVE.match(path)
+            if not match:
+                self._error(404, None, "not a resolve URL")
+                return
+            repo, rev, repo_path = match["repo"], match["rev"], match["path"]
+            if not (hub.root / repo).is_dir():
+                self._error(401, "RepoNotFound", "Repository not found")
+                return
+            if repo in hub.tokens and self.headers.get("Authorization") != f"Bearer {hub.tokens[repo]}":
+                status = 403 if self.headers.get("Authorization") else 401
+                self._error(status, "GatedRepo", "Access to model is restricted")
+                return
+            if rev in hub.missing_revisions:
+                self._error(404, "RevisionNotFound", "Invalid rev id")
+                return
+            fault = hub.faults.get(f"{repo}/{repo_path}")
+            if fault and fault.statuses:
+                status = fault.statuses.pop(0)
+                extra = {"Retry-After": fault.retry_after} if fault.retry_after else None
+                self._error(status, None, f"injected {status}", extra)
+                return
+            file = hub.root / repo / repo_path
+            if not file.is_file() or ".." in repo_path.split("/"):
+                self._error(404, "EntryNotFound", "Entry not found")
+                return
+            self._file(repo, file, body, fault)
+
+        def _file(self, repo: str, file: Path, body: bool, fault: Fault | None) -> None:
+            size = file.stat().st_size
+            sha = hub.sha256(file)
+            start = 0
+            byte_range = self.headers.get("Range")
+            if byte_range:
+                found = re.match(r"bytes=(\d+)-$", byte_range)
+                if not found:
+                    self._error(416, None, "unsupported range")
+                    return
+                start = int(found[1])
+                if start >= size:
+                    self._error(416, None, "range not satisfiable", {"Content-Range": f"bytes */{size}"})
+                    return
+            self.send_response(206 if byte_range else 200)
+            self.send_header("ETag", f'"{sha}"')
+            self.send_header("X-Linked-Etag", f'"{sha}"')
+            self.send_header("X-Linked-Size", str(size))
+            self.send_header("X-Repo-Commit", hub.commit(repo))
+            self.send_header("Accept-Ranges", "bytes")
+            self.send_header("Content-Length", str(size - start))
+            if byte_range:
+                self.send_header("Content-Range", f"bytes {start}-{size - 1}/{size}")
+            self.end_headers()
+            if body:
+                self._body(file, start, size, fault)
+
+        def _body(self, file: Path, start: int, size: int, fault: Fault | None) -> None:
+            limit, action = size, None
+            if fault and fault.cut_after is not None and fault.cuts > 0:
+                fault.cuts -= 1
+                limit, action = max(start, fault.cut_after), "cut"
+            elif fault and fault.reset_after is not None and fault.resets > 0:
+                fault.resets -= 1
+                limit, action = max(start, fault.reset_after), "reset"
+            elif fault and fault.stall_after is not None and start < fault.stall_after:
+                limit, action = fault.stall_after, "stall"
+            with file.open("rb") as handle:
+                if not fault:  # fast path for benchmarks: the kernel copies the file
+                    self.connection.sendfile(handle, start, size - start)
+                    return
+                handle.seek(start)
+                position = start
+                while position < min(limit, size):
+                    chunk = handle.read(min(_SEND_CHUNK, min(limit, size) - position))
+                    if fault.corrupt:
+                        chunk = bytes(b ^ 0xFF for b in chunk[:64]) + chunk[64:]
+                    self.wfile.write(chunk)
+                    position += len(chunk)
+            if action == "stall":
+                hub.release.wait(60)
+                action = "cut"
+            if action == "reset":
+                self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            if action:
+                time.sleep(0.05)  # let the bytes leave before the close / reset
+                self.connection.close()
+                self.wfile = io.BytesIO()  # finish() flushes into nothing
+                self.close_connection = True
+
+        def _api_revision(self, repo: str, rev: str) -> None:
+            base = hub.root / repo
+            if not base.is_dir():
+                self._error(404, "RepoNotFound", "Repository not found")
+                return
+            siblings = [
+                {"rfilename": p.relative_to(base).as_posix(), "size": p.stat().st_size}
+                for p in sorted(base.rglob("*"))
+                if p.is_file()
+            ]
+            payload = json.dumps({"id": repo, "sha": hub.commit(repo), "siblings": siblings}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+    return Handler
+
+
+def main_args_to_server(root: str, host: str, port: int, tokens: list[str]) -> HubServer:
+    server = HubServer(Path(root), host, port)
+    for spec in tokens:
+        repo, _, token = spec.partition("=")
+        server.tokens[repo] = token
+    return server
+
+
+def environment_for(server: HubServer) -> dict[str, str]:
+    """The environment a client needs to use this server as its hub."""
+    return {
+        "HF_ENDPOINT": server.url,
+        "HF_HUB_DISABLE_XET": "1",
+        "HF_HUB_DISABLE_UPDATE_CHECK": "1",
+        "HF_HUB_DISABLE_TELEMETRY": "1",
+    }
