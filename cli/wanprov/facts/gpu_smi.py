@@ -7,7 +7,11 @@ from typing import Any
 
 from wanprov.facts import process
 
-QUERY_FIELDS = "index,name,uuid,driver_version,memory.total,memory.free,compute_cap,mig.mode.current"
+# The field list recorded on the real H100 (shared/fixtures/hosts/*/nvidia-smi-query-nounits.txt).
+QUERY_FIELDS = (
+    "index,name,uuid,pci.bus_id,driver_version,vbios_version,memory.total,memory.used,memory.free,"
+    "compute_cap,power.limit,clocks.max.sm,persistence_mode,mig.mode.current,pstate,temperature.gpu"
+)
 TIMEOUT_S = 10.0
 
 
@@ -57,7 +61,11 @@ def parse_query(text: str) -> list[dict[str, Any]]:
         cells = [cell.strip() for cell in line.split(",")]
         if len(cells) != len(QUERY_FIELDS.split(",")) or not cells[0].isdigit():
             continue
-        index, name, uuid, driver, total, free, cc, mig = cells
+        row = dict(zip(QUERY_FIELDS.split(","), cells, strict=True))
+        index, name, uuid, driver, cc, mig = (
+            row[k] for k in ("index", "name", "uuid", "driver_version", "compute_cap", "mig.mode.current")
+        )
+        total, free = row["memory.total"], row["memory.free"]
         devices.append(
             {
                 "index": int(index),

@@ -59,6 +59,7 @@ def normalize(raw: dict[str, Any], python: str) -> dict[str, Any]:
         arch_list=raw.get("arch_list") or [],
         cuda_available=raw.get("cuda_available"),
         cuda_error=raw.get("cuda_error"),
+        cuda_warnings=raw.get("cuda_warnings") or [],
         device_name=raw.get("device_name"),
         device_capability=raw.get("device_capability"),
         kernel=raw.get("kernel") or {"ok": None, "error": "not run: CUDA not available"},

@@ -4,6 +4,7 @@ Python 3.8 syntax. Prints one JSON object on stdout; every part copes with the m
 
 import json
 import sys
+import warnings
 
 
 def _dist_version(name):
@@ -53,11 +54,18 @@ def main():
     except Exception as exc:
         out["arch_list"] = []
         out["arch_list_error"] = str(exc)
-    try:
-        out["cuda_available"] = bool(torch.cuda.is_available())
-    except Exception as exc:
-        out["cuda_available"] = False
-        out["cuda_error"] = str(exc)
+    # torch explains a False is_available() only through a warning ("driver too old", "no driver").
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            out["cuda_available"] = bool(torch.cuda.is_available())
+        except Exception as exc:
+            out["cuda_available"] = False
+            out["cuda_error"] = str(exc)
+    if caught and not out.get("cuda_error"):
+        out["cuda_warnings"] = [str(w.message).strip() for w in caught]
+        if not out["cuda_available"]:
+            out["cuda_error"] = out["cuda_warnings"][0]
     if out["cuda_available"]:
         try:
             major, minor = torch.cuda.get_device_capability(0)

@@ -1,0 +1,107 @@
+"""Lay out a fake GPU host in a folder: bin/ (nvidia-smi, ffmpeg), site/ (torch, dist-info of triton
+etc.), host.json, and the /proc/driver/nvidia/version stand-in. Returns the env vars to use it."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from dataclasses import asdict
+from pathlib import Path
+
+from doubles.gpu.specs import SPECS, HostSpec
+
+FILES = Path(__file__).with_name("files")
+REPO_ROOT = Path(__file__).resolve().parents[3]
+
+
+def _shared_dir() -> Path:
+    override = os.environ.get("WANPROV_SHARED_DIR")
+    for candidate in [Path(override)] if override else [REPO_ROOT.parent / "shared", REPO_ROOT / "shared"]:
+        if (candidate / "fixtures" / "hosts").is_dir():
+            return candidate
+    raise RuntimeError("shared/ not found beside the checkout; set WANPROV_SHARED_DIR")
+
+
+def _recorded_body(path: Path) -> str:
+    """A recording without its `$ COMMAND` first line and `[rc=N]` last line."""
+    lines = path.read_text().split("\n")
+    rc_line = [line for line in lines if line.startswith("[rc=")][-1]
+    return "\n".join(lines[1 : lines.index(rc_line)]) + "\n"
+
+
+def _host_json(spec: HostSpec) -> dict[str, object]:
+    gpu = None
+    if spec.gpu_name:
+        gpu = {
+            "name": spec.gpu_name,
+            "cc": spec.cc,
+            "vram_mib": spec.vram_mib,
+            "vram_used_mib": 1,
+            "driver": spec.driver,
+            "cuda": spec.cuda,
+            "mig": spec.mig,
+            "uuid": "GPU-00000000-fake-0000-0000-" + spec.name[:12].ljust(12, "0"),
+        }
+    torch = None
+    if spec.torch_version:
+        torch = {
+            "version": spec.torch_version,
+            "cuda": spec.torch_cuda,
+            "arch_list": spec.arch_list,
+            "cuda_available": spec.cuda_available and gpu is not None,
+            "unavailable_error": spec.unavailable_error,
+            "kernel_error": spec.kernel_error,
+            "device_capability": spec.cc,
+            "device_name": spec.gpu_name,
+        }
+    return {
+        "spec": asdict(spec),
+        "recorded": spec.recorded,
+        "gpu": gpu,
+        "torch": torch,
+        "nvenc": spec.nvenc,
+        "nvenc_av1": spec.nvenc_av1,
+    }
+
+
+def install_fake_host(root: Path, spec: HostSpec | str, *, shared_dir: Path | None = None) -> dict[str, str]:
+    """Write the fake host under `root`; return PATH / PYTHONPATH / WANPROV_PROC_DRIVER_VERSION to use it
+    (PATH keeps the caller's PATH after the fake bin/)."""
+    spec = SPECS[spec] if isinstance(spec, str) else spec
+    root = Path(root)
+    (root / "bin").mkdir(parents=True, exist_ok=True)
+    (root / "site").mkdir(exist_ok=True)
+    (root / "host.json").write_text(json.dumps(_host_json(spec), indent=2))
+    if spec.gpu_name:
+        shutil.copy2(FILES / "bin" / "nvidia-smi", root / "bin" / "nvidia-smi")
+    if spec.nvenc is not None:
+        shutil.copy2(FILES / "bin" / "ffmpeg", root / "bin" / "ffmpeg")
+    if spec.torch_version:
+        shutil.copytree(
+            FILES / "torch",
+            root / "site" / "torch",
+            dirs_exist_ok=True,
+            ignore=shutil.ignore_patterns("__pycache__"),
+        )
+    for dist, version in spec.modules.items():
+        info = root / "site" / f"{dist}-{version}.dist-info"
+        info.mkdir(exist_ok=True)
+        (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: {version}\n")
+    proc_version = root / "proc-driver-version"
+    if spec.recorded:
+        recorded = (shared_dir or _shared_dir()) / "fixtures" / "hosts" / spec.recorded
+        shutil.copytree(recorded, root / "recorded", dirs_exist_ok=True)
+        proc_version.write_text(_recorded_body(recorded / "proc-driver-version.txt"))
+    elif spec.gpu_name:
+        flavour = "Open Kernel Module" if spec.open_kernel_module else "Kernel Module"
+        proc_version.write_text(
+            f"NVRM version: NVIDIA UNIX {flavour} for x86_64  {spec.driver}  "
+            "Release Build  (dvs-builder@fake)\n"
+            "GCC version:  gcc version 12.2.0 (Debian 12.2.0-14)\n"
+        )
+    return {
+        "PATH": f"{root / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}",
+        "PYTHONPATH": str(root / "site"),
+        "WANPROV_PROC_DRIVER_VERSION": str(proc_version),
+    }

@@ -1,0 +1,164 @@
+"""Host specs for the fake GPU host. Only the H100 is recorded (replayed byte for byte from
+shared/fixtures/hosts/); the others are synthesized from these few facts. Each spec states torch's
+run-time behaviour explicitly (is_available, the kernel error text real torch raises) so a reader sees
+what the double will do."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+NO_KERNEL_IMAGE = (
+    "CUDA error: no kernel image is available for execution on the device\n"
+    "CUDA kernel errors might be asynchronously reported at some other API call, so the stacktrace below "
+    "might be incorrect."
+)
+TORCH_ARCH = {
+    "cu124": ["sm_50", "sm_60", "sm_70", "sm_75", "sm_80", "sm_86", "sm_90"],
+    "cu128-2.7": ["sm_75", "sm_80", "sm_86", "sm_90", "sm_100", "sm_120", "compute_120"],
+    "cu128-2.9": ["sm_70", "sm_75", "sm_80", "sm_86", "sm_90", "sm_100", "sm_120"],
+    "cu130": ["sm_75", "sm_80", "sm_86", "sm_90", "sm_100", "sm_120"],
+}
+
+
+@dataclass(frozen=True)
+class HostSpec:
+    name: str
+    gpu_name: str | None  # None: no NVIDIA GPU or driver
+    cc: str | None = None
+    vram_mib: int = 0
+    driver: str | None = None
+    cuda: str | None = None  # the CUDA version the driver reports
+    open_kernel_module: bool = True
+    mig: str = "[N/A]"
+    nvenc: bool | None = None  # None: no fake ffmpeg (the real one on PATH, if any, is used)
+    nvenc_av1: bool = True
+    torch_version: str | None = None  # None: torch not installed in the target interpreter
+    torch_cuda: str | None = None
+    arch_list: list[str] = field(default_factory=list)
+    cuda_available: bool = True
+    unavailable_error: str | None = None
+    kernel_error: str | None = None
+    modules: dict[str, str] = field(default_factory=dict)  # dist name -> version (triton, xformers ...)
+    recorded: str | None = None  # folder under shared/fixtures/hosts/ replayed by the fake nvidia-smi
+
+
+SPECS: dict[str, HostSpec] = {
+    spec.name: spec
+    for spec in (
+        HostSpec(
+            "h100",
+            "NVIDIA H100 80GB HBM3",
+            "9.0",
+            81559,
+            "580.159.04",
+            "13.0",
+            mig="Disabled",
+            nvenc=False,
+            torch_version="2.11.0+cu130",
+            torch_cuda="13.0",
+            arch_list=TORCH_ARCH["cu130"],
+            modules={"triton": "3.6.0"},
+            recorded="h100-80gb-hbm3-driver580",
+        ),
+        HostSpec(
+            "rtx5090_torch251_cu124",
+            "NVIDIA GeForce RTX 5090",
+            "12.0",
+            32607,
+            "570.124.06",
+            "12.8",
+            nvenc=True,
+            torch_version="2.5.1+cu124",
+            torch_cuda="12.4",
+            arch_list=TORCH_ARCH["cu124"],
+            kernel_error=NO_KERNEL_IMAGE,
+            modules={"triton": "3.1.0"},
+        ),
+        HostSpec(
+            "rtx5090_torch270_cu128_driver570",
+            "NVIDIA GeForce RTX 5090",
+            "12.0",
+            32607,
+            "570.124.06",
+            "12.8",
+            nvenc=True,
+            torch_version="2.7.0+cu128",
+            torch_cuda="12.8",
+            arch_list=TORCH_ARCH["cu128-2.7"],
+            modules={"triton": "3.3.0"},
+        ),
+        HostSpec(
+            "rtx4090_driver535_cu130",
+            "NVIDIA GeForce RTX 4090",
+            "8.9",
+            24564,
+            "535.183.01",
+            "12.2",
+            open_kernel_module=False,
+            nvenc=True,
+            torch_version="2.9.1+cu130",
+            torch_cuda="13.0",
+            arch_list=TORCH_ARCH["cu130"],
+            cuda_available=False,
+            unavailable_error="The NVIDIA driver on your system is too old (found version 12020). Please "
+            "update your GPU driver by downloading and installing a new version from the URL: "
+            "http://www.nvidia.com/Download/index.aspx",
+            modules={"triton": "3.5.0"},
+        ),
+        HostSpec(
+            "rtx4090_driver535_cu128",
+            "NVIDIA GeForce RTX 4090",
+            "8.9",
+            24564,
+            "535.183.01",
+            "12.2",
+            open_kernel_module=False,
+            nvenc=True,
+            torch_version="2.9.1+cu128",
+            torch_cuda="12.8",
+            arch_list=TORCH_ARCH["cu128-2.9"],
+            modules={"triton": "3.5.0"},
+        ),
+        HostSpec(
+            "gtx1080_cu128",
+            "NVIDIA GeForce GTX 1080",
+            "6.1",
+            8192,
+            "580.95.05",
+            "13.0",
+            open_kernel_module=False,
+            nvenc=True,
+            nvenc_av1=False,
+            torch_version="2.9.1+cu128",
+            torch_cuda="12.8",
+            arch_list=TORCH_ARCH["cu128-2.9"],
+            kernel_error=NO_KERNEL_IMAGE,
+            modules={"triton": "3.5.0"},
+        ),
+        HostSpec(
+            "t4_cu130_driver580",
+            "Tesla T4",
+            "7.5",
+            15360,
+            "580.95.05",
+            "13.0",
+            nvenc=True,
+            nvenc_av1=False,
+            torch_version="2.9.1+cu130",
+            torch_cuda="13.0",
+            arch_list=TORCH_ARCH["cu130"],
+            modules={"triton": "3.5.0"},
+        ),
+        HostSpec(
+            "no_gpu",
+            None,
+            nvenc=False,
+            torch_version="2.9.1+cu130",
+            torch_cuda="13.0",
+            arch_list=TORCH_ARCH["cu130"],
+            cuda_available=False,
+            unavailable_error="Found no NVIDIA driver on your system. Please check that you have an NVIDIA "
+            "GPU and installed a driver from http://www.nvidia.com/Download/index.aspx",
+        ),
+    )
+}
