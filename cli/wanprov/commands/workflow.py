@@ -1,13 +1,256 @@
-"""`wanprov workflow` (being built; see the issue tracker)."""
+"""`wanprov workflow list | render | check | optimize` - thin click adapters over wanprov.workflows."""
 
 from __future__ import annotations
 
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
 import click
 
+from wanprov.commands.output import FORMAT_OPTION, emit_json
 from wanprov.errors import WanprovError
+from wanprov.exit_codes import ExitCode
+
+OBJECT_INFO_OPTION = click.option(
+    "--object-info",
+    "object_info",
+    metavar="URL|FILE",
+    help="node schemas: a ComfyUI base URL (fetches URL/object_info) or a saved reply; "
+    "default: the vendored recording of the pinned stack",
+)
 
 
-@click.command("workflow")
-def workflow() -> int:
-    """Not built yet."""
-    raise WanprovError("wanprov workflow is not built yet")
+def write_json_atomic(path: Path, document: Any) -> None:
+    """Temp file in the same folder, then rename: a crash never leaves half a workflow."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(document, handle, indent=2)
+            handle.write("\n")
+        Path(tmp).replace(path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+@click.group("workflow")
+def workflow() -> None:
+    """Render tuned workflows, check any workflow against the node schemas and the seed checklist,
+    optimize an existing Wan 2.2 workflow."""
+
+
+@workflow.command("list")
+@FORMAT_OPTION
+def list_cmd(output_format: str) -> int:
+    """The shipped templates and their defaults."""
+    from wanprov.workflows.render import list_templates
+
+    templates = list_templates()
+    if output_format == "json":
+        emit_json(
+            {
+                "templates": [
+                    {
+                        "name": t.name,
+                        "description": t.description,
+                        "family": t.family,
+                        "defaults": t.defaults,
+                        "tiers": t.tiers,
+                    }
+                    for t in templates
+                ]
+            }
+        )
+        return ExitCode.OK
+    for t in templates:
+        click.echo(f"{t.name:32} {t.description}")
+    return ExitCode.OK
+
+
+@workflow.command("render")
+@click.argument("name")
+@click.option("--preset", type=click.Choice(["480p", "720p", "1mp"]), help="resolution preset")
+@click.option("--profile", help="model profile (file names come from the catalog); default: per tier")
+@click.option(
+    "--facts",
+    "facts_file",
+    type=click.Path(path_type=Path),
+    help="facts saved by `wanprov doctor --save-facts`: VRAM tier, NVENC, profile",
+)
+@click.option(
+    "--tier",
+    type=click.Choice(["none", "small", "medium", "large", "xlarge"]),
+    help="VRAM tier (overrides --facts)",
+)
+@click.option("--nvenc/--no-nvenc", default=None, help="NVENC works on the host (overrides --facts)")
+@click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="override a parameter (repeatable)")
+@click.option("-o", "--output", type=click.Path(path_type=Path), help="API-format JSON (default: stdout)")
+@click.option(
+    "--editor-out", type=click.Path(path_type=Path), help="also write a file the ComfyUI editor opens"
+)
+@OBJECT_INFO_OPTION
+def render_cmd(
+    name: str,
+    preset: str | None,
+    profile: str | None,
+    facts_file: Path | None,
+    tier: str | None,
+    nvenc: bool | None,
+    sets: tuple[str, ...],
+    output: Path | None,
+    editor_out: Path | None,
+    object_info: str | None,
+) -> int:
+    """Render template NAME into API-format JSON (what POST /prompt takes), validated before it is written."""
+    from wanprov.workflows.editor import from_api
+    from wanprov.workflows.host import from_facts
+    from wanprov.workflows.params import load_defaults, parse_set
+    from wanprov.workflows.render import render
+    from wanprov.workflows.schema import load_object_info
+
+    overrides = parse_set(sets)
+    if facts_file is not None:
+        host = from_facts(facts_file)
+        tier = tier or host.tier
+        nvenc = host.nvenc if nvenc is None else nvenc
+        family = load_defaults()[1].get(name)
+        if profile is None and host.profile and family is not None and family.family == "wan22-i2v":
+            profile = host.profile
+    schemas = load_object_info(object_info)
+    result = render(
+        name, preset=preset, profile=profile, tier=tier, nvenc=nvenc, overrides=overrides, schemas=schemas
+    )
+    for note in result.notes:
+        click.echo(f"note: {note}", err=True)
+    if output is None:
+        emit_json(result.prompt)
+    else:
+        write_json_atomic(output, result.prompt)
+        click.echo(
+            f"wrote {output} ({name}, profile {result.profile}, {result.params['width']}x"
+            f"{result.params['height']})",
+            err=True,
+        )
+    if editor_out is not None:
+        write_json_atomic(editor_out, from_api(result.prompt, schemas))
+        click.echo(f"wrote {editor_out} (opens in the ComfyUI editor)", err=True)
+    return ExitCode.OK
+
+
+@workflow.command("check")
+@click.argument("file", type=click.Path(path_type=Path))
+@OBJECT_INFO_OPTION
+@click.option(
+    "--comfyui-dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="a ComfyUI folder: also check that every model file the workflow names is there",
+)
+@FORMAT_OPTION
+def check_cmd(file: Path, object_info: str | None, comfyui_dir: Path | None, output_format: str) -> int:
+    """Validate FILE (API or editor format) against node schemas and the seed checklist.
+
+    Exit 0: valid and no checklist item fails; 1: errors or failed items; 10: FILE unreadable."""
+    from wanprov.workflows.check import check_prompt, read_workflow
+    from wanprov.workflows.schema import load_object_info
+
+    schemas = load_object_info(object_info)
+    prompt, input_format = read_workflow(file, schemas)
+    report = check_prompt(
+        prompt, schemas, source=str(file), input_format=input_format, comfyui_dir=comfyui_dir
+    )
+    if output_format == "json":
+        emit_json(report.to_dict())
+    else:
+        _print_report(report)
+    return ExitCode.OK if report.ok else ExitCode.CHECK_FAILED
+
+
+@workflow.command("optimize")
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option(
+    "-o", "--output", type=click.Path(path_type=Path), required=True, help="where to write the result"
+)
+@click.option("--profile", default="wan22-i2v-a14b-q5-lightning", show_default=True, help="model profile")
+@click.option("--max-length", type=int, default=41, show_default=True, help="clamp frames (4n+1)")
+@OBJECT_INFO_OPTION
+@FORMAT_OPTION
+def optimize_cmd(
+    file: Path, output: Path, profile: str, max_length: int, object_info: str | None, output_format: str
+) -> int:
+    """Rewrite a Wan 2.2 I2V workflow by the checklist: GGUF experts, Lightning pair, 4-step split, sizes."""
+    from wanprov.workflows.check import check_prompt, read_workflow
+    from wanprov.workflows.names import names_for_profile
+    from wanprov.workflows.optimize import Limits, optimize
+    from wanprov.workflows.params import nearest_4n1
+    from wanprov.workflows.schema import load_object_info
+
+    schemas = load_object_info(object_info)
+    prompt, _ = read_workflow(file, schemas)
+    result = optimize(prompt, names_for_profile(profile), schemas, Limits(max_length=nearest_4n1(max_length)))
+    report = check_prompt(result.prompt, schemas, source=str(output))
+    if not report.ok:
+        problems = [f"{i.where()}: {i.message}" for i in report.validation.errors]
+        problems += [f"{i.id}: {i.reason}" for i in report.checklist if i.status == "fail"]
+        raise WanprovError(
+            f"the optimized workflow still fails check, nothing written: {'; '.join(problems[:5])}",
+            hint="fix the listed items by hand, or render a tuned template instead",
+        )
+    write_json_atomic(output, result.prompt)
+    if output_format == "json":
+        emit_json(
+            {
+                "file": str(file),
+                "output": str(output),
+                "profile": profile,
+                "changes": result.changes,
+                "check": report.to_dict(),
+            }
+        )
+    else:
+        for change in result.changes:
+            click.echo(f"  {change}")
+        click.echo(f"wrote {output}: {len(result.changes)} change(s); it passes `wanprov workflow check`")
+    return ExitCode.OK
+
+
+_MARK = {
+    "pass": ("PASS", "green"),
+    "fail": ("FAIL", "red"),
+    "warn": ("WARN", "yellow"),
+    "n/a": ("n/a ", None),
+}
+
+
+def _print_report(report: Any) -> None:
+    click.echo(
+        f"{report.source} ({report.input_format} format, {report.family}) against {report.schema_source}"
+    )
+    issues = report.validation.issues
+    for issue in [i for i in issues if i.severity == "error"]:
+        click.secho(f"  ERROR  [{issue.kind}] {issue.where()}: {issue.message}", fg="red")
+    for issue in [i for i in issues if i.kind == "silent_noop_input"]:
+        click.secho(f"  NO-OP  {issue.where()}: {issue.message}", fg="yellow")
+    notes = [i for i in issues if i.severity == "note"]
+    if notes:
+        click.echo(
+            f"  note: {len(notes)} file name(s) not in the schema's lists, accepted because those lists "
+            "are empty or recorded elsewhere (e.g. " + notes[0].where() + "); use --comfyui-dir to check"
+        )
+    if report.validation.failed_outputs:
+        click.secho(f"  outputs that would not run: {', '.join(report.validation.failed_outputs)}", fg="red")
+    click.echo("  seed checklist:")
+    for item in report.checklist:
+        label, colour = _MARK[item.status]
+        click.secho(f"    {label}  {item.title}: {item.reason}", fg=colour)
+    for f in report.files:
+        if f.found:
+            click.echo(f"  file ok    {f.name} ({f.found})")
+        else:
+            click.secho(
+                f"  file MISSING  {f.name} (node {f.node_id} {f.class_type}.{f.input_name})", fg="red"
+            )
+    click.secho("  verdict: OK" if report.ok else "  verdict: FAILED", fg="green" if report.ok else "red")

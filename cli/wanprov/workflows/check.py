@@ -1,0 +1,151 @@
+"""`workflow check`: schema validation + the seed checklist + (optionally) model files on disk.
+
+Reads the workflow file (API format, or the editor's format, converted first) and returns one report;
+printing is the command's job.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from wanprov.errors import ManifestError
+from wanprov.workflows.checklist import FAIL, Item, family, run_checklist
+from wanprov.workflows.editor import is_editor_format, to_api
+from wanprov.workflows.graph import Prompt, inputs
+from wanprov.workflows.schema import ObjectInfo
+from wanprov.workflows.validator import ERROR, NOTE, WARNING, Issue, ValidationResult, validate_prompt
+
+
+class WorkflowFileError(ManifestError):
+    code = "bad_workflow"
+
+
+@dataclass(frozen=True)
+class FileCheck:
+    node_id: str
+    class_type: str
+    input_name: str
+    name: str
+    found: str | None  # the path where it was found, or None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "node_id": self.node_id,
+            "class_type": self.class_type,
+            "input": self.input_name,
+            "name": self.name,
+            "found": self.found,
+            "ok": self.found is not None,
+        }
+
+
+@dataclass
+class CheckReport:
+    source: str
+    schema_source: str
+    input_format: str  # api | editor
+    family: str
+    validation: ValidationResult
+    checklist: list[Item]
+    files: list[FileCheck] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return (
+            self.validation.ok
+            and not any(i.status == FAIL for i in self.checklist)
+            and all(f.found for f in self.files)
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        def issues(severity: str) -> list[dict[str, Any]]:
+            return [i.to_dict() for i in self.validation.issues if i.severity == severity]
+
+        return {
+            "file": self.source,
+            "object_info": self.schema_source,
+            "input_format": self.input_format,
+            "family": self.family,
+            "ok": self.ok,
+            "errors": issues(ERROR),
+            "silent_noops": [i.to_dict() for i in self.validation.issues if i.kind == "silent_noop_input"],
+            "warnings": [
+                i.to_dict()
+                for i in self.validation.issues
+                if i.severity == WARNING and i.kind != "silent_noop_input"
+            ],
+            "notes": issues(NOTE),
+            "outputs": self.validation.outputs,
+            "failed_outputs": self.validation.failed_outputs,
+            "checklist": [i.to_dict() for i in self.checklist],
+            "files": [f.to_dict() for f in self.files],
+        }
+
+
+def read_workflow(path: Path, schemas: ObjectInfo) -> tuple[dict[str, Any], str]:
+    """Return (API-format prompt, "api"|"editor"). Raises WorkflowFileError (exit 10) if unreadable."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise WorkflowFileError(f"workflow file {path} does not exist", hint="check the path") from exc
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise WorkflowFileError(
+            f"workflow file {path} is not readable JSON: {exc}",
+            hint="export it from ComfyUI with Workflow > Export (API)",
+        ) from exc
+    if isinstance(data, dict) and isinstance(data.get("prompt"), dict):
+        data = data["prompt"]  # the body of a POST /prompt request
+    if is_editor_format(data):
+        return to_api(data, schemas), "editor"
+    if not isinstance(data, dict) or not data or not all(isinstance(v, dict) for v in data.values()):
+        raise WorkflowFileError(
+            f"{path} is neither an API-format workflow (node id -> {{class_type, inputs}}) "
+            "nor an editor workflow (nodes + links)",
+            hint="export it from ComfyUI with Workflow > Export (API)",
+        )
+    return data, "api"
+
+
+def check_prompt(
+    prompt: Prompt,
+    schemas: ObjectInfo,
+    *,
+    source: str = "<workflow>",
+    input_format: str = "api",
+    comfyui_dir: Path | None = None,
+) -> CheckReport:
+    validation = validate_prompt(prompt, schemas)
+    files = check_files(prompt, schemas, comfyui_dir) if comfyui_dir else []
+    return CheckReport(
+        source,
+        schemas.source,
+        input_format,
+        family(prompt),
+        validation,
+        run_checklist(prompt, schemas),
+        files,
+    )
+
+
+def check_files(prompt: Prompt, schemas: ObjectInfo, comfyui_dir: Path) -> list[FileCheck]:
+    """Every file-name input, looked up in the folders ComfyUI reads it from."""
+    out = []
+    for node_id, node in prompt.items():
+        if not isinstance(node, dict):
+            continue
+        for name, value in inputs(node).items():
+            folders = schemas.file_inputs.folders_of(str(node.get("class_type")), name)
+            if folders is None or not isinstance(value, str) or value in schemas.file_inputs.pseudo:
+                continue
+            found = next(
+                (str(comfyui_dir / f / value) for f in folders if (comfyui_dir / f / value).is_file()), None
+            )
+            out.append(FileCheck(str(node_id), str(node["class_type"]), name, value, found))
+    return out
+
+
+def summary_line(issue: Issue) -> str:
+    return f"{issue.where()}: {issue.message}"

@@ -1,0 +1,205 @@
+"""Node schemas: ComfyUI's `GET /object_info` reply, read from the vendored copy, a file or a live server.
+
+Two input encodings exist in that reply and both are read here:
+- V1 nodes: a COMBO is `[[opt, ...], {meta}]`, other inputs `["INT", {meta}]`;
+- V3 (comfy_api) nodes: a COMBO is `["COMBO", {"options": [...], ...}]`.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from wanprov.errors import ManifestError, NetworkError, WanprovError
+from wanprov.resources import manifest_path
+
+DEFAULT_OBJECT_INFO = ("comfyui", "object_info.json")
+
+
+class SchemaError(WanprovError):
+    """The node schema (object_info) could not be read or is not an object_info reply."""
+
+    code = "bad_object_info"
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    name: str
+    category: str  # required | optional | hidden
+    type: str  # "INT", "MODEL", "COMBO", ...; V1 combos are normalised to "COMBO"
+    options: tuple[Any, ...] | None  # the COMBO's list, None for other types
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def is_file_list(self) -> bool:
+        """An empty COMBO: the recorded server had no files in that models folder."""
+        return self.options is not None and len(self.options) == 0
+
+
+@dataclass(frozen=True)
+class NodeSchema:
+    class_type: str
+    inputs: dict[str, InputSpec]
+    outputs: tuple[str, ...]
+    output_node: bool
+    input_order: tuple[str, ...]  # required then optional, the editor's widget order
+
+    def input(self, name: str) -> InputSpec | None:
+        return self.inputs.get(name)
+
+
+def parse_input(name: str, category: str, raw: Any) -> InputSpec:
+    """Read one `INPUT_TYPES` entry in either encoding."""
+    if isinstance(raw, str):  # hidden inputs are written as a bare type name
+        return InputSpec(name, category, raw, None, {})
+    if not isinstance(raw, list) or not raw:
+        return InputSpec(name, category, "*", None, {})
+    head = raw[0]
+    meta = raw[1] if len(raw) > 1 and isinstance(raw[1], dict) else {}
+    if isinstance(head, list):
+        return InputSpec(name, category, "COMBO", tuple(head), meta)
+    if head == "COMBO":
+        return InputSpec(name, category, "COMBO", tuple(meta.get("options", [])), meta)
+    return InputSpec(name, category, str(head), None, meta)
+
+
+@dataclass(frozen=True)
+class FileInputs:
+    """Inputs that name files on the host (manifests/workflows/file_inputs.yaml)."""
+
+    folders: dict[str, dict[str, tuple[str, ...]]]  # class_type -> input -> folders under the ComfyUI root
+    pseudo: frozenset[str]  # list values that are not files ("pixel_space")
+
+    def folders_of(self, class_type: str, name: str) -> tuple[str, ...] | None:
+        return self.folders.get(class_type, {}).get(name)
+
+
+def load_file_inputs(path: Path | None = None) -> FileInputs:
+    import yaml
+
+    path = path or manifest_path("workflows", "file_inputs.yaml")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        folders = {
+            cls: {name: tuple(dirs) for name, dirs in inputs.items()}
+            for cls, inputs in data["inputs"].items()
+        }
+        return FileInputs(folders, frozenset(data.get("pseudo", [])))
+    except (OSError, yaml.YAMLError, KeyError, TypeError, AttributeError) as exc:
+        raise ManifestError(f"{path} is invalid: {exc}", hint="restore it from the release") from exc
+
+
+class ObjectInfo:
+    """All node schemas of one ComfyUI, keyed by class_type. Parsed lazily per class.
+
+    `recorded` is True for the vendored recording: its file lists are the recording host's (empty), not
+    the user's, so file-name inputs accept any name there.
+    """
+
+    def __init__(
+        self,
+        raw: dict[str, Any],
+        source: str,
+        *,
+        recorded: bool = False,
+        file_inputs: FileInputs | None = None,
+    ) -> None:
+        self.raw = raw
+        self.source = source
+        self.recorded = recorded
+        self.file_inputs = file_inputs or load_file_inputs()
+        self._cache: dict[str, NodeSchema] = {}
+
+    def __contains__(self, class_type: object) -> bool:
+        return class_type in self.raw
+
+    def get(self, class_type: str) -> NodeSchema | None:
+        if class_type not in self.raw:
+            return None
+        if class_type not in self._cache:
+            self._cache[class_type] = _parse_node(class_type, self.raw[class_type])
+        return self._cache[class_type]
+
+
+def _parse_node(class_type: str, raw: dict[str, Any]) -> NodeSchema:
+    inputs: dict[str, InputSpec] = {}
+    order: list[str] = []
+    raw_inputs = raw.get("input", {}) or {}
+    declared_order = raw.get("input_order", {}) or {}
+    for category in ("required", "optional", "hidden"):
+        section = raw_inputs.get(category, {}) or {}
+        names = declared_order.get(category) or list(section)
+        for name in names:
+            if name in section:
+                inputs[name] = parse_input(name, category, section[name])
+                if category != "hidden":
+                    order.append(name)
+    return NodeSchema(
+        class_type=class_type,
+        inputs=inputs,
+        outputs=tuple(str(t) if not isinstance(t, list) else "COMBO" for t in raw.get("output", [])),
+        output_node=bool(raw.get("output_node", False)),
+        input_order=tuple(order),
+    )
+
+
+def load_object_info(source: str | None = None, *, timeout: float = 30.0) -> ObjectInfo:
+    """Load schemas from `source`: None (the vendored copy), a file path, or a ComfyUI URL.
+
+    A URL may be the server's base (`http://host:8188`) or the full `.../object_info` endpoint.
+    """
+    if source is None:
+        path = manifest_path(*DEFAULT_OBJECT_INFO)
+        return ObjectInfo(_read_json_file(path), f"vendored {path}", recorded=True)
+    if source.startswith(("http://", "https://")):
+        return ObjectInfo(_fetch(source, timeout), source)
+    return ObjectInfo(_read_json_file(Path(source)), source)
+
+
+def _read_json_file(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise SchemaError(
+            f"object_info file {path} does not exist",
+            hint="pass --object-info with a saved `GET /object_info` reply or a ComfyUI URL",
+        ) from exc
+    except (OSError, ValueError) as exc:
+        raise SchemaError(
+            f"object_info file {path} is not readable JSON: {exc}",
+            hint="save it again with: curl -s http://127.0.0.1:8188/object_info > object_info.json",
+        ) from exc
+    return _checked(data, str(path))
+
+
+def _fetch(url: str, timeout: float) -> dict[str, Any]:
+    import requests  # deferred: only URL sources need it
+
+    endpoint = url.rstrip("/")
+    if not endpoint.endswith("/object_info"):
+        endpoint += "/object_info"
+    try:
+        response = requests.get(endpoint, timeout=timeout)
+        response.raise_for_status()
+        data = response.json()
+    except requests.RequestException as exc:
+        raise NetworkError(
+            f"could not read node schemas from {endpoint}: {exc}",
+            hint="is ComfyUI running and listening there? (curl it; check the --listen/--port flags)",
+        ) from exc
+    except ValueError as exc:
+        raise SchemaError(
+            f"{endpoint} did not answer with JSON: {exc}", hint="point at a ComfyUI server"
+        ) from exc
+    return _checked(data, endpoint)
+
+
+def _checked(data: Any, where: str) -> dict[str, Any]:
+    if not isinstance(data, dict) or not data or not all(isinstance(v, dict) for v in data.values()):
+        raise SchemaError(
+            f"{where} is not an object_info reply (expected an object of node classes)",
+            hint="use the reply of ComfyUI's GET /object_info",
+        )
+    return data
