@@ -1,13 +1,129 @@
-"""`wanprov install-nodes` (being built; see the issue tracker)."""
+"""`wanprov install-nodes` and `wanprov stack flags`: thin click adapters over wanprov.stack."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
-from wanprov.errors import WanprovError
+from wanprov.commands.output import FORMAT_OPTION, emit_json
+from wanprov.exit_codes import ExitCode
+
+_DIR = click.Path(file_okay=False, path_type=Path)
+_FILE = click.Path(dir_okay=False, path_type=Path)
+
+
+def _default_python(comfyui_dir: Path) -> Path:
+    for candidate in (
+        comfyui_dir / "venv" / "bin" / "python",
+        comfyui_dir.parent / "venv" / "bin" / "python",
+    ):
+        if candidate.exists():
+            return candidate
+    from wanprov.errors import UsageError
+
+    raise UsageError(
+        f"no venv found beside {comfyui_dir}", hint="pass --python /path/to/comfyui-venv/bin/python"
+    )
 
 
 @click.command("install-nodes")
-def install_nodes() -> int:
-    """Not built yet."""
-    raise WanprovError("wanprov install-nodes is not built yet")
+@click.option("--comfyui-dir", required=True, type=_DIR, help="The ComfyUI checkout (holds main.py).")
+@click.option(
+    "--python", "python", type=_FILE, help="The ComfyUI venv's python [default: DIR/venv or ../venv]."
+)
+@click.option("--manifest", type=_FILE, help="Node pack manifest [default: the shipped node-packs.yaml].")
+@click.option("--only", multiple=True, metavar="NAME", help="Converge only these packs (repeatable).")
+@click.option("--with-optional", multiple=True, metavar="NAME", help="Add an optional pack, or `all`.")
+@click.option("--url", "urls", multiple=True, metavar="NAME=URL", help="Override a pack's git URL (mirrors).")
+@click.option("--commit", "commits", multiple=True, metavar="NAME=SHA", help="Override a pack's commit.")
+@click.option("--allow-unpinned", is_flag=True, help="Accept a branch or tag instead of a 40-hex commit.")
+@click.option(
+    "--constraints",
+    type=_FILE,
+    help="Torch constraints file [default: VENV/wanprov-constraints.txt, written from the installed torch].",
+)
+@click.option("--pip-arg", "pip_args", multiple=True, help="Extra pip argument, e.g. --pip-arg=--no-index.")
+@click.option("--force", is_flag=True, help="Discard local changes to tracked files in a pack checkout.")
+@click.option("--dry-run", is_flag=True, help="Only report what would change (exit 4 when something would).")
+@FORMAT_OPTION
+def install_nodes(
+    comfyui_dir: Path,
+    python: Path | None,
+    manifest: Path | None,
+    only: tuple[str, ...],
+    with_optional: tuple[str, ...],
+    urls: tuple[str, ...],
+    commits: tuple[str, ...],
+    allow_unpinned: bool,
+    constraints: Path | None,
+    pip_args: tuple[str, ...],
+    force: bool,
+    dry_run: bool,
+    output_format: str,
+) -> int:
+    """Install pinned custom node packs into ComfyUI; no pack's requirements can replace torch."""
+    from wanprov.stack import apply
+    from wanprov.stack import manifest as stack_manifest
+
+    comfyui_dir = comfyui_dir.absolute()
+    python = (python or _default_python(comfyui_dir)).absolute()
+    constraints = (constraints or python.parent.parent / "wanprov-constraints.txt").absolute()
+    packs = stack_manifest.select(
+        stack_manifest.load_node_packs(manifest),
+        only=only,
+        with_optional=with_optional,
+        urls=stack_manifest.parse_assignments(urls, "url"),
+        commits=stack_manifest.parse_assignments(commits, "commit"),
+        allow_unpinned=allow_unpinned,
+    )
+    report = apply.install_nodes(
+        packs,
+        comfyui_dir,
+        python,
+        constraints,
+        dry_run=dry_run,
+        force=force,
+        pip_args=pip_args,
+        log=lambda message: click.echo(message, err=True),
+    )
+    if output_format == "json":
+        emit_json(report.to_dict())
+    else:
+        for plan in report.packs:
+            what = ", ".join(plan.actions) if plan.actions else "up to date"
+            click.echo(f"{plan.name:32} {plan.commit[:12]}  {plan.state:14} {what}")
+        for path in report.protection_changes:
+            click.echo(f"torch protection: {'would write' if dry_run else 'wrote'} {path}")
+        verb = "pending" if dry_run else "done"
+        click.echo(f"{verb}: torch pinned at {report.torch_pins.get('torch')}")
+    return ExitCode.PENDING if dry_run and report.pending else ExitCode.OK
+
+
+@click.group("stack")
+def stack() -> None:
+    """ComfyUI stack helpers used by the Ansible role (and by people)."""
+
+
+@stack.command("flags")
+@click.option("--comfyui-dir", required=True, type=_DIR, help="The ComfyUI checkout.")
+@click.option("--python", "python", type=_FILE, help="Its venv's python (runs `main.py --help`).")
+@click.argument("flags", nargs=-1)
+@FORMAT_OPTION
+def flags_command(comfyui_dir: Path, python: Path | None, flags: tuple[str, ...], output_format: str) -> int:
+    """Check launch FLAGS against the installed ComfyUI (exit 1 when one is not accepted).
+
+    Pass the flags after `--`, e.g. `wanprov stack flags --comfyui-dir D -- --highvram --reserve-vram 2`.
+    """
+    from wanprov.stack.flags import check_flags, known_flags
+
+    known, source = known_flags(comfyui_dir, python)
+    result = check_flags(flags, known, source)
+    if output_format == "json":
+        emit_json(result.to_dict())
+    else:
+        for name in result.accepted:
+            click.echo(f"ok      {name}")
+        for name in result.rejected:
+            click.echo(f"REFUSED {name} (not a flag of this ComfyUI; checked with {source})")
+    return ExitCode.CHECK_FAILED if result.rejected else ExitCode.OK

@@ -21,6 +21,7 @@ SUBCOMMANDS: dict[str, str] = {
     "models": "wanprov.commands.models:models",
     "workflow": "wanprov.commands.workflow:workflow",
     "install-nodes": "wanprov.commands.install_nodes:install_nodes",
+    "stack": "wanprov.commands.install_nodes:stack",
 }
 
 

@@ -1,0 +1,131 @@
+"""Apply a plan: check out each pack at its commit, install its requirements under the torch constraints,
+then prove torch/torchvision/torchaudio are exactly what the constraints pin."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from wanprov.errors import ManifestError
+from wanprov.stack import git, pip
+from wanprov.stack.constraints import PROTECTED, protection_changes, read_pins, write_protection
+from wanprov.stack.errors import RefusedError, TorchReplacedError
+from wanprov.stack.files import atomic_write_text
+from wanprov.stack.manifest import NodePack
+from wanprov.stack.plan import STATE_FILE, PackPlan, build_plan, read_records, wanted_record
+
+Log = Callable[[str], None]
+
+
+@dataclass
+class InstallReport:
+    comfyui_dir: str
+    python: str
+    constraints: str
+    dry_run: bool
+    packs: list[PackPlan]
+    torch_pins: dict[str, str]
+    torch_after: dict[str, str | None] = field(default_factory=dict)
+    protection_changes: list[str] = field(default_factory=list)
+
+    @property
+    def pending(self) -> bool:
+        return bool(self.protection_changes) or any(plan.actions for plan in self.packs)
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "comfyui_dir": self.comfyui_dir,
+            "python": self.python,
+            "constraints": self.constraints,
+            "dry_run": self.dry_run,
+            "changed": self.pending and not self.dry_run,
+            "pending": self.pending and self.dry_run,
+            "packs": [plan.to_dict() for plan in self.packs],
+            "protection_files": self.protection_changes,
+            "torch": {"pinned": self.torch_pins, "installed": self.torch_after},
+        }
+
+
+def ensure_pins(python: Path, constraints: Path) -> tuple[dict[str, str], bool]:
+    """The torch pins to protect: the constraints file's, or (none yet) the venv's installed torch."""
+    if constraints.exists():
+        pins = {name: ver for name, ver in read_pins(constraints).items() if name in PROTECTED}
+        if "torch" in pins:
+            return pins, False
+    installed = pip.installed_versions(python, PROTECTED)
+    if not installed.get("torch"):
+        raise ManifestError(
+            f"no torch pin in {constraints} and no torch installed in {python}",
+            hint="install the CUDA torch first (`wanprov doctor` prints the exact pip command), then rerun",
+        )
+    return {name: ver for name, ver in installed.items() if ver}, True
+
+
+def verify_torch(python: Path, pins: dict[str, str], context: str) -> dict[str, str | None]:
+    installed = pip.installed_versions(python, list(pins))
+    wrong = {name: installed.get(name) for name, ver in pins.items() if installed.get(name) != ver}
+    if wrong:
+        detail = ", ".join(f"{name} {installed.get(name)} (pinned {pins[name]})" for name in wrong)
+        raise TorchReplacedError(
+            f"{context}: the venv {python} no longer has the pinned torch: {detail}",
+            hint=f"reinstall the pinned wheels: {python} -m pip install "
+            + " ".join(f"{n}=={v}" for n, v in pins.items())
+            + " --index-url <the torch index for this host>",
+        )
+    return installed
+
+
+def install_nodes(
+    packs: list[NodePack],
+    comfyui_dir: Path,
+    python: Path,
+    constraints: Path,
+    *,
+    dry_run: bool = False,
+    force: bool = False,
+    pip_args: Sequence[str] = (),
+    log: Log = lambda _msg: None,
+) -> InstallReport:
+    """Converge `packs` in `comfyui_dir/custom_nodes` (or, with dry_run, only say what would change)."""
+    if not (comfyui_dir / "main.py").is_file():
+        raise ManifestError(
+            f"{comfyui_dir} is not a ComfyUI checkout (no main.py)", hint="pass --comfyui-dir of ComfyUI"
+        )
+    if not Path(python).exists():
+        raise ManifestError(f"python {python} does not exist", hint="pass --python VENV/bin/python")
+    pins, pins_from_venv = ensure_pins(python, constraints)
+    plans = build_plan(packs, comfyui_dir, python, constraints, force=force)
+    report = InstallReport(str(comfyui_dir), str(python), str(constraints), dry_run, plans, pins)
+    if dry_run:
+        report.protection_changes = protection_changes(python, constraints, pins, pins_from_venv)
+        return report
+    blocked = [plan for plan in plans if plan.blocked]
+    if blocked:
+        raise RefusedError("; ".join(str(plan.blocked) for plan in blocked), hint="see each pack's message")
+
+    report.protection_changes = write_protection(python, constraints, pins, pins_from_venv)
+    verify_torch(python, pins, "before installing node packs")
+    records = read_records(python)
+    by_name = {pack.name: pack for pack in packs}
+    for plan in plans:
+        if not plan.actions:
+            continue
+        pack = by_name[plan.name]
+        path = Path(plan.path)
+        if {"clone", "checkout", "set_url"} & set(plan.actions):
+            log(f"{plan.name}: checking out {plan.commit[:12]} from {plan.url}")
+            git.checkout(path, plan.url, plan.commit, force=force)
+        if "requirements" in plan.actions:
+            requirements = path / "requirements.txt"
+            if requirements.is_file():
+                log(f"{plan.name}: pip install -r requirements.txt -c {constraints}")
+                pip.install_requirements(python, requirements, constraints, pip_args)
+            verify_torch(python, pins, f"after installing {plan.name}'s requirements")
+            records[plan.name] = wanted_record(
+                NodePack(**{**pack.__dict__, "commit": plan.commit}), path, constraints
+            )
+            atomic_write_text(Path(python).parent.parent / STATE_FILE, json.dumps(records, indent=2) + "\n")
+    report.torch_after = verify_torch(python, pins, "after installing node packs")
+    return report

@@ -1,0 +1,81 @@
+"""The git operations the stack needs: read a checkout's state, clone, fetch, check out a commit detached."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from wanprov.stack.errors import InstallFailedError
+
+# Never prompt for credentials (a private URL must fail, not hang an unattended run).
+_GIT_ENV = {"GIT_TERMINAL_PROMPT": "0", "GIT_ASKPASS": "true"}
+
+
+@dataclass(frozen=True)
+class CheckoutState:
+    exists: bool
+    is_repo: bool = False
+    head: str | None = None
+    origin_url: str | None = None
+    dirty: bool = False
+
+
+def _git(args: list[str], cwd: Path | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, **_GIT_ENV}
+    proc = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, env=env, check=False)
+    if check and proc.returncode != 0:
+        where = f" in {cwd}" if cwd else ""
+        raise InstallFailedError(
+            f"git {' '.join(args)}{where} failed: {proc.stderr.strip()[-500:]}",
+            hint="check the URL and commit are reachable from this host (or point --url at a mirror)",
+        )
+    return proc
+
+
+def inspect(path: Path) -> CheckoutState:
+    """Read a checkout without changing it; a missing folder or a non-repo is a state, not an error."""
+    if not path.exists():
+        return CheckoutState(exists=False)
+    if not (path / ".git").exists():
+        return CheckoutState(exists=True, is_repo=False)
+    head = _git(["rev-parse", "HEAD"], cwd=path, check=False)
+    origin = _git(["config", "--get", "remote.origin.url"], cwd=path, check=False)
+    status = _git(["status", "--porcelain", "--untracked-files=no"], cwd=path, check=False)
+    return CheckoutState(
+        exists=True,
+        is_repo=True,
+        head=head.stdout.strip() if head.returncode == 0 else None,
+        origin_url=origin.stdout.strip() or None,
+        dirty=bool(status.stdout.strip()),
+    )
+
+
+def resolve_remote_ref(url: str, ref: str) -> str:
+    """The commit a branch or tag points at now (only for packs the user let float)."""
+    out = _git(["ls-remote", url, ref]).stdout.split()
+    if not out:
+        raise InstallFailedError(f"{url} has no ref {ref!r}", hint="check the branch or tag name")
+    return out[0]
+
+
+def checkout(path: Path, url: str, commit: str, *, force: bool = False) -> None:
+    """Make `path` a checkout of `url` at `commit`, detached (never on a branch that could move)."""
+    if not (path / ".git").exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.cloning")
+        if tmp.exists():  # left by an interrupted clone
+            shutil.rmtree(tmp)
+        # Clone beside the target, then rename: a failed clone never leaves a half pack in custom_nodes.
+        _git(["clone", "--quiet", "--no-checkout", url, str(tmp)])
+        _git(["checkout", "--quiet", "--detach", commit], cwd=tmp)
+        tmp.replace(path)
+        return
+    _git(["remote", "set-url", "origin", url], cwd=path)
+    have = _git(["cat-file", "-e", f"{commit}^{{commit}}"], cwd=path, check=False).returncode == 0
+    if not have:
+        _git(["fetch", "--quiet", "origin"], cwd=path)
+    args = ["checkout", "--quiet", "--detach"] + (["--force"] if force else []) + [commit]
+    _git(args, cwd=path)

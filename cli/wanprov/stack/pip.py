@@ -1,0 +1,48 @@
+"""Run pip and read installed versions through the *target* venv's interpreter, never wanprov's own."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from collections.abc import Sequence
+from pathlib import Path
+
+from wanprov.stack.errors import InstallFailedError
+
+_VERSIONS = (
+    "import json, sys, importlib.metadata as m\n"
+    "out = {}\n"
+    "for n in sys.argv[1:]:\n"
+    "    try: out[n] = m.version(n)\n"
+    "    except m.PackageNotFoundError: out[n] = None\n"
+    "print(json.dumps(out))\n"
+)
+
+
+def installed_versions(python: Path, names: Sequence[str]) -> dict[str, str | None]:
+    proc = subprocess.run([str(python), "-c", _VERSIONS, *names], capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        raise InstallFailedError(
+            f"could not read installed packages with {python}: {proc.stderr.strip()[-300:]}",
+            hint="pass --python pointing at the ComfyUI venv's interpreter",
+        )
+    return json.loads(proc.stdout)
+
+
+def install_requirements(
+    python: Path, requirements: Path, constraints: Path, extra_args: Sequence[str] = ()
+) -> str:
+    """`pip install -r REQ -c CONSTRAINTS`: a requirement that conflicts with the torch pin fails here."""
+    command = [
+        str(python), "-m", "pip", "install", "--disable-pip-version-check", "--no-input",
+        "-r", str(requirements), "-c", str(constraints), *extra_args,
+    ]  # fmt: skip
+    proc = subprocess.run(command, capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        tail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-12:])
+        raise InstallFailedError(
+            f"pip could not install {requirements} under the torch constraints {constraints}:\n{tail}",
+            hint="a requirement conflicts with the pinned torch (or a wheel is missing from the index); "
+            "pin a compatible version of the pack, or set its `requirements: skip` in the manifest",
+        )
+    return proc.stdout

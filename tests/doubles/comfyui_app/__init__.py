@@ -1,0 +1,22 @@
+"""Builds the ComfyUI test double into a local git repository (its files live beside this module)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from doubles.git import commit_files, make_repo
+
+APP_DIR = Path(__file__).resolve().parent
+_FILES = ("main.py", "requirements.txt", "comfy/__init__.py", "comfy/cli_args.py")
+
+
+def build_comfyui_repo(dest: Path, object_info: Path | None = None) -> str:
+    """Create a git repo at `dest` holding the double (and object_info.json); return its commit."""
+    files = {rel: (APP_DIR / rel).read_text() for rel in _FILES}
+    files[".gitignore"] = "/custom_nodes/*\n/models/\n/user/\n/output/\n/input/\n/temp/\n__pycache__/\n"
+    commit = make_repo(dest, files, "ComfyUI test double")
+    if object_info is not None:
+        shutil.copyfile(object_info, dest / "object_info.json")
+        commit = commit_files(dest, {}, "recorded object_info.json")
+    return commit

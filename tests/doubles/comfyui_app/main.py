@@ -1,0 +1,84 @@
+"""TEST DOUBLE of ComfyUI's main.py (wanprov tests): parses the pinned version's launch flags and serves
+`GET /system_stats` (same shape as ComfyUI 0.3.64's server.py) and `GET /object_info` (a recorded reply,
+from COMFYUI_DOUBLE_OBJECT_INFO or object_info.json beside this file). It runs no models."""
+
+import json
+import os
+import sys
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+from comfy.cli_args import parser
+
+args = parser.parse_args()  # `--help` exits here, before torch is imported, as in the real main.py
+
+import torch  # noqa: E402 - the venv's (fake) torch: proves the service runs in the pinned venv
+
+HERE = Path(__file__).resolve().parent
+VERSION = "0.3.64"
+
+
+def _object_info() -> bytes:
+    path = Path(os.environ.get("COMFYUI_DOUBLE_OBJECT_INFO", HERE / "object_info.json"))
+    return path.read_bytes() if path.is_file() else b"{}"
+
+
+def _custom_nodes() -> list[str]:
+    folder = HERE / "custom_nodes"
+    return sorted(p.name for p in folder.iterdir() if p.is_dir()) if folder.is_dir() else []
+
+
+def system_stats() -> dict:
+    return {
+        "system": {
+            "os": os.name,
+            "ram_total": 0,
+            "ram_free": 0,
+            "comfyui_version": VERSION,
+            "required_frontend_version": "1.27.10",
+            "installed_templates_version": "0.1.95",
+            "required_templates_version": "0.1.95",
+            "python_version": sys.version,
+            "pytorch_version": torch.__version__,
+            "embedded_python": False,
+            "argv": sys.argv,
+        },
+        "devices": [
+            {
+                "name": "cpu",
+                "type": "cpu",
+                "index": None,
+                "vram_total": 0,
+                "vram_free": 0,
+                "torch_vram_total": 0,
+                "torch_vram_free": 0,
+            }
+        ],
+        "wanprov_double": {"custom_nodes": _custom_nodes(), "user": os.getuid()},
+    }
+
+
+class Handler(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        if self.path == "/system_stats":
+            body = json.dumps(system_stats()).encode()
+        elif self.path == "/object_info":
+            body = _object_info()
+        else:
+            self.send_error(404)
+            return
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *items: object) -> None:
+        sys.stderr.write("comfyui-double: " + (format % items) + "\n")
+
+
+if __name__ == "__main__":
+    host = (args.listen or "127.0.0.1").split(",")[0]
+    server = ThreadingHTTPServer((host, args.port), Handler)
+    print(f"To see the GUI go to: http://{host}:{args.port}", flush=True)
+    server.serve_forever()
