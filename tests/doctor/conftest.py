@@ -1,0 +1,50 @@
+"""Doctor tests run the real CLI and the real probes against fake GPU hosts (tests/doubles/gpu)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from doubles.gpu import install_fake_host
+
+WANPROV = [sys.executable, "-m", "wanprov"]
+# The target interpreter is deliberately *not* wanprov's: the system python3 when there is one.
+TARGET_PYTHON = "/usr/bin/python3" if Path("/usr/bin/python3").exists() else sys.executable
+
+
+def run_doctor(args: list[str], env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*WANPROV, "doctor", *args],
+        env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+@pytest.fixture
+def fake_host(tmp_path: Path, shared_dir: Path) -> Callable[[str], dict[str, str]]:
+    def install(name: str) -> dict[str, str]:
+        return install_fake_host(tmp_path / name, name, shared_dir=shared_dir)
+
+    return install
+
+
+@pytest.fixture
+def doctor_json(fake_host: Callable[[str], dict[str, str]]) -> Callable[..., tuple[int, dict[str, Any]]]:
+    """Run `wanprov doctor --format json` on a named fake host; return (exit code, document)."""
+
+    def run(name: str, *extra: str) -> tuple[int, dict[str, Any]]:
+        result = run_doctor(["--python", TARGET_PYTHON, "--format", "json", *extra], fake_host(name))
+        assert result.stdout.startswith("{"), result.stdout  # exactly one JSON document on stdout
+        return result.returncode, json.loads(result.stdout)
+
+    return run
