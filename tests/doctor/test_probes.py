@@ -1,0 +1,245 @@
+"""The real probe code against recorded output, stand-in modules and real subprocesses."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from wanprov.facts import (
+    ProbeOptions,
+    collect,
+    comfyui,
+    driver,
+    gpu_nvml,
+    gpu_smi,
+    nvenc,
+    snapshot,
+    torch_probe,
+)
+
+H100 = "fixtures/hosts/h100-80gb-hbm3-driver580"
+
+
+def recorded(shared_dir: Path, name: str) -> str:
+    lines = (shared_dir / H100 / name).read_text().split("\n")
+    return "\n".join(lines[1:-2])
+
+
+def test_smi_query_parser_reads_the_recording(shared_dir):
+    [gpu] = gpu_smi.parse_query(recorded(shared_dir, "nvidia-smi-query-nounits.txt"))
+    assert gpu == {
+        "index": 0,
+        "name": "NVIDIA H100 80GB HBM3",
+        "uuid": "GPU-4b0dc88c-b48b-de6b-841d-77bb9734c3f4",
+        "driver_version": "580.159.04",
+        "compute_capability": "9.0",
+        "vram_total_mib": 81559,
+        "vram_free_mib": 81079,
+        "mig_mode": "disabled",
+    }
+
+
+def test_smi_query_fields_are_the_recorded_ones(shared_dir):
+    command = (shared_dir / H100 / "nvidia-smi-query-nounits.txt").read_text().splitlines()[0]
+    assert f"--query-gpu={gpu_smi.QUERY_FIELDS} --format=csv,noheader,nounits" in command
+
+
+@pytest.mark.parametrize("name", ["nvidia-smi-version.txt", "nvidia-smi.txt"])
+def test_smi_version_parser(shared_dir, name):
+    assert gpu_smi.parse_version_output(recorded(shared_dir, name))["cuda"] == "13.0"
+
+
+def test_smi_parser_skips_unsupported_values():
+    line = (
+        "0, Tesla T4, GPU-1, 00:01.0, 580.95.05, 90, [N/A], 0, [N/A], 7.5, 70, 1590, Enabled, [N/A], P8, 30"
+    )
+    [gpu] = gpu_smi.parse_query(line)
+    assert gpu["vram_total_mib"] is None and gpu["mig_mode"] is None
+
+
+class FakeNvml:
+    """pynvml replaying nvml-info.txt of the recorded H100 (NVML itself cannot load on this machine)."""
+
+    def __init__(self, info):
+        self.info = info
+        self.devices = info["devices"]
+
+    def nvmlInit(self):
+        pass
+
+    def nvmlShutdown(self):
+        pass
+
+    def nvmlSystemGetDriverVersion(self):
+        return self.info["driver"]
+
+    def nvmlSystemGetCudaDriverVersion_v2(self):
+        return self.info["cuda_driver_version"]
+
+    def nvmlDeviceGetCount(self):
+        return self.info["device_count"]
+
+    def nvmlDeviceGetHandleByIndex(self, index):
+        return self.devices[index]
+
+    def nvmlDeviceGetCudaComputeCapability(self, handle):
+        return tuple(handle["cc"])
+
+    def nvmlDeviceGetMemoryInfo(self, handle):
+        return SimpleNamespace(total=handle["mem_total"], free=handle["mem_total"] - handle["mem_used"])
+
+    def nvmlDeviceGetMigMode(self, handle):
+        return tuple(handle["mig"])
+
+    def nvmlDeviceGetName(self, handle):
+        return handle["name"].encode()  # older nvidia-ml-py returns bytes
+
+    def nvmlDeviceGetUUID(self, handle):
+        return handle["uuid"]
+
+
+def test_nvml_parser_replays_the_recording(shared_dir):
+    info = json.loads(recorded(shared_dir, "nvml-info.txt"))
+    facts = gpu_nvml.probe(FakeNvml(info))
+    assert facts["status"] == "ok" and facts["source"] == "nvml"
+    assert facts["driver_version"] == "580.159.04" and facts["cuda_driver_version"] == "13.0"
+    [gpu] = facts["devices"]
+    assert gpu["name"] == "NVIDIA H100 80GB HBM3" and gpu["compute_capability"] == "9.0"
+    assert gpu["vram_total_mib"] == 81559 and gpu["mig_mode"] == "disabled"
+
+
+def test_nvml_without_library_is_unknown_not_an_exception():
+    facts = gpu_nvml.probe()  # the real pynvml: no libnvidia-ml on this machine
+    assert facts["status"] == "unknown"
+    assert "NVML" in facts["reason"]
+
+
+def test_driver_flavour(shared_dir, tmp_path):
+    path = tmp_path / "version"
+    path.write_text(recorded(shared_dir, "proc-driver-version.txt"))
+    assert driver.probe(str(path)) == {
+        "status": "ok",
+        "reason": None,
+        "flavour": "open",
+        "version": "580.159.04",
+    }
+    path.write_text(
+        "NVRM version: NVIDIA UNIX x86_64 Kernel Module  535.183.01  Sun May 12 19:39:15 UTC 2024\n"
+    )
+    assert driver.probe(str(path))["flavour"] == "proprietary"
+    assert driver.probe(str(tmp_path / "missing"))["status"] == "absent"
+
+
+def test_nvenc_real_ffmpeg_fails_with_its_own_reason():
+    """This machine's ffmpeg has the nvenc encoders but no NVIDIA driver: a realistic failure."""
+    ffmpeg = nvenc.probe_ffmpeg()
+    if ffmpeg["status"] != "ok":
+        pytest.skip("ffmpeg is not installed (.ci/run installs it)")
+    facts = nvenc.probe(ffmpeg)
+    assert facts["status"] == "ok"
+    assert set(facts["encoders"]) == set(nvenc.CODECS)
+    for result in facts["encoders"].values():
+        assert result["ok"] is False
+        assert "Stream mapping" not in result["error"] and "Conversion failed" not in result["error"]
+
+
+def test_nvenc_failure_reason_picks_the_encoder_line():
+    stderr = (
+        "Stream #0:0 -> #0:0 (rawvideo (native) -> h264 (h264_nvenc))\n"
+        "[h264_nvenc @ 0x1] OpenEncodeSessionEx failed: unsupported device (2): (no details)\n"
+        "Conversion failed!\n"
+    )
+    assert nvenc.failure_reason(stderr) == "OpenEncodeSessionEx failed: unsupported device (2): (no details)"
+
+
+def test_torch_probe_without_torch_is_missing():
+    facts = torch_probe.probe(sys.executable)  # wanprov's venv has no torch
+    assert facts["status"] == "missing"
+    assert "No module named 'torch'" in facts["reason"]
+
+
+def test_torch_probe_bad_interpreter_is_unknown(tmp_path):
+    assert torch_probe.probe(str(tmp_path / "nope"))["status"] == "unknown"
+    crashing = tmp_path / "python"
+    crashing.write_text("#!/bin/sh\necho 'Segmentation fault' >&2\nexit 139\n")
+    crashing.chmod(0o755)
+    facts = torch_probe.probe(str(crashing))
+    assert facts["status"] == "unknown" and "Segmentation fault" in facts["reason"]
+
+
+def test_torch_probe_timeout(tmp_path, monkeypatch):
+    slow = tmp_path / "python"
+    slow.write_text("#!/bin/sh\nsleep 5\n")
+    slow.chmod(0o755)
+    monkeypatch.setattr(torch_probe, "TIMEOUT_S", 0.3)
+    facts = torch_probe.probe(str(slow))
+    assert facts["status"] == "unknown" and "did not answer within 0.3 s" in facts["reason"]
+
+
+def _git(*args, cwd):
+    subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True)
+
+
+def test_comfyui_install_probe(tmp_path):
+    root = tmp_path / "ComfyUI"
+    (root / "comfy").mkdir(parents=True)
+    (root / "main.py").write_text("")
+    (root / "comfyui_version.py").write_text('__version__ = "0.3.64"\n')
+    (root / "comfy" / "cli_args.py").write_text(
+        'parser.add_argument("--highvram", action="store_true")\nvram_group.add_argument(\'--lowvram\')\n'
+    )
+    pack = root / "custom_nodes" / "ComfyUI-GGUF"
+    pack.mkdir(parents=True)
+    (root / "custom_nodes" / "old.disabled").mkdir()
+    (root / "custom_nodes" / "__pycache__").mkdir()
+    for repo in (root, pack):
+        _git("init", "-q", cwd=repo)
+        _git(
+            "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "--allow-empty", "-m", "x", cwd=repo
+        )
+    facts = comfyui.probe(str(root))
+    assert facts["version"] == "0.3.64"
+    assert len(facts["commit"]) == 40
+    assert [p["name"] for p in facts["custom_nodes"]] == ["ComfyUI-GGUF"]
+    assert len(facts["custom_nodes"][0]["commit"]) == 40
+    assert facts["launch_flags"] == ["--highvram", "--lowvram"]
+    assert comfyui.probe(str(tmp_path))["status"] == "absent"
+
+
+def test_comfyui_venv_is_the_default_target(tmp_path):
+    (tmp_path / ".venv" / "bin").mkdir(parents=True)
+    (tmp_path / ".venv" / "bin" / "python").write_text("")
+    python, why = torch_probe.default_python(str(tmp_path))
+    assert python == str(tmp_path / ".venv" / "bin" / "python") and "ComfyUI venv" in why
+
+
+def test_collect_never_raises_and_saves_atomically(tmp_path, monkeypatch):
+    monkeypatch.setattr(gpu_smi, "probe", lambda: 1 / 0)  # a probe bug
+    facts = collect(ProbeOptions(torch=False, nvenc=False, proc_driver_version=str(tmp_path / "none")))
+    assert facts["gpu"]["status"] == "unknown" and "ZeroDivisionError" in facts["gpu"]["reason"]
+    target = tmp_path / "facts.json"
+    snapshot.save(facts, target)
+    assert snapshot.load(target) == json.loads(json.dumps(facts))
+    assert [p.name for p in tmp_path.iterdir()] == ["facts.json"]  # no temp file left behind
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("{", "not JSON"),
+        ("[]", "not an object"),
+        ('{"schema": "other/1"}', "expected 'wanprov.facts/1'"),
+        ('{"schema": "wanprov.facts/1"}', "section 'gpu'"),
+    ],
+)
+def test_bad_facts_files(tmp_path, content, message):
+    path = tmp_path / "facts.json"
+    path.write_text(content)
+    with pytest.raises(snapshot.FactsFileError, match=message) as error:
+        snapshot.load(path)
+    assert error.value.exit_code == 10
