@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import fnmatch
 import shutil
-import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -24,7 +23,7 @@ from wanprov.models.catalog import FileEntry
 from wanprov.models.hub import HubSettings, fetch_metadata, file_url
 from wanprov.models.progress import NullProgress, Progress
 from wanprov.models.record import VerificationRecord
-from wanprov.models.transfer import Cancelled, copy_local, download, hash_file, partial_path
+from wanprov.models.transfer import Cancellation, Cancelled, copy_local, download, hash_file, partial_path
 
 SCHEMA = "wanprov.fetch/1"
 DISK_MARGIN_BYTES = 256 << 20  # leave room for logs and the record: a full disk breaks everything else
@@ -232,7 +231,7 @@ def run_fetch(
 ) -> FetchPlan:
     """Fetch every pending file of an already resolved and preflighted plan; failures stay per file."""
     progress = progress or NullProgress()
-    cancel = threading.Event()
+    cancel = Cancellation()
     pending = plan.pending
     if settings.offline and from_dir is None and any(s.action == "download" for s in pending):
         missing = ", ".join(s.entry.relpath for s in pending if s.action == "download")
@@ -271,7 +270,7 @@ def _fetch_one(
     settings: HubSettings,
     from_dir: Path | None,
     progress: Progress,
-    cancel: threading.Event,
+    cancel: Cancellation,
 ) -> None:
     entry, final = state.entry, state.path
     assert entry.sha256, "resolve_unknowns() runs first"

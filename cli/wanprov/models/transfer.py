@@ -8,12 +8,14 @@ Ctrl-C or a kill; the next run re-hashes that prefix once and asks for the rest 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from wanprov.errors import IntegrityError, NetworkError, WanprovError
 from wanprov.models.atomic import fsync_dir
@@ -28,6 +30,35 @@ ProgressFn = Callable[[int], None]
 
 class Cancelled(Exception):
     """Ctrl-C in the main thread: workers stop at the next chunk and keep their part files."""
+
+
+class Cancellation:
+    """Set from the main thread on Ctrl-C; closes open responses so no worker stays blocked in a read."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+        self._lock = threading.Lock()
+        self._open: set[Any] = set()
+
+    def is_set(self) -> bool:
+        return self._event.is_set()
+
+    def set(self) -> None:
+        self._event.set()
+        with self._lock:
+            for response in list(self._open):
+                with contextlib.suppress(Exception):
+                    response.close()
+
+    def register(self, response: Any) -> None:
+        with self._lock:
+            self._open.add(response)
+        if self._event.is_set():
+            response.close()
+
+    def unregister(self, response: Any) -> None:
+        with self._lock:
+            self._open.discard(response)
 
 
 def partial_path(final: Path, sha256: str) -> Path:
@@ -59,7 +90,7 @@ class PartFile:
         self.expected_size = expected_size
         self.progress = progress
         self.digest = hashlib.sha256()
-        self.handle = part.open("ab+")
+        self.handle = part.open("ab+", buffering=0)  # unbuffered: what was received is on disk if killed
         size = self.handle.seek(0, os.SEEK_END)
         if expected_size is not None and size > expected_size:
             size = self.restart()
@@ -91,7 +122,6 @@ class PartFile:
 
     def commit(self, final: Path, expected_sha: str, entry: FileEntry) -> str:
         """Check size and sha256, then fsync and rename into place; bad bytes are deleted."""
-        self.handle.flush()
         actual = self.digest.hexdigest()
         size_ok = self.expected_size is None or self.offset == self.expected_size
         if actual != expected_sha or not size_ok:
@@ -117,7 +147,7 @@ def download(
     sha256: str,
     settings: HubSettings,
     progress: ProgressFn,
-    cancel: threading.Event,
+    cancel: Cancellation,
     sleep: Callable[[float], None] = time.sleep,
 ) -> str:
     """Stream `url` into the part file, resuming and retrying; returns the verified sha256."""
@@ -164,7 +194,7 @@ def _stream_once(
     part: PartFile,
     size: int | None,
     settings: HubSettings,
-    cancel: threading.Event,
+    cancel: Cancellation,
 ) -> bool:
     """One GET from part.offset. True when the body ended complete; raises TransientError to retry."""
     import requests
@@ -177,6 +207,7 @@ def _stream_once(
         response = _session().get(url, headers=headers, stream=True, timeout=(10, settings.timeout_s))
     except requests.RequestException as exc:
         raise TransientError(f"{type(exc).__name__} connecting to {settings.endpoint}") from None
+    cancel.register(response)
     with response:
         if response.status_code == 416 and size is not None and part.offset == size:
             return True
@@ -190,17 +221,27 @@ def _stream_once(
         if part.offset and response.status_code == 200:
             part.restart()  # the server ignored Range: take the whole body from byte 0
         raw = response.raw
+        buffer = bytearray()  # read1 returns what arrived; batch it so writes and hashing stay large
         try:
             while True:
                 if cancel.is_set():
                     raise Cancelled()
-                chunk = raw.read(CHUNK, decode_content=False)
-                if not chunk:
+                piece = raw.read1(CHUNK - len(buffer), decode_content=False)
+                if not piece:
                     break
-                part.write(chunk)
-        except (urllib3.exceptions.HTTPError, requests.RequestException, OSError) as exc:
-            part.handle.flush()
+                buffer += piece
+                if len(buffer) >= CHUNK:
+                    part.write(buffer)
+                    buffer = bytearray()
+        except (urllib3.exceptions.HTTPError, requests.RequestException, OSError, AttributeError) as exc:
+            part.write(buffer)  # keep every byte received before the cut: the next try resumes after it
+            if cancel.is_set():
+                raise Cancelled() from None
             raise TransientError(f"{type(exc).__name__} during the body at byte {part.offset}") from None
+        else:
+            part.write(buffer)
+        finally:
+            cancel.unregister(response)
     if size is not None and part.offset < size:
         raise TransientError(f"body ended at byte {part.offset} of {size}")
     return True
@@ -212,7 +253,7 @@ def copy_local(
     final: Path,
     sha256: str,
     progress: ProgressFn,
-    cancel: threading.Event,
+    cancel: Cancellation,
 ) -> str:
     """Copy from a local/NFS mirror with the same part file, verification and rename as a download."""
     try:

@@ -1,9 +1,10 @@
 """A local stand-in for the Hugging Face Hub's download protocol, with scriptable faults.
 
 In tests: `HubServer(root).start()`; as a process (the fleet end-to-end test runs it as the hub of
-several hosts): `python -m tests.doubles.hub --root DIR --port N`. Files live at `ROOT/<owner>/<name>/<path>`.
+several hosts): `python -m tests.doubles.hub --root DIR --port N` (from the repository root).
+Files live at `ROOT/<owner>/<name>/<path>`.
 """
 
-from tests.doubles.hub.server import Fault, HubServer, write_file
+from .server import Fault, HubServer, write_file
 
 __all__ = ["Fault", "HubServer", "write_file"]

@@ -9,7 +9,7 @@ import argparse
 import contextlib
 import sys
 
-from tests.doubles.hub.server import main_args_to_server
+from .server import main_args_to_server
 
 
 def main() -> None:

@@ -232,7 +232,7 @@ def _make_handler(hub: HubServer) -> type[BaseHTTPRequestHandler]:
             if action == "reset":
                 self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
             if action:
-                time.sleep(0.05)  # let the bytes leave before the close / reset
+                time.sleep(0.3)  # let the client read the bytes before the close / reset
                 self.connection.close()
                 self.wfile = io.BytesIO()  # finish() flushes into nothing
                 self.close_connection = True
