@@ -104,7 +104,10 @@ def to_api(data: Mapping[str, Any], schemas: ObjectInfo) -> dict[str, Any]:
 
 def from_api(prompt: Mapping[str, Any], schemas: ObjectInfo) -> dict[str, Any]:
     """API prompt -> a workflow the ComfyUI editor opens (laid out left to right by dependency depth)."""
-    ids = {node_id: index + 1 for index, node_id in enumerate(prompt)}
+    if all(str(k).isdigit() for k in prompt):  # keep the API ids so both files name nodes alike
+        ids = {node_id: int(node_id) for node_id in prompt}
+    else:
+        ids = {node_id: index + 1 for index, node_id in enumerate(prompt)}
     depth = _depths(prompt)
     column_rows: dict[int, int] = {}
     nodes: list[dict[str, Any]] = []
