@@ -3,31 +3,14 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
+from doctor_cli import TARGET_PYTHON, run_doctor
 
 from doubles.gpu import install_fake_host
-
-WANPROV = [sys.executable, "-m", "wanprov"]
-# The target interpreter is deliberately *not* wanprov's: the system python3 when there is one.
-TARGET_PYTHON = "/usr/bin/python3" if Path("/usr/bin/python3").exists() else sys.executable
-
-
-def run_doctor(args: list[str], env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*WANPROV, "doctor", *args],
-        env={**os.environ, **(env or {})},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
 
 
 @pytest.fixture

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-
 from facts_builder import device, make_facts
+
 from wanprov.doctor import evaluate
 
 
