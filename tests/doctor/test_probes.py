@@ -113,10 +113,17 @@ def test_nvml_parser_replays_the_recording(shared_dir):
     assert gpu["vram_total_mib"] == 81559 and gpu["mig_mode"] == "disabled"
 
 
-def test_nvml_without_library_is_unknown_not_an_exception():
-    facts = gpu_nvml.probe()  # the real pynvml: no libnvidia-ml on this machine
+def test_nvml_without_library_is_unknown_not_an_exception(monkeypatch):
+    monkeypatch.setattr(gpu_nvml, "DRIVER_NODES", ("/",))  # pretend a driver node exists: real pynvml runs
+    facts = gpu_nvml.probe()  # no libnvidia-ml on this machine
     assert facts["status"] == "unknown"
-    assert "NVML" in facts["reason"]
+    assert "NVML Shared Library Not Found" in facts["reason"]
+
+
+def test_nvml_is_not_tried_without_a_kernel_module(monkeypatch, tmp_path):
+    monkeypatch.setattr(gpu_nvml, "DRIVER_NODES", (str(tmp_path / "nvidiactl"),))
+    facts = gpu_nvml.probe()
+    assert facts["status"] == "unknown" and "no NVIDIA kernel module" in facts["reason"]
 
 
 def test_driver_flavour(shared_dir, tmp_path):

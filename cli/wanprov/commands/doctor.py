@@ -72,19 +72,25 @@ def doctor(
             raise click.UsageError("--facts judges a recorded host: probe options cannot be combined with it")
         facts = snapshot.load(facts_file)
     else:
+        import threading
+
+        from wanprov.compat import tables
         from wanprov.facts import ProbeOptions, collect
 
         if output_format == "text":
             click.echo("probing host...", err=True)
-        facts = collect(
-            ProbeOptions(
-                comfyui_dir=comfyui_dir,
-                models_dir=models_dir,
-                python=python,
-                torch=not no_torch,
-                nvenc=not no_nvenc,
-            )
+        # The rules' YAML tables load while the probes wait on nvidia-smi, ffmpeg and torch.
+        warm = threading.Thread(target=tables.preload, daemon=True)
+        warm.start()
+        options = ProbeOptions(
+            comfyui_dir=comfyui_dir,
+            models_dir=models_dir,
+            python=python,
+            torch=not no_torch,
+            nvenc=not no_nvenc,
         )
+        facts = collect(options)
+        warm.join()
     if save_facts:
         snapshot.save(facts, save_facts)
     report = evaluate(facts, strict=strict, profile=profile)

@@ -6,6 +6,7 @@ ManifestError naming the file. Tables are read once per process, on first use.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 from pathlib import Path
 from typing import Any
@@ -66,3 +67,11 @@ def source(name: str) -> str:
     import yaml
 
     return str(yaml.safe_load(table_path(name).read_text(encoding="utf-8"))["source"]).strip()
+
+
+def preload() -> None:
+    """Parse every table now (doctor runs this in a thread while probes wait on subprocesses).
+    Errors are left for the real `load()` call to raise, where they can be reported."""
+    for name in TABLES:
+        with contextlib.suppress(ManifestError):
+            load(name)

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+from pathlib import Path
 from typing import Any
+
+DRIVER_NODES = ("/dev/nvidiactl", "/proc/driver/nvidia/version")
 
 
 def probe(pynvml: Any = None) -> dict[str, Any]:
@@ -11,6 +14,13 @@ def probe(pynvml: Any = None) -> dict[str, Any]:
 
     `pynvml` may be passed in (tests replay a recorded host through a stand-in module).
     """
+    if pynvml is None and not any(Path(p).exists() for p in DRIVER_NODES):
+        # Without the kernel module NVML cannot work; skip importing pynvml (~50 ms of ctypes setup).
+        return {
+            "status": "unknown",
+            "reason": f"NVML unavailable: no NVIDIA kernel module loaded (none of {', '.join(DRIVER_NODES)})",
+            "source": "nvml",
+        }
     try:
         if pynvml is None:
             import pynvml  # nvidia-ml-py
