@@ -47,18 +47,25 @@ class Cancellation:
         self._event.set()
         with self._lock:
             for response in list(self._open):
-                with contextlib.suppress(Exception):
-                    response.close()
+                _abort(response)
 
     def register(self, response: Any) -> None:
         with self._lock:
             self._open.add(response)
         if self._event.is_set():
-            response.close()
+            _abort(response)
 
     def unregister(self, response: Any) -> None:
         with self._lock:
             self._open.discard(response)
+
+
+def _abort(response: Any) -> None:
+    """Wake a thread blocked in recv(): shutdown() does, close() alone may not."""
+    with contextlib.suppress(Exception):
+        response.raw.shutdown()
+    with contextlib.suppress(Exception):
+        response.close()
 
 
 def partial_path(final: Path, sha256: str) -> Path:
@@ -155,6 +162,8 @@ def download(
     try:
         failures = 0
         while size is None or part.offset < size:
+            if cancel.is_set():
+                raise Cancelled()
             before = part.offset
             try:
                 complete = _stream_once(entry, url, part, size, settings, cancel)
@@ -221,25 +230,19 @@ def _stream_once(
         if part.offset and response.status_code == 200:
             part.restart()  # the server ignored Range: take the whole body from byte 0
         raw = response.raw
-        buffer = bytearray()  # read1 returns what arrived; batch it so writes and hashing stay large
         try:
             while True:
                 if cancel.is_set():
                     raise Cancelled()
-                piece = raw.read1(CHUNK - len(buffer), decode_content=False)
+                # read1: whatever has arrived (up to CHUNK), written at once, so a kill loses nothing received
+                piece = raw.read1(CHUNK, decode_content=False)
                 if not piece:
                     break
-                buffer += piece
-                if len(buffer) >= CHUNK:
-                    part.write(buffer)
-                    buffer = bytearray()
+                part.write(piece)
         except (urllib3.exceptions.HTTPError, requests.RequestException, OSError, AttributeError) as exc:
-            part.write(buffer)  # keep every byte received before the cut: the next try resumes after it
             if cancel.is_set():
                 raise Cancelled() from None
             raise TransientError(f"{type(exc).__name__} during the body at byte {part.offset}") from None
-        else:
-            part.write(buffer)
         finally:
             cancel.unregister(response)
     if size is not None and part.offset < size:

@@ -89,7 +89,9 @@ class HubServer:
         return digest.hexdigest()
 
     def start(self) -> HubServer:
-        self._thread = threading.Thread(target=self._httpd.serve_forever, name="hub-double", daemon=True)
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, name="hub-double", daemon=True
+        )
         self._thread.start()
         return self
 
