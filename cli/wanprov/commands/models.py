@@ -69,7 +69,12 @@ def list_profiles(manifests: tuple[Path, ...], profile: str | None, output_forma
 
 @models.command("lock")
 @MANIFEST_OPTION
-@click.option("--profile", "profiles", multiple=True, help="Lock these profiles' files (default: all files).")
+@click.option(
+    "--profile",
+    "profiles",
+    multiple=True,
+    help="Lock these profiles' files (default: the --manifest files' entries, else all).",
+)
 @click.option(
     "--lock",
     "lock_file",
@@ -89,6 +94,9 @@ def lock(
     if profiles:
         chosen = {e.id: e for name in profiles for e in catalog.profile(name)}
         entries = list(chosen.values())
+    elif manifests:  # your manifests' own entries; the shipped ones are locked in the wanprov release
+        mine = {str(path) for path in manifests}
+        entries = [e for e in catalog.files.values() if e.manifest in mine]
     else:
         entries = list(catalog.files.values())
     written = lock_entries(entries, HubSettings.from_env(), lock_file)
