@@ -58,7 +58,7 @@ def _probe_torch(options: ProbeOptions) -> dict[str, Any]:
 def _probe_nvenc(options: ProbeOptions, pool: ThreadPoolExecutor) -> tuple[dict[str, Any], dict[str, Any]]:
     from wanprov.facts import nvenc
 
-    ffmpeg = nvenc.probe_ffmpeg(version=not options.nvenc)
+    ffmpeg = nvenc.probe_ffmpeg()  # the encodes report its version; --no-nvenc keeps it at None
     if not options.nvenc:
         return ffmpeg, {"status": "skipped", "reason": "--no-nvenc", "tool": None, "encoders": {}}
     return ffmpeg, nvenc.probe(ffmpeg, pool)

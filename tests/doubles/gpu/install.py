@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sys
 from dataclasses import asdict
 from pathlib import Path
 
@@ -65,18 +66,29 @@ def _host_json(spec: HostSpec) -> dict[str, object]:
     }
 
 
-def install_fake_host(root: Path, spec: HostSpec | str, *, shared_dir: Path | None = None) -> dict[str, str]:
+def _install_script(name: str, target: Path, python: str) -> None:
+    """Copy a fake tool with an absolute shebang: `/usr/bin/env python3` may be a pyenv shim costing
+    0.4 s a call; -S skips site-packages (the doubles use the standard library only)."""
+    body = (FILES / "bin" / name).read_text().split("\n", 1)[1]
+    target.write_text(f"#!{python} -S\n{body}")
+    target.chmod(0o755)
+
+
+def install_fake_host(
+    root: Path, spec: HostSpec | str, *, shared_dir: Path | None = None, python: str | None = None
+) -> dict[str, str]:
     """Write the fake host under `root`; return PATH / PYTHONPATH / WANPROV_PROC_DRIVER_VERSION to use it
-    (PATH keeps the caller's PATH after the fake bin/)."""
+    (PATH keeps the caller's PATH after the fake bin/). `python` runs the fake tools (default: this one)."""
+    python = python or sys.executable
     spec = SPECS[spec] if isinstance(spec, str) else spec
     root = Path(root)
     (root / "bin").mkdir(parents=True, exist_ok=True)
     (root / "site").mkdir(exist_ok=True)
     (root / "host.json").write_text(json.dumps(_host_json(spec), indent=2))
     if spec.gpu_name:
-        shutil.copy2(FILES / "bin" / "nvidia-smi", root / "bin" / "nvidia-smi")
+        _install_script("nvidia-smi", root / "bin" / "nvidia-smi", python)
     if spec.nvenc is not None:
-        shutil.copy2(FILES / "bin" / "ffmpeg", root / "bin" / "ffmpeg")
+        _install_script("ffmpeg", root / "bin" / "ffmpeg", python)
     if spec.torch_version:
         shutil.copytree(
             FILES / "torch",

@@ -44,7 +44,8 @@ def nvenc(ctx: Context) -> list[Finding]:
 def ffmpeg_present(ctx: Context) -> list[Finding]:
     ffmpeg = ctx.facts.get("ffmpeg") or {}
     if ffmpeg.get("status") == "ok":
-        return [passed("ffmpeg_present", f"ffmpeg {ffmpeg.get('version')} at {ffmpeg.get('path')}")]
+        version = f" {ffmpeg['version']}" if ffmpeg.get("version") else ""
+        return [passed("ffmpeg_present", f"ffmpeg{version} at {ffmpeg.get('path')}")]
     return [
         warn(
             "ffmpeg_present",
