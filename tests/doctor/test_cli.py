@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 
 from doctor_cli import TARGET_PYTHON, run_doctor
 
@@ -69,3 +70,23 @@ def test_unwritable_save_facts_exits_3(tmp_path):
     result = run_doctor(["--no-torch", "--no-nvenc", "--save-facts", str(tmp_path / "no" / "f.json")])
     assert result.returncode == 3
     assert "cannot write facts" in result.stderr
+
+
+def test_comfyui_dir_picks_its_venv_and_checks_flags(fake_host, tmp_path, repo_root):
+    """The ComfyUI stand-in (tests/doubles/comfyui_app) with a venv whose python is the target."""
+    comfy = tmp_path / "ComfyUI"
+    shutil.copytree(repo_root / "tests" / "doubles" / "comfyui_app", comfy)
+    (comfy / "custom_nodes" / "ComfyUI-GGUF").mkdir(parents=True)
+    (comfy / ".venv" / "bin").mkdir(parents=True)
+    (comfy / ".venv" / "bin" / "python").symlink_to(TARGET_PYTHON)
+    result = run_doctor(["--comfyui-dir", str(comfy), "--no-nvenc", "--format", "json"], fake_host("h100"))
+    document = json.loads(result.stdout)
+    torch = document["facts"]["torch"]
+    assert torch["python"] == str(comfy / ".venv" / "bin" / "python")
+    assert torch["version"] == "2.11.0+cu130"
+    findings = {f["check"]: f for f in document["findings"]}
+    assert "ComfyUI-GGUF" in findings["comfyui_install"]["message"]
+    assert findings["comfyui_launch_flags"]["severity"] == "pass"
+    assert "--highvram" in findings["comfyui_launch_flags"]["message"]
+    assert document["facts"]["disk"]["path"] == str(comfy / "models")
+    assert result.returncode == 0
