@@ -26,6 +26,7 @@ from urllib.parse import unquote
 
 _RESOLVE = re.compile(r"^/(?P<repo>[^/]+/[^/]+)/resolve/(?P<rev>[^/]+)/(?P<path>.+)$")
 _API_REV = re.compile(r"^/api/models/(?P<repo>[^/]+/[^/]+)/revision/(?P<rev>[^/]+)$")
+_API_TREE = re.compile(r"^/api/models/(?P<repo>[^/]+/[^/]+)/tree/(?P<rev>[^/]+)(?:/(?P<path>.*))?$")
 _SEND_CHUNK = 8 << 20
 
 
@@ -152,6 +153,10 @@ def _make_handler(hub: HubServer) -> type[BaseHTTPRequestHandler]:
             if api:
                 self._api_revision(api["repo"], api["rev"])
                 return
+            tree = _API_TREE.match(path)
+            if tree:
+                self._api_tree(tree["repo"], tree["path"] or "")
+                return
             match = _RESOLVE.match(path)
             if not match:
                 self._error(404, None, "not a resolve URL")
@@ -238,6 +243,34 @@ def _make_handler(hub: HubServer) -> type[BaseHTTPRequestHandler]:
                 self.connection.close()
                 self.wfile = io.BytesIO()  # finish() flushes into nothing
                 self.close_connection = True
+
+        def _api_tree(self, repo: str, sub: str) -> None:
+            """`hf download REPO FILE...` lists the tree (recursive, one page) before downloading."""
+            base = hub.root / repo
+            start = base / sub
+            if not start.is_dir():
+                self._error(404, "EntryNotFound", "Entry not found")
+                return
+            items = []
+            for p in sorted(start.rglob("*")):
+                rel = p.relative_to(base).as_posix()
+                oid = hashlib.sha1(rel.encode()).hexdigest()
+                if p.is_dir():
+                    items.append({"type": "directory", "oid": oid, "size": 0, "path": rel})
+                else:
+                    size, sha = p.stat().st_size, hub.sha256(p)
+                    lfs = {"oid": sha, "size": size, "pointerSize": 134}
+                    items.append({"type": "file", "oid": oid, "size": size, "path": rel, "lfs": lfs})
+            self._json(items)
+
+        def _json(self, document: object) -> None:
+            payload = json.dumps(document).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(payload)
 
         def _api_revision(self, repo: str, rev: str) -> None:
             base = hub.root / repo
