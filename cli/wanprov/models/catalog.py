@@ -39,6 +39,8 @@ _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _COMMIT = re.compile(r"^[0-9a-f]{40}$")
 _REPO = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 _ID = re.compile(r"^[A-Za-z0-9][\w.-]*$")
+# libyaml's safe loader when built in: 10x faster, which keeps a no-op fetch well under a second.
+YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _ENTRY_KEYS = {"repo", "revision", "path", "name", "folder", "size", "sha256", "gated", "source"}
 
 
@@ -129,7 +131,7 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     except OSError as exc:
         raise ManifestError(f"cannot read manifest {path}: {exc.strerror}", hint="check the path") from exc
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=YAML_LOADER)
     except yaml.YAMLError as exc:
         raise ManifestError(f"{path}: not valid YAML: {exc}", hint="fix the YAML syntax") from exc
     if data is None:

@@ -15,7 +15,7 @@ import yaml
 
 from wanprov.errors import IntegrityError, ManifestError
 from wanprov.models.atomic import write_text_atomic
-from wanprov.models.catalog import Catalog, FileEntry
+from wanprov.models.catalog import YAML_LOADER, Catalog, FileEntry
 from wanprov.models.hub import HubSettings, fetch_metadata
 
 SCHEMA = "wanprov.lock/1"
@@ -39,7 +39,7 @@ def read_lock(path: Path) -> dict[str, LockEntry]:
     if not path.is_file():
         return {}
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=YAML_LOADER) or {}
         raw_files = data.get("files") or {}
         return {
             str(key): LockEntry(
