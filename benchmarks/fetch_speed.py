@@ -65,17 +65,18 @@ _MEASURE = (
     "start = time.perf_counter()\n"
     "code = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL).returncode\n"
     "wall = time.perf_counter() - start\n"
-    "print(code, wall, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n"
+    "usage = resource.getrusage(resource.RUSAGE_CHILDREN)\n"
+    "print(code, wall, usage.ru_maxrss, usage.ru_utime + usage.ru_stime)\n"
 )
 
 
-def timed(command: list[str], env: dict[str, str]) -> tuple[float, float]:
-    """Wall seconds of the tool and its peak RSS in MB."""
+def timed(command: list[str], env: dict[str, str]) -> tuple[float, float, float]:
+    """Wall seconds of the tool, its peak RSS in MB and its CPU seconds."""
     done = subprocess.run([sys.executable, "-c", _MEASURE, *command], env=env, capture_output=True, text=True)
-    code, wall, rss_kib = done.stdout.split()
+    code, wall, rss_kib, cpu = done.stdout.split()
     if int(code) != 0:
         raise SystemExit(f"failed: {' '.join(command)}\n{done.stderr}")
-    return float(wall), int(rss_kib) / 1024
+    return float(wall), int(rss_kib) / 1024, float(cpu)
 
 
 def main() -> None:
@@ -118,6 +119,11 @@ def main() -> None:
             return [str(BIN / "wanprov"), "fetch-models", "--profile", "bench", "--manifest", str(manifest),
                     "--models-dir", str(out), "--jobs", str(args.jobs)]  # fmt: skip
 
+        def curl_durable(out: Path) -> list[str]:
+            # wanprov fsyncs every file before its rename; this is curl held to the same durability
+            outputs = " ".join(str(out / f"file-{index}") for index in range(len(urls)))
+            return ["sh", "-c", f'"$0" "$@" && sync {outputs}', *curl(out)]
+
         def hf(out: Path) -> list[str]:
             return [str(BIN / "hf"), "download", REPO, *files, "--local-dir", str(out)]
 
@@ -127,37 +133,42 @@ def main() -> None:
                 command += ["-o", str(out / f"file-{index}"), url]
             return command
 
-        results: dict[str, list[tuple[float, float]]] = {}
+        results: dict[str, list[tuple[float, float, float]]] = {}
         for run in range(args.repeat):
-            for name, build in (("curl -o", curl), ("hf download", hf), ("wanprov fetch-models", wanprov)):
+            tools = (("curl -o", curl), ("curl -o + sync", curl_durable), ("hf download", hf),
+                     ("wanprov fetch-models", wanprov))  # fmt: skip
+            for name, build in tools:
                 out = work / f"out-{name.split()[0]}"
                 shutil.rmtree(out, ignore_errors=True)
                 out.mkdir()
                 subprocess.run(["sync"], check=False)
                 results.setdefault(name, []).append(timed(build(out), env))
-                if name != "curl -o" and run == args.repeat - 1:
+                if not name.startswith("curl") and run == args.repeat - 1:
                     results.setdefault(f"{name} (no-op re-run)", []).extend(
                         timed(build(out), env) for _ in range(3)
                     )
-                if run < args.repeat - 1 or name == "curl -o":
+                if run < args.repeat - 1 or name.startswith("curl"):
                     shutil.rmtree(out, ignore_errors=True)
 
         print(f"{args.big} x {args.size_gib:g} GiB + 3 x 1 MiB = {total / 1e9:.2f} GB over loopback, "
               f"{os.cpu_count()} CPUs, median of {args.repeat} (no-op: of 3), jobs={args.jobs}")  # fmt: skip
-        print(f"{'tool':40} {'wall s':>8} {'MB/s':>8} {'peak RSS MB':>12}")
+        print(f"{'tool':40} {'wall s':>8} {'MB/s':>8} {'peak RSS MB':>12} {'CPU s':>7}")
         medians = {}
         for name, samples in results.items():
             wall = statistics.median(s[0] for s in samples)
             rss = max(s[1] for s in samples)
+            cpu = statistics.median(s[2] for s in samples)
             medians[name] = (wall, rss)
             rate = "" if "no-op" in name else f"{total / wall / 1e6:8.0f}"
-            print(f"{name:40} {wall:8.2f} {rate:>8} {rss:12.0f}")
+            print(f"{name:40} {wall:8.2f} {rate:>8} {rss:12.0f} {cpu:7.2f}")
         ours, hf_wall, curl_wall = (medians[k][0] for k in ("wanprov fetch-models", "hf download", "curl -o"))
         noop = medians["wanprov fetch-models (no-op re-run)"][0]
         peak = max(medians["wanprov fetch-models"][1], medians["wanprov fetch-models (no-op re-run)"][1])
         print("goals:")
         print(f"  wanprov / hf download = {ours / hf_wall:.2f} (goal <= 0.7)")
         print(f"  wanprov / curl        = {ours / curl_wall:.2f} (goal <= 1.3)")
+        durable = medians["curl -o + sync"][0]
+        print(f"  wanprov / curl + sync = {ours / durable:.2f} (same durability: both fsync)")
         print(f"  wanprov no-op re-run  = {noop:.2f} s (goal < 0.5)")
         print(f"  wanprov peak RSS      = {peak:.0f} MB (goal < 300)")
     finally:

@@ -275,3 +275,27 @@ def test_offline_with_everything_present_needs_no_network(wanprov, hub, tmp_path
 def test_sha256_of_generated_content_is_what_the_hub_advertises(hub: Hub) -> None:
     path = hub.root / REPO / "split_files/vae/vae.safetensors"
     assert hub.server.sha256(path) == hashlib.sha256(hub.content["vae"]).hexdigest()
+
+
+def test_rerun_stats_instead_of_rehashing(wanprov, hub: Hub, tmp_path: Path, monkeypatch) -> None:
+    models = tmp_path / "models"
+    assert fetch(wanprov, hub, models).code == 0
+
+    def no_hashing(*_args, **_kwargs):
+        raise AssertionError("a present, recorded file was hashed again")
+
+    monkeypatch.setattr("wanprov.models.fetch.hash_file", no_hashing)
+    result = fetch(wanprov, hub, models)
+    assert result.code == 0
+    assert result.out.count("present") == len(FILES)
+
+
+def test_a_touched_file_is_hashed_again(wanprov, hub: Hub, tmp_path: Path) -> None:
+    models = tmp_path / "models"
+    assert fetch(wanprov, hub, models, "--only", "vae").code == 0
+    target = models / "vae" / "vae.safetensors"
+    target.write_bytes(b"\0" * len(hub.content["vae"]))  # same size, new mtime: the record no longer matches
+    hub.server.requests.clear()
+    assert fetch(wanprov, hub, models, "--only", "vae").code == 0
+    assert target.read_bytes() == hub.content["vae"]
+    assert len(hub.gets()) == 1

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
@@ -10,8 +12,14 @@ from wanprov.commands.output import FORMAT_OPTION, emit_json
 from wanprov.errors import UsageError
 from wanprov.exit_codes import ExitCode
 
+if TYPE_CHECKING:
+    from wanprov.models.catalog import FileEntry
+    from wanprov.models.fetch import FetchPlan
 
-def models_dir_option(function):  # shared by fetch-models and `models verify`
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def models_dir_option(function: F) -> F:  # shared by fetch-models and `models verify`
     function = click.option(
         "--models-dir",
         type=click.Path(file_okay=False, path_type=Path),
@@ -114,7 +122,7 @@ def fetch_models(
     return ExitCode.OK
 
 
-def _select(entries, only: tuple[str, ...]):
+def _select(entries: list[FileEntry], only: tuple[str, ...]) -> list[FileEntry]:
     from wanprov.models.fetch import select
 
     chosen = select(entries, only)
@@ -125,7 +133,7 @@ def _select(entries, only: tuple[str, ...]):
     return chosen
 
 
-def _show(plan, output_format: str) -> None:
+def _show(plan: FetchPlan, output_format: str) -> None:
     if output_format == "json":
         emit_json(plan.to_dict())
         return

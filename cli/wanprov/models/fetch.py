@@ -23,7 +23,7 @@ from wanprov.models.catalog import FileEntry
 from wanprov.models.hub import HubSettings, fetch_metadata, file_url
 from wanprov.models.progress import NullProgress, Progress
 from wanprov.models.record import VerificationRecord
-from wanprov.models.transfer import Cancellation, Cancelled, copy_local, download, hash_file, partial_path
+from wanprov.models.transfer import Cancellation, copy_local, download, hash_file, partial_path
 
 SCHEMA = "wanprov.fetch/1"
 DISK_MARGIN_BYTES = 256 << 20  # leave room for logs and the record: a full disk breaks everything else
@@ -258,8 +258,6 @@ def run_fetch(
             cancel.set()  # workers stop at their next chunk; part files stay for the next run
             pool.shutdown(wait=True, cancel_futures=True)
             raise
-        except Cancelled:
-            pass
     plan.errors = [state.error for state in plan.files if state.error is not None]
     return plan
 

@@ -22,7 +22,9 @@ from wanprov.models.atomic import fsync_dir
 from wanprov.models.catalog import FileEntry
 from wanprov.models.hub import HubSettings, TransientError, backoff_delay, classify_status, request_headers
 
-CHUNK = 8 << 20  # large reads keep Python's per-chunk overhead far below the disk's pace
+# 4 MiB reads: large enough that Python's per-chunk cost is noise; measured here, 8 MiB read1() calls ran at
+# half the rate (allocator churn on buffers that size), 1-4 MiB at 600-750 MB/s with sha256 and write inline.
+CHUNK = 4 << 20
 WRITEBACK_STEP = 64 << 20  # start the disk write of every 64 MiB as it is done, so the final fsync is short
 PARTIAL_DIR = ".wanprov-partial"
 
