@@ -299,3 +299,20 @@ def test_a_touched_file_is_hashed_again(wanprov, hub: Hub, tmp_path: Path) -> No
     assert fetch(wanprov, hub, models, "--only", "vae").code == 0
     assert target.read_bytes() == hub.content["vae"]
     assert len(hub.gets()) == 1
+
+
+def test_server_ignoring_range_restarts_cleanly(wanprov, hub: Hub, tmp_path: Path) -> None:
+    hub.server.faults[f"{REPO}/HighNoise/model-high.gguf"] = Fault(cut_after=1_000_000, ignore_range=True)
+    models = tmp_path / "models"
+    assert fetch(wanprov, hub, models, "--only", "unet-high").code == 0
+    assert (models / "unet" / "model-high.gguf").read_bytes() == hub.content["unet-high"]
+
+
+def test_head_429_and_503_are_retried(wanprov, hub: Hub, tmp_path: Path) -> None:
+    write_manifest(hub.manifest, hub.content, pin=False)  # unknown sha256: a HEAD is needed
+    hub.server.faults[f"{REPO}/split_files/vae/vae.safetensors"] = Fault(statuses=[429, 503])
+    result = fetch(wanprov, hub, tmp_path / "models", "--only", "vae")
+    assert result.code == 0, result.err
+    assert [r["method"] for r in hub.server.requests if "vae.safetensors" in str(r["path"])] == [
+        "HEAD", "HEAD", "HEAD", "GET",
+    ]  # fmt: skip

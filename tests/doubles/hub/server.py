@@ -42,6 +42,7 @@ class Fault:
     resets: int = 1  # ... this many times
     stall_after: int | None = None  # stop sending after this many bytes until `release` is set (kill tests)
     corrupt: bool = False  # serve different bytes of the advertised size and sha256
+    ignore_range: bool = False  # answer 200 with the whole body to a Range request (some proxies do)
 
 
 def write_file(root: Path, repo: str, path: str, size: int, seed: int = 0) -> bytes:
@@ -188,7 +189,7 @@ def _make_handler(hub: HubServer) -> type[BaseHTTPRequestHandler]:
             size = file.stat().st_size
             sha = hub.sha256(file)
             start = 0
-            byte_range = self.headers.get("Range")
+            byte_range = None if fault and fault.ignore_range else self.headers.get("Range")
             if byte_range:
                 found = re.match(r"bytes=(\d+)-$", byte_range)
                 if not found:
