@@ -4,55 +4,14 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import yaml
+from stack_sources import BAD_PACK, PACK_REQUIREMENTS, SourceRepos
 
 from doubles.comfyui_app import build_comfyui_repo
 from doubles.git import commit_files, git, make_repo, node_pack_files
 from doubles.wheels import TORCH_PINNED, build_wheelhouse
-from wanprov.stack.manifest import load_node_packs
-
-# Requirements each stand-in pack declares (names of real packages, served as local fake wheels).
-PACK_REQUIREMENTS = {
-    "ComfyUI-GGUF": "gguf>=0.13.0\n",
-    "ComfyUI-TeaCache": "",
-    "ComfyUI-VideoHelperSuite": "opencv-python-headless\nimageio-ffmpeg\n",
-    "ComfyUI-Frame-Interpolation": "",
-    "ComfyUI-WanVideoWrapper": "gguf\n",
-    "ComfyUI-KJNodes": "",
-}
-BAD_PACK = "ComfyUI-Bad-Torch-Pin"
-
-
-@dataclass
-class SourceRepos:
-    root: Path
-    comfyui_url: str
-    comfyui_commit: str
-    packs: dict[str, tuple[str, str]]  # name -> (url, commit)
-    gguf_second_commit: str
-
-    def manifest(self, dest: Path, *, bad: bool = False, branch_for: str | None = None) -> Path:
-        """A node-packs manifest like the shipped one, with the URLs and commits of the local repos."""
-        shipped = load_node_packs()
-        packs = {}
-        for name, pack in shipped.items():
-            url, commit = self.packs[name]
-            packs[name] = {
-                "url": url,
-                "commit": "main" if name == branch_for else commit,
-                "source": f"test double of {pack.source}",
-                "requirements": pack.requirements,
-                "optional": pack.optional,
-            }
-        if bad:
-            url, commit = self.packs[BAD_PACK]
-            packs[BAD_PACK] = {"url": url, "commit": commit, "source": "test double", "optional": False}
-        dest.write_text(yaml.safe_dump({"source": "tests", "packs": packs}, sort_keys=False))
-        return dest
 
 
 @pytest.fixture(scope="session")

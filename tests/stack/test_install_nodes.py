@@ -49,6 +49,7 @@ def test_converge_then_nothing_to_do_then_drift_reported(tmp_path, comfy_venv, s
     again = run([*args, "--dry-run", "--format", "json"])
     assert again.return_value == 0, again.output
     assert all(p["actions"] == [] for p in json.loads(again.stdout)["packs"])
+    assert json.loads(again.stdout)["core_requirements"]["actions"] == []
 
     git(gguf, "checkout", "--quiet", "--detach", source_repos.gguf_second_commit)
     drift = run([*args, "--dry-run", "--format", "json"])

@@ -44,6 +44,7 @@ def _default_python(comfyui_dir: Path) -> Path:
     help="Torch constraints file [default: VENV/wanprov-constraints.txt, written from the installed torch].",
 )
 @click.option("--pip-arg", "pip_args", multiple=True, help="Extra pip argument, e.g. --pip-arg=--no-index.")
+@click.option("--skip-core-requirements", is_flag=True, help="Do not install ComfyUI's own requirements.txt.")
 @click.option("--force", is_flag=True, help="Discard local changes to tracked files in a pack checkout.")
 @click.option("--dry-run", is_flag=True, help="Only report what would change (exit 4 when something would).")
 @FORMAT_OPTION
@@ -58,6 +59,7 @@ def install_nodes(
     allow_unpinned: bool,
     constraints: Path | None,
     pip_args: tuple[str, ...],
+    skip_core_requirements: bool,
     force: bool,
     dry_run: bool,
     output_format: str,
@@ -85,11 +87,14 @@ def install_nodes(
         dry_run=dry_run,
         force=force,
         pip_args=pip_args,
+        core_requirements=not skip_core_requirements,
         log=lambda message: click.echo(message, err=True),
     )
     if output_format == "json":
         emit_json(report.to_dict())
     else:
+        if report.core_requirements.get("actions"):
+            click.echo(f"{'ComfyUI':32} {'':12}  {'requirements':14} requirements")
         for plan in report.packs:
             what = ", ".join(plan.actions) if plan.actions else "up to date"
             click.echo(f"{plan.name:32} {plan.commit[:12]}  {plan.state:14} {what}")

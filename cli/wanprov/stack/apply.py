@@ -14,9 +14,10 @@ from wanprov.stack.constraints import PROTECTED, protection_changes, read_pins, 
 from wanprov.stack.errors import RefusedError, TorchReplacedError
 from wanprov.stack.files import atomic_write_text
 from wanprov.stack.manifest import NodePack
-from wanprov.stack.plan import STATE_FILE, PackPlan, build_plan, read_records, wanted_record
+from wanprov.stack.plan import STATE_FILE, PackPlan, build_plan, file_digest, read_records, wanted_record
 
 Log = Callable[[str], None]
+CORE_KEY = "__comfyui_core__"  # the record of ComfyUI's own requirements.txt in the venv's state file
 
 
 @dataclass
@@ -27,12 +28,14 @@ class InstallReport:
     dry_run: bool
     packs: list[PackPlan]
     torch_pins: dict[str, str]
+    core_requirements: dict[str, object] = field(default_factory=dict)
     torch_after: dict[str, str | None] = field(default_factory=dict)
     protection_changes: list[str] = field(default_factory=list)
 
     @property
     def pending(self) -> bool:
-        return bool(self.protection_changes) or any(plan.actions for plan in self.packs)
+        core_pending = bool(self.core_requirements.get("actions"))
+        return core_pending or bool(self.protection_changes) or any(plan.actions for plan in self.packs)
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -42,6 +45,7 @@ class InstallReport:
             "dry_run": self.dry_run,
             "changed": self.pending and not self.dry_run,
             "pending": self.pending and self.dry_run,
+            "core_requirements": self.core_requirements,
             "packs": [plan.to_dict() for plan in self.packs],
             "protection_files": self.protection_changes,
             "torch": {"pinned": self.torch_pins, "installed": self.torch_after},
@@ -86,6 +90,7 @@ def install_nodes(
     dry_run: bool = False,
     force: bool = False,
     pip_args: Sequence[str] = (),
+    core_requirements: bool = True,
     log: Log = lambda _msg: None,
 ) -> InstallReport:
     """Converge `packs` in `comfyui_dir/custom_nodes` (or, with dry_run, only say what would change)."""
@@ -98,6 +103,14 @@ def install_nodes(
     pins, pins_from_venv = ensure_pins(python, constraints)
     plans = build_plan(packs, comfyui_dir, python, constraints, force=force)
     report = InstallReport(str(comfyui_dir), str(python), str(constraints), dry_run, plans, pins)
+    core_file = comfyui_dir / "requirements.txt"
+    core_record = {
+        "requirements_sha256": file_digest(core_file),
+        "constraints_sha256": file_digest(constraints),
+    }
+    if core_requirements and core_file.is_file():
+        stale = read_records(python).get(CORE_KEY) != core_record
+        report.core_requirements = {"path": str(core_file), "actions": ["requirements"] if stale else []}
     if dry_run:
         report.protection_changes = protection_changes(python, constraints, pins, pins_from_venv)
         return report
@@ -108,6 +121,13 @@ def install_nodes(
     report.protection_changes = write_protection(python, constraints, pins, pins_from_venv)
     verify_torch(python, pins, "before installing node packs")
     records = read_records(python)
+    if report.core_requirements.get("actions"):
+        log(f"ComfyUI: pip install -r {core_file} -c {constraints}")
+        pip.install_requirements(python, core_file, constraints, pip_args)
+        verify_torch(python, pins, "after installing ComfyUI's requirements")
+        # digest again: on a first run the constraints file was written just above
+        records[CORE_KEY] = {**core_record, "constraints_sha256": file_digest(constraints)}
+        _save_records(python, records)
     by_name = {pack.name: pack for pack in packs}
     for plan in plans:
         if not plan.actions:
@@ -126,6 +146,10 @@ def install_nodes(
             records[plan.name] = wanted_record(
                 NodePack(**{**pack.__dict__, "commit": plan.commit}), path, constraints
             )
-            atomic_write_text(Path(python).parent.parent / STATE_FILE, json.dumps(records, indent=2) + "\n")
+            _save_records(python, records)
     report.torch_after = verify_torch(python, pins, "after installing node packs")
     return report
+
+
+def _save_records(python: Path, records: dict[str, dict[str, object]]) -> None:
+    atomic_write_text(Path(python).parent.parent / STATE_FILE, json.dumps(records, indent=2) + "\n")

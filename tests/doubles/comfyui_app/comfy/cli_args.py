@@ -16,6 +16,7 @@ parser.add_argument(
 parser.add_argument("--output-directory", type=str, default=None)
 parser.add_argument("--temp-directory", type=str, default=None)
 parser.add_argument("--input-directory", type=str, default=None)
+parser.add_argument("--user-directory", type=str, default=None)
 parser.add_argument("--auto-launch", action="store_true")
 parser.add_argument("--disable-auto-launch", action="store_true")
 parser.add_argument("--cuda-device", type=int, default=None, metavar="DEVICE_ID")
