@@ -130,8 +130,21 @@ def _stop_service(pidfile: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def converged(stack_host: StackHost) -> tuple[StackHost, PlaybookResult]:
+def fresh_check(stack_host: StackHost) -> PlaybookResult:
+    """Check mode on the bare host, before anything was installed."""
+    return stack_host.play(check=True)
+
+
+@pytest.fixture(scope="module")
+def converged(stack_host: StackHost, fresh_check: PlaybookResult) -> tuple[StackHost, PlaybookResult]:
     return stack_host, stack_host.play()
+
+
+def test_check_mode_on_a_bare_host_reports_work_and_creates_nothing(stack_host, fresh_check):
+    assert fresh_check.rc == 0, fresh_check.describe()
+    assert fresh_check.recap["gpu-a"].changed > 0
+    assert not (stack_host.root / "opt").exists()
+    assert not (stack_host.root / "var/lib/comfyui").exists()
 
 
 def test_converge_provisions_the_host(converged):
