@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from wanprov.errors import ManifestError
@@ -143,9 +143,7 @@ def install_nodes(
                 log(f"{plan.name}: pip install -r requirements.txt -c {constraints}")
                 pip.install_requirements(python, requirements, constraints, pip_args)
             verify_torch(python, pins, f"after installing {plan.name}'s requirements")
-            records[plan.name] = wanted_record(
-                NodePack(**{**pack.__dict__, "commit": plan.commit}), path, constraints
-            )
+            records[plan.name] = wanted_record(replace(pack, commit=plan.commit), constraints)
             _save_records(python, records)
     report.torch_after = verify_torch(python, pins, "after installing node packs")
     return report

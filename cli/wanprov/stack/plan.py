@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from wanprov.stack import git
@@ -85,7 +85,7 @@ def read_records(python: Path) -> dict[str, dict[str, object]]:
     return data if isinstance(data, dict) else {}
 
 
-def wanted_record(pack: NodePack, path: Path, constraints: Path) -> dict[str, object]:
+def wanted_record(pack: NodePack, constraints: Path) -> dict[str, object]:
     # The requirements file of the *target* commit is only known after checkout; before it, use the
     # commit itself as the key (a commit fixes its requirements.txt).
     return {"commit": pack.commit, "constraints_sha256": file_digest(constraints)}
@@ -105,14 +105,14 @@ def build_plan(
         requested = None
         if not pack.pinned:  # allowed floating ref: plan against what it points at now
             requested = pack.commit
-            pack = NodePack(**{**asdict(pack), "commit": git.resolve_remote_ref(pack.url, pack.commit)})
+            pack = replace(pack, commit=git.resolve_remote_ref(pack.url, pack.commit))
         path = comfyui_dir / "custom_nodes" / pack.name
         plan = decide(
             pack,
             path,
             git.inspect(path),
             records.get(pack.name),
-            wanted_record(pack, path, constraints),
+            wanted_record(pack, constraints),
             force=force,
         )
         plan.requested_ref = requested
