@@ -107,6 +107,14 @@ def test_dirty_checkout_refused_without_force(tmp_path, comfy_venv, source_repos
     assert run([*args, "--force"]).return_value == 0
     assert "NODE_CLASS_MAPPINGS" in init.read_text()
 
+    pack = init.parent
+    git(pack, "remote", "set-url", "origin", "file:///somewhere/else")
+    drift = run([*args, "--dry-run", "--format", "json"])
+    assert drift.return_value == 4
+    assert json.loads(drift.stdout)["packs"][0]["state"] == "url_changed"
+    assert run(args).return_value == 0
+    assert git(pack, "config", "--get", "remote.origin.url") == source_repos.packs["ComfyUI-GGUF"][0]
+
 
 @pytest.mark.parametrize("missing", ["main.py", "python"])
 def test_bad_paths_are_clear(tmp_path, comfy_venv, source_repos, wheelhouse, missing):
