@@ -1,0 +1,157 @@
+"""End to end: `ansible-playbook site.yml` over real SSH against a three-host test fleet.
+
+Hosts (sshd on loopback, own root folder, own recorded GPU): h100 and rtx4090 are ready; rtx5090-old has
+torch 2.5.1 cu124 (no sm_120 kernels) and must be refused by preflight with that reason, while the others
+finish. The tests run in file order on one fleet: converge -> idempotent re-run -> drift -> testinfra.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from fleet.fleet_setup import BAD_HOST, READY_HOSTS, FleetUnderTest, build_fleet
+
+pytestmark = [pytest.mark.fleet, pytest.mark.slow, pytest.mark.timeout(900)]
+
+
+@pytest.fixture(scope="module")
+def fut() -> Iterator[FleetUnderTest]:
+    under_test = build_fleet()
+    yield under_test
+    under_test.stop()
+
+
+@pytest.fixture(scope="module")
+def first_run(fut: FleetUnderTest):
+    return fut.converge()
+
+
+def _model_files(fut: FleetUnderTest, host: str) -> list[Path]:
+    """The model files ComfyUI sees (not wanprov's own bookkeeping under models/.wanprov/)."""
+    models = fut.models_dir(host)
+    return sorted(
+        path
+        for path in models.rglob("*")
+        if path.is_file() and not any(part.startswith(".") for part in path.relative_to(models).parts)
+    )
+
+
+def test_ready_hosts_converge_and_bad_host_fails_preflight_with_reason(fut, first_run):
+    result = first_run
+    assert set(result.recap) == {*READY_HOSTS, BAD_HOST}, result.describe()
+    for host in READY_HOSTS:
+        counts = result.recap[host]
+        assert counts.failed == 0 and counts.unreachable == 0, result.describe()
+        assert counts.changed > 0, result.describe()
+    assert result.recap[BAD_HOST].failed == 1, result.describe()
+    assert result.rc != 0  # a failed host makes the run fail, as it should for CI gating
+    # The reason is in the output: the doctor's FAIL finding for the host, with its fix.
+    bad_lines = [line for line in result.stdout.splitlines() if BAD_HOST in line or "fix:" in line]
+    failure = "\n".join(bad_lines)
+    assert "wanprov doctor: host is not ready" in result.stdout, result.describe()
+    assert "fix:" in failure and "cu128" in result.stdout, result.describe()
+    # The bad host got no further than preflight: no ComfyUI, no models.
+    assert not _model_files(fut, BAD_HOST)
+    for host in READY_HOSTS:
+        names = {path.name for path in _model_files(fut, host)}
+        assert any(name.endswith(".gguf") for name in names), (host, names)
+
+
+def test_second_run_changes_nothing(fut, first_run):
+    result = fut.converge()
+    for host in READY_HOSTS:
+        assert result.recap[host].changed == 0, result.describe()
+        assert result.recap[host].failed == 0, result.describe()
+    assert result.recap[BAD_HOST].failed == 1, result.describe()
+
+
+def test_check_reports_a_deleted_model_then_a_run_restores_it(fut, first_run):
+    host, other = READY_HOSTS
+    victim = next(path for path in _model_files(fut, host) if path.suffix == ".gguf")
+    digest = hashlib.sha256(victim.read_bytes()).hexdigest()
+    victim.unlink()
+
+    check = fut.converge(check=True, diff=True)
+    assert check.recap[host].changed >= 1, check.describe()
+    assert check.recap[host].failed == 0, check.describe()
+    assert check.recap[other].changed == 0, check.describe()
+    assert victim.name in check.stdout, check.describe()  # the drift names the file
+    assert not victim.exists(), "check mode must not restore anything"
+
+    run = fut.converge()
+    assert run.recap[host].changed >= 1 and run.recap[host].failed == 0, run.describe()
+    assert hashlib.sha256(victim.read_bytes()).hexdigest() == digest
+
+
+@pytest.mark.parametrize("host", READY_HOSTS)
+def test_testinfra_verifies_each_ready_host(fut, first_run, host):
+    import testinfra
+
+    node = fut.fleet.hosts[host]
+    remote = testinfra.get_host(
+        f"ssh://root@127.0.0.1:{node.port}",
+        ssh_identity_file=str(fut.fleet.client_key),
+        ssh_extra_args="-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR",
+    )
+    variables = fut.host_vars[host]
+    workflows = Path(str(variables["comfyui_data_dir"])) / "user" / "default" / "workflows"
+    editor = remote.file(str(workflows / "wan22-i2v-gguf-lightning.json"))
+    api = remote.file(str(workflows / "wan22-i2v-gguf-lightning.api.json"))
+    assert editor.is_file and api.is_file
+    assert editor.user == variables["comfyui_user"]  # the service user can save edits to it
+    assert '"nodes"' in editor.content_string  # editor format
+    assert '"class_type"' in api.content_string  # API format
+    for path in _model_files(fut, host):
+        assert remote.file(str(path)).size > 0
+    port = variables["comfyui_port"]
+    # Asked on the host itself, over SSH, as an operator would.
+    stats = remote.run(
+        f"python3 -c 'import urllib.request as u; print(u.urlopen(\"http://127.0.0.1:{port}/system_stats\").read().decode())'"
+    )
+    assert stats.rc == 0, stats.stderr
+    assert json.loads(stats.stdout)["system"]["comfyui_version"]
+    assert remote.file(f"{variables['comfyui_install_dir']}/main.py").exists
+
+
+def test_controller_cache_downloads_once_for_the_fleet(fut, first_run):
+    """models_source=controller_cache: two hosts miss the same file; the hub serves it once (to the
+    controller), and each host gets it from the controller's copy, verified by `fetch-models --from`."""
+    victims = []
+    for host in READY_HOSTS:
+        victim = next(path for path in _model_files(fut, host) if path.suffix == ".gguf")
+        victims.append((victim, hashlib.sha256(victim.read_bytes()).hexdigest()))
+        victim.unlink()
+    assert victims[0][0].name == victims[1][0].name  # same profile on both: one download is enough
+    fut.hub.requests.clear()
+
+    result = fut.converge(
+        args=[
+            "--tags",
+            "models",
+            "--extra-vars",
+            json.dumps(
+                {
+                    "models_source": "controller_cache",
+                    "models_controller_wanprov": str(Path(sys.executable).parent / "wanprov"),
+                    "models_controller_cache_dir": str(fut.base / "controller-cache"),
+                    "models_host_cache_dir": "{{ host_root }}/var/cache/wanprov/models",
+                }
+            ),
+        ]
+    )
+    for host in READY_HOSTS:
+        assert result.recap[host].failed == 0 and result.recap[host].changed >= 1, result.describe()
+    for victim, digest in victims:
+        assert hashlib.sha256(victim.read_bytes()).hexdigest() == digest
+    downloads = [
+        request
+        for request in fut.hub.requests
+        if request["method"] == "GET" and str(request["path"]).endswith("/" + victims[0][0].name)
+    ]
+    assert len(downloads) == 1, fut.hub.requests
