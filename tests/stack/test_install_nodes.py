@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 
 import pytest
 from click.testing import CliRunner
@@ -125,3 +126,14 @@ def test_bad_paths_are_clear(tmp_path, comfy_venv, source_repos, wheelhouse, mis
         python = tmp_path / "nope" / "python"
     result = run(base_args(comfyui_dir, python, source_repos.manifest(tmp_path / "p.yaml"), wheelhouse))
     assert result.exception is not None and result.exception.code == "bad_manifest"
+
+
+def test_venv_without_torch_is_refused_before_anything(tmp_path, comfy_venv, source_repos, wheelhouse):
+    comfyui_dir, _ = comfy_venv
+    bare = tmp_path / "bare-venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(bare)], check=True)
+    python = bare / "bin" / "python"
+    result = run(base_args(comfyui_dir, python, source_repos.manifest(tmp_path / "p.yaml"), wheelhouse))
+    assert result.exception is not None and result.exception.code == "bad_manifest"
+    assert "no torch" in result.exception.message and "wanprov doctor" in (result.exception.hint or "")
+    assert not (comfyui_dir / "custom_nodes").exists()
