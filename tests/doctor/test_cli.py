@@ -67,7 +67,9 @@ def test_usage_errors_exit_2(tmp_path):
 
 
 def test_unwritable_save_facts_exits_3(tmp_path):
-    result = run_doctor(["--no-torch", "--no-nvenc", "--save-facts", str(tmp_path / "no" / "f.json")])
+    # Tests run as root, so permissions cannot make a folder unwritable: a regular file in the path does.
+    (tmp_path / "a-file").write_text("")
+    result = run_doctor(["--no-torch", "--no-nvenc", "--save-facts", str(tmp_path / "a-file" / "f.json")])
     assert result.returncode == 3
     assert "cannot write facts" in result.stderr
 

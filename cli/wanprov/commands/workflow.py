@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import click
 
 from wanprov.commands.output import FORMAT_OPTION, emit_json
+from wanprov.datafiles import write_json_atomic
 from wanprov.errors import WanprovError
 from wanprov.exit_codes import ExitCode
 
@@ -21,20 +19,6 @@ OBJECT_INFO_OPTION = click.option(
     help="node schemas: a ComfyUI base URL (fetches URL/object_info) or a saved reply; "
     "default: the vendored recording of the pinned stack",
 )
-
-
-def write_json_atomic(path: Path, document: Any) -> None:
-    """Temp file in the same folder, then rename: a crash never leaves half a workflow."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(document, handle, indent=2)
-            handle.write("\n")
-        Path(tmp).replace(path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 @click.group("workflow")

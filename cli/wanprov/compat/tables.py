@@ -11,6 +11,7 @@ import functools
 from pathlib import Path
 from typing import Any
 
+from wanprov.datafiles import read_yaml_mapping
 from wanprov.errors import ManifestError
 from wanprov.resources import manifest_path
 
@@ -38,20 +39,9 @@ def table_path(name: str) -> Path:
 def load(name: str) -> Any:
     """Return the `rows` of compat table `name` (validated: it exists, parses, and is cited)."""
     path = table_path(name)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ManifestError(
-            f"compat table {path} cannot be read: {exc.strerror}",
-            hint="reinstall wanprov; the compat tables ship with it",
-        ) from exc
-    import yaml  # lazy: only rules need the tables, and yaml costs import time
-
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    try:
-        document = yaml.load(text, Loader=loader)
-    except yaml.YAMLError as exc:
-        raise ManifestError(f"compat table {path} is not valid YAML: {exc}", hint="fix the YAML") from exc
+    document = read_yaml_mapping(
+        path, what="compat table", hint="reinstall wanprov; the compat tables ship with it"
+    )
     if not isinstance(document, dict) or not str(document.get("source") or "").strip():
         raise ManifestError(
             f"compat table {path} has no `source:` citation",
@@ -64,9 +54,7 @@ def load(name: str) -> Any:
 
 def source(name: str) -> str:
     """The citation of table `name` (for reports that want to say where a rule's data comes from)."""
-    import yaml
-
-    return str(yaml.safe_load(table_path(name).read_text(encoding="utf-8"))["source"]).strip()
+    return str(read_yaml_mapping(table_path(name), what="compat table")["source"]).strip()
 
 
 def preload() -> None:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
+from wanprov.datafiles import write_json_atomic
 from wanprov.errors import ManifestError, WanprovError
 
 SCHEMA = "wanprov.facts/1"
@@ -21,23 +21,15 @@ class FactsFileError(ManifestError):
 
 
 def save(facts: dict[str, Any], path: str | os.PathLike[str]) -> None:
-    """Write atomically: a temp file in the same folder, then os.replace (never a half-written file)."""
+    """Write atomically (never a half-written file), keys sorted so snapshots diff cleanly."""
     target = Path(path)
     try:
-        fd, temp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+        write_json_atomic(target, facts, sort_keys=True)
     except OSError as exc:
         raise WanprovError(
             f"cannot write facts to {target}: {exc.strerror}",
-            hint=f"check that {target.parent} exists and is writable",
+            hint=f"check that {target.parent} is writable",
         ) from exc
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(facts, handle, indent=2, sort_keys=True)
-            handle.write("\n")
-        Path(temp).replace(target)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
 
 
 def load(path: str | os.PathLike[str]) -> dict[str, Any]:

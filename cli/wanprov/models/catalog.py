@@ -12,8 +12,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from wanprov.datafiles import read_yaml_mapping
 from wanprov.errors import ManifestError
 from wanprov.resources import manifest_path
 
@@ -40,7 +39,6 @@ _COMMIT = re.compile(r"^[0-9a-f]{40}$")
 _REPO = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 _ID = re.compile(r"^[A-Za-z0-9][\w.-]*$")
 # libyaml's safe loader when built in: 10x faster, which keeps a no-op fetch well under a second.
-YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _ENTRY_KEYS = {"repo", "revision", "path", "name", "folder", "size", "sha256", "gated", "source"}
 
 
@@ -126,19 +124,9 @@ def profile_roles(name: str, paths: Iterable[str | Path] | None = None) -> dict[
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ManifestError(f"cannot read manifest {path}: {exc.strerror}", hint="check the path") from exc
-    try:
-        data = yaml.load(text, Loader=YAML_LOADER)
-    except yaml.YAMLError as exc:
-        raise ManifestError(f"{path}: not valid YAML: {exc}", hint="fix the YAML syntax") from exc
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise ManifestError(f"{path}: expected a mapping with files: and/or profiles:", hint=None)
-    return data
+    return read_yaml_mapping(
+        path, what="model manifest", hint="see manifests/models/catalog.yaml for the format"
+    )
 
 
 def _merge(catalog: Catalog, path: Path, data: dict[str, Any]) -> None:

@@ -13,9 +13,9 @@ from typing import Any
 
 import yaml
 
+from wanprov.datafiles import write_text_atomic, yaml_loader
 from wanprov.errors import IntegrityError, ManifestError
-from wanprov.models.atomic import write_text_atomic
-from wanprov.models.catalog import YAML_LOADER, Catalog, FileEntry
+from wanprov.models.catalog import Catalog, FileEntry
 from wanprov.models.hub import HubSettings, fetch_metadata
 
 SCHEMA = "wanprov.lock/1"
@@ -39,7 +39,7 @@ def read_lock(path: Path) -> dict[str, LockEntry]:
     if not path.is_file():
         return {}
     try:
-        data = yaml.load(path.read_text(encoding="utf-8"), Loader=YAML_LOADER) or {}
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=yaml_loader()) or {}
         raw_files = data.get("files") or {}
         return {
             str(key): LockEntry(
@@ -71,7 +71,9 @@ def write_lock(path: Path, entries: dict[str, LockEntry]) -> None:
         for key, e in sorted(entries.items())
     }
     header = "# Written by `wanprov models lock`: what the hub resolved for each catalog entry.\n"
-    write_text_atomic(path, header + yaml.safe_dump({"schema": SCHEMA, "files": files}, sort_keys=False))
+    write_text_atomic(
+        path, header + yaml.safe_dump({"schema": SCHEMA, "files": files}, sort_keys=False), fsync=True
+    )
 
 
 def apply_lock(entry: FileEntry, locked: LockEntry | None) -> FileEntry:

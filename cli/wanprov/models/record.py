@@ -13,7 +13,7 @@ from typing import Any
 
 from filelock import FileLock
 
-from wanprov.models.atomic import write_text_atomic
+from wanprov.datafiles import write_text_atomic
 
 SCHEMA = "wanprov.verified/1"
 
@@ -74,5 +74,7 @@ class VerificationRecord:
                     files.pop(key, None)
                 else:
                     files[key] = value
-            write_text_atomic(self.path, json.dumps({"schema": SCHEMA, "files": files}, indent=1) + "\n")
+            write_text_atomic(
+                self.path, json.dumps({"schema": SCHEMA, "files": files}, indent=1) + "\n", fsync=True
+            )
             self._files = files

@@ -17,8 +17,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from wanprov.datafiles import fsync_dir
 from wanprov.errors import IntegrityError, NetworkError, WanprovError
-from wanprov.models.atomic import fsync_dir
 from wanprov.models.catalog import FileEntry
 from wanprov.models.hub import HubSettings, TransientError, backoff_delay, classify_status, request_headers
 

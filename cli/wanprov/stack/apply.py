@@ -8,11 +8,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from wanprov.datafiles import write_text_if_changed
 from wanprov.errors import ManifestError
 from wanprov.stack import git, pip
 from wanprov.stack.constraints import PROTECTED, protection_changes, read_pins, write_protection
 from wanprov.stack.errors import RefusedError, TorchReplacedError
-from wanprov.stack.files import atomic_write_text
 from wanprov.stack.manifest import NodePack
 from wanprov.stack.plan import STATE_FILE, PackPlan, build_plan, file_digest, read_records, wanted_record
 
@@ -150,4 +150,4 @@ def install_nodes(
 
 
 def _save_records(python: Path, records: dict[str, dict[str, object]]) -> None:
-    atomic_write_text(Path(python).parent.parent / STATE_FILE, json.dumps(records, indent=2) + "\n")
+    write_text_if_changed(Path(python).parent.parent / STATE_FILE, json.dumps(records, indent=2) + "\n")

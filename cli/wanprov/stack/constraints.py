@@ -8,8 +8,8 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 
+from wanprov.datafiles import write_text_if_changed
 from wanprov.errors import ManifestError
-from wanprov.stack.files import atomic_write_text
 
 PROTECTED = ("torch", "torchvision", "torchaudio")
 _PIN_RE = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*==\s*([^\s;#]+)")
@@ -79,7 +79,7 @@ def write_protection(
 ) -> list[str]:
     changes = protection_changes(python, constraints, pins, pins_are_new)
     if pins_are_new:
-        atomic_write_text(constraints, render_constraints(pins))
+        write_text_if_changed(constraints, render_constraints(pins))
     if str(venv_prefix(python) / "pip.conf") in changes:
-        atomic_write_text(venv_prefix(python) / "pip.conf", render_pip_conf(constraints))
+        write_text_if_changed(venv_prefix(python) / "pip.conf", render_pip_conf(constraints))
     return changes

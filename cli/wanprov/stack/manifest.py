@@ -7,8 +7,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-import yaml
-
+from wanprov.datafiles import read_yaml_mapping
 from wanprov.errors import ManifestError
 from wanprov.resources import manifest_path
 from wanprov.stack.errors import RefusedError
@@ -48,19 +47,7 @@ def default_comfyui_path() -> Path:
 
 
 def _read_yaml(path: Path) -> Mapping[str, object]:
-    try:
-        document = yaml.safe_load(Path(path).read_text())
-    except FileNotFoundError as exc:
-        raise ManifestError(
-            f"manifest {path} does not exist", hint="pass an existing --manifest FILE"
-        ) from exc
-    except yaml.YAMLError as exc:
-        raise ManifestError(f"manifest {path} is not valid YAML: {exc}", hint="fix the YAML syntax") from exc
-    if not isinstance(document, dict):
-        raise ManifestError(
-            f"manifest {path} must be a mapping at the top level", hint="see manifests/stack/"
-        )
-    return document
+    return read_yaml_mapping(path, what="stack manifest", hint="see manifests/stack/ for the format")
 
 
 def load_comfyui(path: Path | None = None) -> ComfyUIPin:

@@ -13,6 +13,7 @@ from typing import Any
 
 import yaml
 
+from wanprov.datafiles import read_yaml
 from wanprov.errors import ManifestError, UsageError
 from wanprov.resources import manifest_path
 
@@ -60,7 +61,7 @@ def load_defaults(path: Path | None = None) -> tuple[dict[str, dict[str, int]], 
     """Return (presets, templates) from the shipped defaults manifest."""
     path = path or manifest_path("workflows", "defaults.yaml")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = read_yaml(path, what="workflow manifest")
         presets = {
             str(k): {"width": int(v["width"]), "height": int(v["height"])} for k, v in data["presets"].items()
         }

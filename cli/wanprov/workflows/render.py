@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from wanprov.datafiles import read_yaml
 from wanprov.errors import ManifestError, WanprovError
 from wanprov.resources import manifest_path, template_path
 from wanprov.workflows.names import names_for_profile
@@ -42,9 +43,7 @@ def list_templates() -> list[TemplateInfo]:
 
 def video_format(nvenc: bool) -> dict[str, Any]:
     """The VHS format (and its per-format widgets): nvenc only when the host's NVENC really encodes."""
-    import yaml
-
-    data = yaml.safe_load(manifest_path("workflows", "defaults.yaml").read_text(encoding="utf-8"))
+    data = read_yaml(manifest_path("workflows", "defaults.yaml"), what="workflow manifest")
     return dict(data["video_formats"]["nvenc" if nvenc else "software"])
 
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from wanprov.datafiles import read_yaml
 from wanprov.errors import ManifestError, NetworkError, WanprovError
 from wanprov.resources import manifest_path
 
@@ -81,7 +82,7 @@ def load_file_inputs(path: Path | None = None) -> FileInputs:
 
     path = path or manifest_path("workflows", "file_inputs.yaml")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = read_yaml(path, what="workflow manifest")
         folders = {
             cls: {name: tuple(dirs) for name, dirs in inputs.items()}
             for cls, inputs in data["inputs"].items()
