@@ -144,3 +144,11 @@ def test_models_list_shows_profiles_and_roles(wanprov) -> None:
     assert all(item["pinned"] or item["sha256"] for item in q4.values())
     text = wanprov("models", "list", "--profile", "flux1-schnell")
     assert "gated" in text.out and "diffusion_model" in text.out
+
+
+def test_models_list_says_when_sizes_are_unknown(wanprov) -> None:
+    # The Q5 HighNoise GGUF has no published size yet: the total must not read as the whole download.
+    q5 = wanprov("models", "list", "--profile", "wan22-i2v-a14b-q5-lightning").out
+    assert "of unknown size" in q5.splitlines()[0]
+    q4 = wanprov("models", "list", "--profile", "wan22-i2v-a14b-q4km-lightning").out
+    assert "unknown size" not in q4

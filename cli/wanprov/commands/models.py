@@ -59,7 +59,10 @@ def list_profiles(manifests: tuple[Path, ...], profile: str | None, output_forma
         return ExitCode.OK
     for name, info in document["profiles"].items():
         total = sum(f["size"] or 0 for f in info["files"].values())
-        click.echo(f"{name}  ({total / 1e9:.1f} GB)  {info['description']}")
+        unknown = sum(1 for f in info["files"].values() if f["size"] is None)
+        # Unpinned entries have no size until `models lock` (or a fetch) asks the hub: say so.
+        size = f"{total / 1e9:.1f} GB" + (f" + {unknown} file(s) of unknown size" if unknown else "")
+        click.echo(f"{name}  ({size})  {info['description']}")
         if profile:
             for role, f in info["files"].items():
                 marks = ("gated " if f["gated"] else "") + ("" if f["pinned"] else "unpinned")
