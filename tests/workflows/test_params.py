@@ -54,3 +54,36 @@ def test_unknown_tier_and_preset(defaults):
         wan(defaults, tier="huge")
     with pytest.raises(WorkflowParamError):
         wan(defaults, preset="4k")
+
+
+def test_each_template_takes_exactly_the_parameters_it_uses():
+    """`params` (what --set accepts) is what the template text reads, so nothing is accepted and ignored."""
+    import re
+
+    from wanprov.resources import template_path
+
+    for info in load_defaults()[1].values():
+        text = (template_path("workflows") / f"{info.name}.json.j2").read_text()
+        used = set(re.findall(r"\bp\.([a-z_]+)", text))
+        meta = {"preset", "profile"} | ({"nvenc"} if info.family == "wan22-i2v" else set())  # read by render
+        assert info.params == used | meta, info.name
+        for tier, values in info.tiers.items():
+            assert set(values) <= info.params, (info.name, tier)
+
+
+def test_wan_tier_profiles_are_the_doctors_recommendations():
+    """A tier from --facts picks the same profile `wanprov doctor` recommends for that host."""
+    from wanprov.compat import tables
+
+    doctor = {row["tier"]: row["profile"] for row in tables.load("vram-tiers")}
+    for info in load_defaults()[1].values():
+        if info.family == "wan22-i2v":
+            for tier, values in info.tiers.items():
+                assert doctor[tier] in (values["profile"], None), (info.name, tier)
+
+
+def test_unknown_option_for_a_template_is_refused():
+    presets, templates = load_defaults()
+    with pytest.raises(WorkflowParamError, match="flux1-schnell has no parameter rife") as caught:
+        resolve(templates["flux1-schnell"], presets, overrides={"rife": True})
+    assert "teacache" in caught.value.hint and "rife" not in caught.value.hint

@@ -91,24 +91,28 @@ def render_cmd(
 ) -> int:
     """Render template NAME into API-format JSON (what POST /prompt takes), validated before it is written."""
     from wanprov.workflows.editor import from_api
-    from wanprov.workflows.host import from_facts
+    from wanprov.workflows.host import settings
     from wanprov.workflows.params import load_defaults, parse_set
     from wanprov.workflows.render import render
     from wanprov.workflows.schema import load_object_info
 
     overrides = parse_set(sets)
-    if facts_file is not None:
-        host = from_facts(facts_file)
-        tier = tier or host.tier
-        nvenc = host.nvenc if nvenc is None else nvenc
-        family = load_defaults()[1].get(name)
-        if profile is None and host.profile and family is not None and family.family == "wan22-i2v":
-            profile = host.profile
+    template = load_defaults()[1].get(name)
+    # the tier carries the profile (manifests/workflows/defaults.yaml tiers = the doctor's vram-tiers)
+    host = settings(
+        facts_file, tier=tier, nvenc=nvenc, uses_nvenc=template is None or "nvenc" in template.params
+    )
     schemas = load_object_info(object_info)
     result = render(
-        name, preset=preset, profile=profile, tier=tier, nvenc=nvenc, overrides=overrides, schemas=schemas
+        name,
+        preset=preset,
+        profile=profile,
+        tier=host.tier,
+        nvenc=host.nvenc,
+        overrides=overrides,
+        schemas=schemas,
     )
-    for note in result.notes:
+    for note in [*host.notes, *result.notes]:
         click.echo(f"note: {note}", err=True)
     if output is None:
         emit_json(result.prompt)
@@ -158,23 +162,60 @@ def check_cmd(file: Path, object_info: str | None, comfyui_dir: Path | None, out
 @click.option(
     "-o", "--output", type=click.Path(path_type=Path), required=True, help="where to write the result"
 )
-@click.option("--profile", default="wan22-i2v-a14b-q5-lightning", show_default=True, help="model profile")
+@click.option(
+    "--profile",
+    help="model profile; default: the VRAM tier's (from --facts/--tier), else wan22-i2v-a14b-q5-lightning",
+)
+@click.option(
+    "--facts",
+    "facts_file",
+    type=click.Path(path_type=Path),
+    help="facts saved by `wanprov doctor --save-facts`: VRAM tier (-> profile) and NVENC",
+)
+@click.option(
+    "--tier",
+    type=click.Choice(["none", "small", "medium", "large", "xlarge"]),
+    help="VRAM tier (overrides --facts)",
+)
+@click.option(
+    "--nvenc/--no-nvenc",
+    default=None,
+    help="NVENC works on the host (overrides --facts); unset without facts: the video format is kept",
+)
 @click.option("--max-length", type=int, default=41, show_default=True, help="clamp frames (4n+1)")
 @OBJECT_INFO_OPTION
 @FORMAT_OPTION
 def optimize_cmd(
-    file: Path, output: Path, profile: str, max_length: int, object_info: str | None, output_format: str
+    file: Path,
+    output: Path,
+    profile: str | None,
+    facts_file: Path | None,
+    tier: str | None,
+    nvenc: bool | None,
+    max_length: int,
+    object_info: str | None,
+    output_format: str,
 ) -> int:
-    """Rewrite a Wan 2.2 I2V workflow by the checklist: GGUF experts, Lightning pair, 4-step split, sizes."""
+    """Rewrite a Wan 2.2 I2V workflow by the checklist: GGUF experts, Lightning pair, 4-step split, sizes,
+    NVENC only where it works."""
     from wanprov.workflows.check import check_prompt, read_workflow
+    from wanprov.workflows.host import settings
     from wanprov.workflows.names import names_for_profile
-    from wanprov.workflows.optimize import Limits, optimize
+    from wanprov.workflows.optimize import Limits, optimize, profile_for_tier
     from wanprov.workflows.params import nearest_4n1
     from wanprov.workflows.schema import load_object_info
 
+    host = settings(facts_file, tier=tier, nvenc=nvenc)
+    profile = profile or profile_for_tier(host.tier)
     schemas = load_object_info(object_info)
     prompt, _ = read_workflow(file, schemas)
-    result = optimize(prompt, names_for_profile(profile), schemas, Limits(max_length=nearest_4n1(max_length)))
+    result = optimize(
+        prompt,
+        names_for_profile(profile),
+        schemas,
+        Limits(max_length=nearest_4n1(max_length)),
+        nvenc=host.nvenc,
+    )
     report = check_prompt(result.prompt, schemas, source=str(output))
     if not report.ok:
         problems = [f"{i.where()}: {i.message}" for i in report.validation.errors]
@@ -190,11 +231,16 @@ def optimize_cmd(
                 "file": str(file),
                 "output": str(output),
                 "profile": profile,
+                "tier": host.tier,
+                "nvenc": host.nvenc,
+                "notes": host.notes,
                 "changes": result.changes,
                 "check": report.to_dict(),
             }
         )
     else:
+        for note in host.notes:
+            click.echo(f"note: {note}", err=True)
         for change in result.changes:
             click.echo(f"  {change}")
         click.echo(f"wrote {output}: {len(result.changes)} change(s); it passes `wanprov workflow check`")

@@ -1,27 +1,111 @@
-"""Host facts -> render choices (VRAM tier, NVENC, recommended profile), via the doctor's summary."""
+"""Host facts -> render/optimize choices (VRAM tier, NVENC), via the doctor's summary, with the reasons.
+
+Explicit flags win over the facts; every choice taken from (or overridden against) the facts comes with a
+note, so a user sees why the workflow was rendered the way it was.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+
+from wanprov.facts.snapshot import FactsFileError
 
 
 @dataclass(frozen=True)
 class HostChoice:
+    """What a facts file says about the host, as the doctor summarises it."""
+
+    source: str
     tier: str | None
-    nvenc: bool | None  # None: unknown (render falls back to software x264)
-    profile: str | None
+    nvenc: bool | None  # None: unknown (probe skipped, no ffmpeg, ...): render falls back to software x264
+    nvenc_reason: str  # why nvenc is what it is, in words
+    gpu: str | None  # "NVIDIA H100 80GB HBM3, 81559 MiB"
+
+
+@dataclass(frozen=True)
+class HostSettings:
+    """The tier and NVENC verdict a render/optimize uses after layering flags over facts."""
+
+    tier: str | None = None
+    nvenc: bool | None = None
+    notes: list[str] = field(default_factory=list)
 
 
 def from_facts(path: Path) -> HostChoice:
-    """Read a facts file saved by `wanprov doctor --save-facts` and summarise it the doctor's way."""
+    """Read a facts file saved by `wanprov doctor --save-facts` and summarise it the doctor's way.
+
+    FactsFileError (exit 10) names the file when it is missing, not JSON, or not a facts document."""
     from wanprov.doctor.summary import summarize
     from wanprov.facts.snapshot import load
 
-    summary = summarize(load(path))
-    nvenc = summary.get("nvenc")
+    facts = load(path)
+    try:
+        summary = summarize(facts)
+        gpu = summary.get("gpu") or None
+        verdicts = summary.get("nvenc")
+        section = facts.get("nvenc") or {}
+        h264 = ((section.get("encoders") or {}).get("h264_nvenc")) or {}
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        # load() checked the envelope; a hand-edited section can still hold the wrong types
+        raise FactsFileError(
+            f"facts file {path} cannot be summarised: {type(exc).__name__}: {exc}",
+            hint="re-record the host: wanprov doctor --save-facts FILE",
+        ) from exc
+    if verdicts is None:
+        nvenc = None
+        status = section.get("status", "missing")
+        reason = f"the NVENC probe was {status}" + (
+            f" ({section['reason']})" if section.get("reason") else ""
+        )
+    else:
+        nvenc = bool(verdicts.get("h264_nvenc"))
+        reason = (
+            "a one-frame h264_nvenc encode worked"
+            if nvenc
+            else f"the h264_nvenc test encode failed: {h264.get('error') or 'no h264_nvenc verdict'}"
+        )
     return HostChoice(
+        source=str(path),
         tier=summary.get("vram_tier"),
-        nvenc=None if nvenc is None else bool(nvenc.get("h264_nvenc")),
-        profile=summary.get("recommended_profile"),
+        nvenc=nvenc,
+        nvenc_reason=reason,
+        gpu=f"{gpu.get('name')}, {gpu.get('vram_total_mib')} MiB" if gpu else None,
     )
+
+
+def settings(
+    facts_file: Path | None,
+    *,
+    tier: str | None = None,
+    nvenc: bool | None = None,
+    uses_nvenc: bool = True,
+) -> HostSettings:
+    """Layer explicit `--tier` / `--nvenc` over a facts file. `uses_nvenc=False` (an image template)
+    leaves the facts' NVENC verdict out."""
+    if facts_file is None:
+        return HostSettings(tier, nvenc)
+    host = from_facts(facts_file)
+    notes: list[str] = []
+    seen = host.gpu or "no NVIDIA GPU"
+    if tier is None:
+        tier = host.tier
+        notes.append(f"VRAM tier {tier} from {host.source} ({seen})")
+    elif tier != host.tier:
+        notes.append(f"--tier {tier} overrides the facts' tier {host.tier} ({seen})")
+    if not uses_nvenc:
+        return HostSettings(tier, nvenc, notes)
+    if nvenc is None:
+        nvenc = bool(host.nvenc)  # unknown counts as "does not work": software x264 runs everywhere
+        if host.nvenc is None:
+            notes.append(
+                f"NVENC unknown in {host.source}: {host.nvenc_reason}; using software x264 "
+                "(re-run `wanprov doctor --save-facts` without --no-nvenc, or pass --nvenc if it works)"
+            )
+        else:
+            notes.append(
+                f"NVENC {'works' if nvenc else 'does not work'} per {host.source}: {host.nvenc_reason}"
+            )
+    elif nvenc != host.nvenc:
+        notes.append(f"--{'' if nvenc else 'no-'}nvenc overrides the facts ({host.nvenc_reason})")
+    return HostSettings(tier, nvenc, notes)

@@ -16,6 +16,7 @@ from wanprov.errors import UsageError
 from wanprov.workflows.checklist import INTERPOLATORS, LORA_LOADERS, WAN_LOADERS, family
 from wanprov.workflows.graph import inputs, is_link, model_chain, next_free_id, nodes_of
 from wanprov.workflows.params import nearest_4n1
+from wanprov.workflows.render import video_format
 from wanprov.workflows.schema import ObjectInfo
 from wanprov.workflows.validator import is_format_widget
 
@@ -39,9 +40,29 @@ class Limits:
     max_fps: int = 16  # Wan 2.2 A14B's native rate
 
 
+DEFAULT_PROFILE = "wan22-i2v-a14b-q5-lightning"
+# the template whose per-tier choices optimize follows (profile by VRAM tier)
+TIER_TEMPLATE = "wan22-i2v-gguf-lightning"
+
+
+def profile_for_tier(tier: str | None) -> str:
+    """The profile render would pick for this VRAM tier (DEFAULT_PROFILE when the tier is unknown)."""
+    from wanprov.workflows.params import load_defaults
+
+    if tier is None:
+        return DEFAULT_PROFILE
+    return str(load_defaults()[1][TIER_TEMPLATE].tiers.get(tier, {}).get("profile", DEFAULT_PROFILE))
+
+
 def optimize(
-    prompt: Mapping[str, Any], names: Mapping[str, str], schemas: ObjectInfo, limits: Limits = Limits()
+    prompt: Mapping[str, Any],
+    names: Mapping[str, str],
+    schemas: ObjectInfo,
+    limits: Limits = Limits(),
+    *,
+    nvenc: bool | None = None,
 ) -> Optimized:
+    """`nvenc`: True/False sets the VHS encoder the way render picks it; None (host unknown) keeps it."""
     if family(prompt) != "wan22-i2v" or not nodes_of(prompt, "WanImageToVideo"):
         raise OptimizeError(
             "optimize rewrites Wan 2.2 image-to-video workflows on core nodes "
@@ -60,6 +81,8 @@ def optimize(
     _fix_size(work, limits, out.changes)
     _fix_fps(work, limits, out.changes)
     _fix_encoder(work, names, out.changes)
+    if nvenc is not None:
+        _fix_video(work, nvenc, schemas, out.changes)
     return out
 
 
@@ -240,3 +263,33 @@ def _fix_encoder(work: dict[str, Any], names: Mapping[str, str], changes: list[s
         _set(node, node_id, "type", "wan", changes)
     for node_id, node in nodes_of(work, "VAELoader"):
         _set(node, node_id, "vae_name", names["vae"], changes)
+
+
+def _format_widgets(schemas: ObjectInfo, fmt: Any) -> set[str]:
+    schema = schemas.get("VHS_VideoCombine")
+    spec = schema.input("format") if schema else None
+    formats = spec.meta.get("formats") if spec is not None else None
+    chosen = formats.get(fmt) if isinstance(formats, Mapping) else None
+    return {w[0] for w in chosen or [] if isinstance(w, list) and w}
+
+
+def _fix_video(work: dict[str, Any], nvenc: bool, schemas: ObjectInfo, changes: list[str]) -> None:
+    """NVENC only where it works: nvenc_* -> software h264 on a host without it; software h264 -> nvenc
+    h264 where it works. Other formats (webm, gif, ProRes ...) are the user's choice and stay."""
+    wanted = video_format(nvenc)
+    for node_id, node in nodes_of(work, "VHS_VideoCombine"):
+        current = inputs(node).get("format")
+        if not isinstance(current, str) or current == wanted["format"]:
+            continue
+        if not ("nvenc" in current if not nvenc else current == video_format(False)["format"]):
+            continue
+        stale = _format_widgets(schemas, current) - _format_widgets(schemas, wanted["format"])
+        for name in sorted(stale & set(inputs(node))):
+            del node["inputs"][name]
+        _set(node, node_id, "format", wanted["format"], changes)
+        for name, value in wanted["widgets"].items():
+            node["inputs"].setdefault(name, value)
+        if stale:
+            changes.append(
+                f"node {node_id} (VHS_VideoCombine): dropped {', '.join(sorted(stale))} of {current}"
+            )

@@ -56,6 +56,11 @@ class TemplateInfo:
     defaults: dict[str, Any]
     tiers: dict[str, dict[str, Any]]
 
+    @property
+    def params(self) -> frozenset[str]:
+        """The parameters this template takes: its defaults (the manifest lists every one) + the size."""
+        return frozenset(self.defaults) | {"width", "height"}
+
 
 def load_defaults(path: Path | None = None) -> tuple[dict[str, dict[str, int]], dict[str, TemplateInfo]]:
     """Return (presets, templates) from the shipped defaults manifest."""
@@ -131,6 +136,13 @@ def resolve(
     """Layer the parameters and return the validated set the template renders with."""
     if tier is not None and tier not in TIERS:
         raise WorkflowParamError(f"unknown VRAM tier {tier!r}", hint=f"one of: {', '.join(TIERS)}")
+    unknown = sorted(set(overrides or {}) - template.params)
+    if unknown:
+        # refused, not ignored: a setting that changes nothing is the silent no-op `check` reports
+        raise WorkflowParamError(
+            f"template {template.name} has no parameter {', '.join(unknown)}",
+            hint=f"{template.name} takes: {', '.join(sorted(template.params))}",
+        )
     params: dict[str, Any] = dict(template.defaults)
     if tier is not None:
         params.update(template.tiers.get(tier, {}))

@@ -92,7 +92,7 @@ def render(
             + (
                 " (NVENC works on this host)"
                 if params.get("nvenc")
-                else " (software x264: NVENC not known to work here; pass --nvenc if it does)"
+                else " (software x264; pass --nvenc if NVENC works on this host)"
             )
         )
         if params.get("rife"):
