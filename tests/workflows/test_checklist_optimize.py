@@ -80,3 +80,32 @@ def test_rendered_templates_pass_the_checklist(shared_schemas):
     for name in ("wan22-i2v-gguf-lightning", "wan22-i2v-wrapper-lightning", "flux1-schnell"):
         report = check_prompt(render(name, schemas=shared_schemas).prompt, shared_schemas)
         assert report.ok, (name, [(i.id, i.reason) for i in report.checklist if i.status == "fail"])
+
+
+def test_ui_exported_wan22_editor_workflow(shared_schemas, load_data):
+    """ComfyUI's own Wan 2.2 I2V template as the UI saves it: editor format, UNETLoader fp8 experts,
+    CLIPLoader with the fp16 umt5, lightx2v LoRAs, CreateVideo/SaveVideo, a MarkdownNote, a seed with
+    "randomize" - plus the seed guide's TeaCache on the high expert."""
+    from wanprov.workflows.editor import to_api
+
+    prompt = to_api(load_data("wan22-i2v-editor-export.json"), shared_schemas)
+    assert prompt["57"]["inputs"]["noise_seed"] == 138073435077572  # the "randomize" value skipped
+    assert prompt["57"]["inputs"]["steps"] == 4 and "80" not in prompt  # the note is not a node
+    report = check_prompt(prompt, shared_schemas, input_format="editor")
+    assert report.validation.ok
+    s = statuses(report)
+    assert [k for k, v in s.items() if v == "fail"] == ["gguf_loader", "teacache"]
+    assert (s["lightning_pair"], s["four_step_split"], s["encoder"]) == ("pass",) * 3
+    assert (s["length"], s["video_encoder"]) == ("warn", "n/a")
+
+    names = names_for_profile("wan22-i2v-a14b-q5-lightning")
+    out = optimize(prompt, names, shared_schemas)
+    assert "70" not in out.prompt and out.prompt["54"]["inputs"]["model"] == ["91", 0]  # TeaCache bypassed
+    loras = [n for n in out.prompt.values() if n["class_type"] == "LoraLoaderModelOnly"]
+    assert len(loras) == 2 and out.prompt["91"]["inputs"]["lora_name"] == names["high_noise_lora"]
+    assert out.prompt["37"]["inputs"] == {"unet_name": names["high_noise_unet"]}
+    assert out.prompt["58"]["inputs"]["end_at_step"] == 4  # already "to the end": left alone
+    assert out.prompt["38"]["inputs"]["clip_name"] == "umt5_xxl_fp8_e4m3fn_scaled.safetensors"
+    assert out.prompt["50"]["inputs"]["length"] == 41
+    assert check_prompt(out.prompt, shared_schemas).ok
+    assert optimize(out.prompt, names, shared_schemas).changes == []

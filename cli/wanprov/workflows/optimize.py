@@ -220,6 +220,9 @@ def _fix_samplers(work: dict[str, Any], experts: Mapping[str, str], changes: lis
     }
     for key, value in wanted_high.items():
         _set(high, experts["high"], key, value, changes)
+    end = inputs(low).get("end_at_step")
+    if isinstance(end, int) and not isinstance(end, bool) and end >= wanted_low["steps"]:
+        wanted_low["end_at_step"] = end  # "to the end": the UI template's 4 means the same as 10000
     for key, value in wanted_low.items():
         _set(low, experts["low"], key, value, changes)
     _set(low, experts["low"], "latent_image", [experts["high"], 0], changes)
