@@ -218,4 +218,6 @@ def test_h100_facts_come_from_the_recording(doctor_json):
     assert torch["version"] == "2.11.0+cu130"
     assert torch["modules"]["triton"] == "3.6.0"
     assert torch["kernel"] == {"ok": True, "error": None}
-    assert "unsupported device" in document["facts"]["nvenc"]["encoders"]["h264_nvenc"]["error"]
+    nvenc = document["facts"]["nvenc"]  # which.txt: no ffmpeg; nvenc-pyav.txt's PyAV errors replayed
+    assert nvenc["tool"] == "pyav" and nvenc["av_version"] == "18.1.0"
+    assert "Generic error in an external library" in nvenc["encoders"]["h264_nvenc"]["error"]

@@ -59,4 +59,6 @@ def summarize(facts: dict[str, Any]) -> dict[str, Any]:
         "launch_flags": launch_flags(facts, tier),
         "torch": torch_choice.recommend(facts),
         "nvenc": _nvenc(facts),
+        # which tool decided summary.nvenc: "ffmpeg" (the binary VHS uses) or "pyav" (ComfyUI core's)
+        "nvenc_tool": (facts.get("nvenc") or {}).get("tool") if _nvenc(facts) is not None else None,
     }

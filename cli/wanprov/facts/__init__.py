@@ -41,13 +41,19 @@ def probe_gpu() -> dict[str, Any]:
     return smi
 
 
-def _probe_torch(options: ProbeOptions) -> dict[str, Any]:
+def target_python(options: ProbeOptions) -> tuple[str, str]:
+    """(python, why): the interpreter whose torch and PyAV are probed."""
     from wanprov.facts import torch_probe
 
     if options.python:
-        python, why = options.python, "--python"
-    else:
-        python, why = torch_probe.default_python(options.comfyui_dir)
+        return options.python, "--python"
+    return torch_probe.default_python(options.comfyui_dir)
+
+
+def _probe_torch(options: ProbeOptions) -> dict[str, Any]:
+    from wanprov.facts import torch_probe
+
+    python, why = target_python(options)
     if not options.torch:
         return {"status": "skipped", "reason": "--no-torch", "python": python}
     facts = torch_probe.probe(python)
@@ -61,7 +67,17 @@ def _probe_nvenc(options: ProbeOptions, pool: ThreadPoolExecutor) -> tuple[dict[
     ffmpeg = nvenc.probe_ffmpeg()  # the encodes report its version; --no-nvenc keeps it at None
     if not options.nvenc:
         return ffmpeg, {"status": "skipped", "reason": "--no-nvenc", "tool": None, "encoders": {}}
-    return ffmpeg, nvenc.probe(ffmpeg, pool)
+    if ffmpeg["status"] == "ok":
+        return ffmpeg, nvenc.probe(ffmpeg, pool)
+    # No binary: PyAV in the target interpreter, a separate process beside the torch probe (see
+    # docs/doctor.md: concurrent, and a crashing NVENC driver cannot take the torch facts with it).
+    python, _why = target_python(options)
+    facts = nvenc.probe_pyav(python)
+    if facts["status"] == "absent":
+        no_binary = f"no ffmpeg binary ({ffmpeg.get('reason')})"
+        reason = f"nothing to test with: {no_binary} and {facts['reason']}"
+        facts = {**facts, "status": "unknown", "reason": reason}
+    return ffmpeg, facts
 
 
 def models_dir_of(options: ProbeOptions) -> str:

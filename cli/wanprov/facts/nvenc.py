@@ -1,17 +1,27 @@
 """NVENC: a real one-frame encode per codec. Encoder lists, libraries and NVML's encoder capacity are
-not evidence (the recorded H100 lists all three, has libnvidia-encode and capacity 100, yet no NVENC)."""
+not evidence (the recorded H100 lists all three, has libnvidia-encode and capacity 100, yet no NVENC).
+
+Two tools: the ffmpeg binary (what VideoHelperSuite encodes with) when there is one, else PyAV in the
+target interpreter (what ComfyUI's core video nodes encode with; see pyav_script.py)."""
 
 from __future__ import annotations
 
+import json
+import os
 import re
 import shutil
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 from wanprov.facts import process
 
 CODECS = ("h264_nvenc", "hevc_nvenc", "av1_nvenc")
+CONTROL = "libx264"  # the PyAV control: proves the encode path works, so an nvenc failure means something
 TIMEOUT_S = 20.0
+PYAV_TIMEOUT_S = 30.0  # a Python start, `import av` and four encoders opened one after the other
+PYAV_SCRIPT = Path(__file__).with_name("pyav_script.py")
+FFMPEG_ENV = "WANPROV_FFMPEG"  # an ffmpeg outside PATH; "none": test through PyAV only
 
 
 def encode_argv(ffmpeg: str, codec: str) -> list[str]:
@@ -35,9 +45,13 @@ def encode_argv(ffmpeg: str, codec: str) -> list[str]:
 
 def probe_ffmpeg(*, version: bool = False) -> dict[str, Any]:
     """Where ffmpeg is; its version only when asked (the NVENC encodes report it for free)."""
-    path = shutil.which("ffmpeg")
+    chosen = os.environ.get(FFMPEG_ENV, "").strip()
+    if chosen.lower() == "none":
+        return {"status": "absent", "reason": f"{FFMPEG_ENV}=none", "path": None, "version": None}
+    path = shutil.which(chosen or "ffmpeg")
     if path is None:
-        return {"status": "absent", "reason": "ffmpeg not found on PATH", "path": None, "version": None}
+        where = f"{FFMPEG_ENV}={chosen} is not an executable" if chosen else "ffmpeg not found on PATH"
+        return {"status": "absent", "reason": where, "path": None, "version": None}
     facts = {"status": "ok", "reason": None, "path": path, "version": None}
     if version:
         result = process.run([path, "-version"], timeout=TIMEOUT_S)
@@ -73,7 +87,49 @@ def probe(ffmpeg: dict[str, Any], pool: ThreadPoolExecutor | None = None) -> dic
             runner.shutdown()
     encoders = {codec: verdict for codec, (verdict, _banner) in outcomes.items()}
     ffmpeg["version"] = next((v for _, v in outcomes.values() if v), None)
-    return {"status": "ok", "reason": None, "tool": "ffmpeg", "encoders": encoders}
+    return {"status": "ok", "reason": None, "tool": "ffmpeg", "binary": ffmpeg["path"], "encoders": encoders}
+
+
+def probe_pyav(python: str, *, timeout: float = PYAV_TIMEOUT_S) -> dict[str, Any]:
+    """The same one-frame test through PyAV in `python` (ComfyUI's venv), plus a libx264 control.
+    "unknown" (never an exception) when PyAV is absent, the script crashes or times out, or the control
+    fails: then the nvenc failures say nothing about the GPU."""
+    base: dict[str, Any] = {"tool": "pyav", "python": python, "av_version": None, "encoders": {}}
+    if not (Path(python).is_file() and os.access(python, os.X_OK)):
+        return process.unknown(f"target interpreter {python} is not an executable file", **base)
+    result = process.run([python, str(PYAV_SCRIPT), *CODECS, CONTROL], timeout=timeout)
+    if result.returncode is None:
+        return process.unknown(f"PyAV probe: {result.error or 'did not run'}", **base)
+    try:
+        raw = json.loads(result.stdout.strip().splitlines()[-1])
+    except (ValueError, IndexError):
+        tail = (result.stderr or result.stdout).strip().splitlines()[-1:] or ["no output"]
+        return process.unknown(f"PyAV probe crashed (rc={result.returncode}): {tail[0]}", **base)
+    if "av" not in raw:
+        error = raw.get("av_import_error") or "PyAV is not installed"
+        missing = error.startswith(("ModuleNotFoundError", "ImportError: No module"))
+        return {"status": "absent" if missing else "unknown", "reason": f"PyAV in {python}: {error}", **base}
+    results = raw.get("encoders") or {}
+    verdicts = {codec: _verdict(results.get(codec)) for codec in (*CODECS, CONTROL)}
+    base.update(
+        av_version=raw["av"],
+        encoders={codec: verdicts[codec] for codec in CODECS},
+        control={CONTROL: verdicts[CONTROL]},
+    )
+    control = verdicts[CONTROL]
+    if not control["ok"]:
+        return process.unknown(
+            f"the {CONTROL} control encode failed through PyAV {raw['av']} ({control['error']}), so "
+            "its nvenc failures say nothing about the GPU",
+            **base,
+        )
+    return {"status": "ok", "reason": None, **base}
+
+
+def _verdict(result: Any) -> dict[str, Any]:
+    if not isinstance(result, dict):
+        return {"ok": False, "error": "the PyAV probe returned no verdict"}
+    return {"ok": bool(result.get("ok")), "error": None if result.get("ok") else result.get("error")}
 
 
 def _encode(ffmpeg: str, codec: str) -> tuple[dict[str, Any], str | None]:

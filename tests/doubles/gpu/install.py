@@ -31,7 +31,30 @@ def _recorded_body(path: Path) -> str:
     return "\n".join(lines[1 : lines.index(rc_line)]) + "\n"
 
 
-def _host_json(spec: HostSpec) -> dict[str, object]:
+NO_NVENC_PYAV = (  # what PyAV 18.1.0 raised on the recorded H100 (nvenc-pyav.txt)
+    "ExternalError: [Errno 542398533] Generic error in an external library: 'avcodec_open2(\"%s\", {})'"
+)
+
+
+def _pyav_failures(spec: HostSpec, recorded: Path | None) -> dict[str, str]:
+    """codec -> the error the fake PyAV raises at open(): replayed from the recording when there is one."""
+    if recorded is not None and (recorded / "nvenc-pyav.txt").exists():
+        raw = json.loads(_recorded_body(recorded / "nvenc-pyav.txt"))
+        failures = {codec: r["error"] for codec, r in raw.items() if isinstance(r, dict) and not r.get("ok")}
+    else:
+        failures = {
+            codec: NO_NVENC_PYAV % codec
+            for codec in ("h264_nvenc", "hevc_nvenc", "av1_nvenc")
+            if not spec.nvenc or (codec == "av1_nvenc" and not spec.nvenc_av1)
+        }
+    if not spec.pyav_control:
+        failures["libx264"] = (
+            "PermissionError: [Errno 1] Operation not permitted: 'avcodec_open2(\"libx264\", {})'"
+        )
+    return failures
+
+
+def _host_json(spec: HostSpec, recorded: Path | None = None) -> dict[str, object]:
     gpu = None
     if spec.gpu_name:
         gpu = {
@@ -63,6 +86,8 @@ def _host_json(spec: HostSpec) -> dict[str, object]:
         "torch": torch,
         "nvenc": spec.nvenc,
         "nvenc_av1": spec.nvenc_av1,
+        "pyav": spec.pyav
+        and {"version": spec.pyav, "fail": _pyav_failures(spec, recorded), "misbehave": spec.pyav_misbehave},
     }
 
 
@@ -77,17 +102,19 @@ def _install_script(name: str, target: Path, python: str) -> None:
 def install_fake_host(
     root: Path, spec: HostSpec | str, *, shared_dir: Path | None = None, python: str | None = None
 ) -> dict[str, str]:
-    """Write the fake host under `root`; return PATH / PYTHONPATH / WANPROV_PROC_DRIVER_VERSION to use it
+    """Write the fake host under `root`; return PATH / PYTHONPATH / WANPROV_PROC_DRIVER_VERSION /
+    WANPROV_FFMPEG to use it
     (PATH keeps the caller's PATH after the fake bin/). `python` runs the fake tools (default: this one)."""
     python = python or sys.executable
     spec = SPECS[spec] if isinstance(spec, str) else spec
     root = Path(root)
     (root / "bin").mkdir(parents=True, exist_ok=True)
     (root / "site").mkdir(exist_ok=True)
-    (root / "host.json").write_text(json.dumps(_host_json(spec), indent=2))
+    recorded = (shared_dir or _shared_dir()) / "fixtures" / "hosts" / spec.recorded if spec.recorded else None
+    (root / "host.json").write_text(json.dumps(_host_json(spec, recorded), indent=2))
     if spec.gpu_name:
         _install_script("nvidia-smi", root / "bin" / "nvidia-smi", python)
-    if spec.nvenc is not None:
+    if spec.nvenc is not None and spec.ffmpeg_binary:
         _install_script("ffmpeg", root / "bin" / "ffmpeg", python)
     if spec.torch_version:
         shutil.copytree(
@@ -96,13 +123,19 @@ def install_fake_host(
             dirs_exist_ok=True,
             ignore=shutil.ignore_patterns("__pycache__"),
         )
-    for dist, version in spec.modules.items():
+    if spec.pyav:
+        shutil.copytree(
+            FILES / "av",
+            root / "site" / "av",
+            dirs_exist_ok=True,
+            ignore=shutil.ignore_patterns("__pycache__"),
+        )
+    for dist, version in {**spec.modules, **({"av": spec.pyav} if spec.pyav else {})}.items():
         info = root / "site" / f"{dist}-{version}.dist-info"
         info.mkdir(exist_ok=True)
         (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: {version}\n")
     proc_version = root / "proc-driver-version"
-    if spec.recorded:
-        recorded = (shared_dir or _shared_dir()) / "fixtures" / "hosts" / spec.recorded
+    if recorded is not None:
         shutil.copytree(recorded, root / "recorded", dirs_exist_ok=True)
         proc_version.write_text(_recorded_body(recorded / "proc-driver-version.txt"))
     elif spec.gpu_name:
@@ -116,4 +149,6 @@ def install_fake_host(
         "PATH": f"{root / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}",
         "PYTHONPATH": str(root / "site"),
         "WANPROV_PROC_DRIVER_VERSION": str(proc_version),
+        # "none": this machine's own ffmpeg must not stand in for a host that has no binary
+        "WANPROV_FFMPEG": "" if spec.ffmpeg_binary else "none",
     }

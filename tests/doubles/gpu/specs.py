@@ -31,6 +31,10 @@ class HostSpec:
     open_kernel_module: bool = True
     mig: str = "[N/A]"
     nvenc: bool | None = None  # None: no fake ffmpeg (the real one on PATH, if any, is used)
+    ffmpeg_binary: bool = True  # False: no ffmpeg binary at all (WANPROV_FFMPEG=none hides this machine's)
+    pyav: str | None = None  # a fake PyAV of this version in the target's site (encodes per `nvenc`)
+    pyav_control: bool = True  # the libx264 control encode works
+    pyav_misbehave: str | None = None  # "crash" (dies at `import av`) or "hang"
     nvenc_av1: bool = True
     torch_version: str | None = None  # None: torch not installed in the target interpreter
     torch_cuda: str | None = None
@@ -54,6 +58,8 @@ SPECS: dict[str, HostSpec] = {
             "13.0",
             mig="Disabled",
             nvenc=False,
+            ffmpeg_binary=False,  # which.txt: "ffmpeg: missing"; PyAV replays nvenc-pyav.txt
+            pyav="18.1.0",
             torch_version="2.11.0+cu130",
             torch_cuda="13.0",
             arch_list=TORCH_ARCH["cu130"],
@@ -114,6 +120,21 @@ SPECS: dict[str, HostSpec] = {
             "12.2",
             open_kernel_module=False,
             nvenc=True,
+            torch_version="2.9.1+cu128",
+            torch_cuda="12.8",
+            arch_list=TORCH_ARCH["cu128-2.9"],
+            modules={"triton": "3.5.0"},
+        ),
+        HostSpec(
+            "rtx4090_pyav_only",  # ComfyUI venv with PyAV, no ffmpeg binary installed
+            "NVIDIA GeForce RTX 4090",
+            "8.9",
+            24564,
+            "570.124.06",
+            "12.8",
+            nvenc=True,
+            ffmpeg_binary=False,
+            pyav="18.1.0",
             torch_version="2.9.1+cu128",
             torch_cuda="12.8",
             arch_list=TORCH_ARCH["cu128-2.9"],

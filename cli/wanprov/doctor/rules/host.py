@@ -2,12 +2,27 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from wanprov.compat import gpus, tables
 from wanprov.doctor.findings import Finding, fail, info, passed, warn
 from wanprov.doctor.rules.context import Context
 
 GIB = 1024**3
 PINNED_COMFYUI = "0.3.64"
+
+
+NVENC_HOW_TO_TEST = (
+    "install ffmpeg (apt-get install ffmpeg) to test NVENC with the binary VideoHelperSuite encodes with, "
+    "or run doctor with --python of the ComfyUI venv to test through its PyAV"
+)
+
+
+def _tested_by(facts: dict[str, Any]) -> str:
+    """Which tool decided: VHS encodes through the ffmpeg binary, ComfyUI core through PyAV."""
+    if facts.get("tool") == "pyav":
+        return f"PyAV {facts.get('av_version')} in {facts.get('python')}"
+    return f"ffmpeg {facts.get('binary') or ''}".rstrip()
 
 
 def nvenc(ctx: Context) -> list[Finding]:
@@ -17,25 +32,29 @@ def nvenc(ctx: Context) -> list[Finding]:
     if facts.get("status") == "skipped":
         return [info("nvenc", "NVENC not tested (--no-nvenc)")]
     if facts.get("status") != "ok" or not encoders:
-        return [
-            info(
-                "nvenc",
-                f"NVENC unknown: {facts.get('reason')}",
-                "install ffmpeg to test NVENC (apt-get install ffmpeg)",
-            )
-        ]
+        return [info("nvenc", f"NVENC unknown: {facts.get('reason')}", NVENC_HOW_TO_TEST)]
+    pyav = facts.get("tool") == "pyav"
+    by = f" (tested with {_tested_by(facts)})"
     working = [codec for codec, result in encoders.items() if result.get("ok")]
     if working:
         missing = [codec for codec in encoders if codec not in working]
         tail = f"; not {', '.join(missing)}" if missing else ""
-        return [passed("nvenc", f"one-frame encode works with {', '.join(working)}{tail}")]
-    first_error = next(iter(encoders.values())).get("error")
+        message = f"one-frame encode works with {', '.join(working)}{tail}{by}"
+        if pyav:  # ComfyUI core's video nodes can use it; VHS's nvenc formats run an ffmpeg binary
+            message += (
+                "; VideoHelperSuite's nvenc formats also need an ffmpeg binary with nvenc (none was "
+                "tested): libx264 stays the safe VHS choice"
+            )
+        return [passed("nvenc", message)]
+    # h264 first, whatever the order (a saved facts file has its keys sorted)
+    first_error = (encoders.get("h264_nvenc") or next(iter(encoders.values()))).get("error")
     name = (ctx.device or {}).get("name")
     known = f" ({name} has no NVENC hardware)" if gpus.known_without_nvenc(name) else ""
+    control = " while the libx264 control worked" if pyav else ""
     return [
         info(
             "nvenc",
-            f"no NVENC: a one-frame encode failed with every codec{known}: {first_error}",
+            f"no NVENC: a one-frame encode failed with every codec{control}{known}{by}: {first_error}",
             "videos are encoded on the CPU (libx264); choose an h264/libx264 output format in workflows",
         )
     ]
