@@ -7,8 +7,10 @@ Goal (issue 2.6): doctor with the torch probe <= 1.5x the torch import; `--no-to
     .venv/bin/python benchmarks/doctor_speed.py --python /opt/comfy/.venv/bin/python   # a real torch
 
 Default stand-in: no real torch can be installed here, so the benchmark lays out the recorded H100 as a
-fake host (tests/doubles/gpu: fake nvidia-smi, fake ffmpeg, fake torch) and makes the fake `import torch`
-burn CPU for --import-s seconds (default 2.67 s, the import time measured on the recorded H100,
+fake host (tests/doubles/gpu: fake nvidia-smi, fake torch, and - like the real host - no ffmpeg binary,
+so NVENC is tested through the fake PyAV in the target interpreter, a second Python start) and makes
+the fake `import torch` burn CPU for --import-s seconds (default 2.67 s, the import time measured on
+the recorded H100,
 torch-info.txt). Both sides pay that same cost, so the ratio shows doctor's own overhead and how well
 its probes overlap the torch subprocess. With --python, nothing is faked except what PATH already has.
 Prints figures only; it asserts nothing.
@@ -78,7 +80,7 @@ def main() -> int:
         wanprov = [sys.executable, "-m", "wanprov", "doctor"]
         bare = wall([target, "-c", "import torch"], env, args.runs)
         full = wall([*wanprov, "--python", target, "--format", "json"], env, args.runs)
-        fast = wall([*wanprov, "--no-torch", "--format", "json"], env, args.runs)
+        fast = wall([*wanprov, "--python", target, "--no-torch", "--format", "json"], env, args.runs)
         fastest = wall([*wanprov, "--no-torch", "--no-nvenc", "--format", "json"], env, args.runs)
 
     print(f"target: {what}; {os.cpu_count()} CPUs")
