@@ -23,6 +23,7 @@ import yaml
 
 from doubles.comfyui_app import build_comfyui_repo
 from doubles.fleet import Fleet, HostSpec, PlaybookResult, run_playbook
+from doubles.fleet.sshd import kill_sshd
 from doubles.git import make_repo, node_pack_files
 from doubles.gpu import install_fake_host
 from doubles.hub.server import HubServer, environment_for, write_file
@@ -58,6 +59,16 @@ class FleetUnderTest:
     def converge(self, *, check: bool = False, diff: bool = False, **kwargs: object) -> PlaybookResult:
         return run_playbook(self.fleet, SITE, extra_vars=self.extra_vars, check=check, diff=diff, **kwargs)
 
+    def pin_vars_in_inventory(self) -> Path:
+        """Write the run's extra vars into the inventory (`all.vars`), so that a plain
+        `ansible-playbook site.yml -i INVENTORY` by hand converges the same fleet."""
+        document = yaml.safe_load(self.fleet.inventory.read_text())
+        document["all"].setdefault("vars", {}).update(self.extra_vars)
+        tmp = self.fleet.inventory.with_suffix(".tmp")
+        tmp.write_text(yaml.safe_dump(document, sort_keys=False))
+        tmp.replace(self.fleet.inventory)
+        return self.fleet.inventory
+
     def models_dir(self, name: str) -> Path:
         return Path(str(self.host_vars[name]["comfyui_models_dir"]))
 
@@ -69,6 +80,18 @@ class FleetUnderTest:
         self.fleet.stop()
         self.hub.stop()
         shutil.rmtree(self.base, ignore_errors=True)
+
+
+def stop_by_pidfiles(base: Path) -> None:
+    """Stop a fleet that `build_fleet` started in another (finished) process, from its pid files alone:
+    each host's ComfyUI service, each sshd and its sessions; then remove `base`. For fleet-demo --stop."""
+    for pidfile in sorted(base.glob("fleet/hosts/*/var/lib/comfyui/comfyui.pid")):
+        with contextlib.suppress(FileNotFoundError, ProcessLookupError, ValueError):
+            os.killpg(int(pidfile.read_text()), signal.SIGTERM)
+    for pidfile in sorted(base.glob("fleet/sshd/*/sshd.pid")):
+        with contextlib.suppress(FileNotFoundError, ValueError):
+            kill_sshd(int(pidfile.read_text()))
+    shutil.rmtree(base, ignore_errors=True)
 
 
 def tiny_models_manifest(hub_root: Path, out: Path, profiles: Iterable[str]) -> dict[str, str]:

@@ -141,6 +141,15 @@ class Fleet:
         tmp.replace(self.inventory)
 
 
+def kill_sshd(pid: int) -> None:
+    """SIGTERM a listening sshd by pid and its per-connection children (not necessarily our children)."""
+    for child in _children(pid):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(child, signal.SIGTERM)
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGTERM)
+
+
 def _children(pid: int) -> list[int]:
     """Direct children of `pid`, read from /proc (Linux)."""
     found = []
