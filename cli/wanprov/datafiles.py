@@ -17,8 +17,12 @@ from typing import Any
 from wanprov.errors import ManifestError
 
 
-def write_text_atomic(path: Path, text: str, *, mode: int | None = None, fsync: bool = False) -> None:
-    """Replace `path` with `text` atomically; `fsync` makes the content durable before the rename."""
+def write_text_atomic(
+    path: Path, text: str, *, mode: int | None = None, fsync: bool = False, uid: int | None = None
+) -> None:
+    """Replace `path` with `text` atomically; `fsync` makes the content durable before the rename.
+
+    `mode` and `uid` (owner) are set on the temp file, so the final name never shows other attributes."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -30,6 +34,8 @@ def write_text_atomic(path: Path, text: str, *, mode: int | None = None, fsync: 
                 os.fsync(handle.fileno())
         if mode is not None:
             Path(tmp).chmod(mode)
+        if uid is not None:
+            os.chown(tmp, uid, -1)
         Path(tmp).replace(path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

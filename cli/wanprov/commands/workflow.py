@@ -1,7 +1,8 @@
-"""`wanprov workflow list | render | check | optimize` - thin click adapters over wanprov.workflows."""
+"""`wanprov workflow list | render | install | check | optimize`: thin click adapters over the core."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -55,23 +56,35 @@ def list_cmd(output_format: str) -> int:
     return ExitCode.OK
 
 
+def render_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """The options `render` and `install` share: how a template is tuned for a host."""
+    options = [
+        click.option("--preset", type=click.Choice(["480p", "720p", "1mp"]), help="resolution preset"),
+        click.option("--profile", help="model profile (file names come from the catalog); default: per tier"),
+        click.option(
+            "--facts",
+            "facts_file",
+            type=click.Path(path_type=Path),
+            help="facts saved by `wanprov doctor --save-facts`: VRAM tier, NVENC, profile",
+        ),
+        click.option(
+            "--tier",
+            type=click.Choice(["none", "small", "medium", "large", "xlarge"]),
+            help="VRAM tier (overrides --facts)",
+        ),
+        click.option("--nvenc/--no-nvenc", default=None, help="NVENC works on the host (overrides --facts)"),
+        click.option(
+            "--set", "sets", multiple=True, metavar="KEY=VALUE", help="override a parameter (repeatable)"
+        ),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
 @workflow.command("render")
 @click.argument("name")
-@click.option("--preset", type=click.Choice(["480p", "720p", "1mp"]), help="resolution preset")
-@click.option("--profile", help="model profile (file names come from the catalog); default: per tier")
-@click.option(
-    "--facts",
-    "facts_file",
-    type=click.Path(path_type=Path),
-    help="facts saved by `wanprov doctor --save-facts`: VRAM tier, NVENC, profile",
-)
-@click.option(
-    "--tier",
-    type=click.Choice(["none", "small", "medium", "large", "xlarge"]),
-    help="VRAM tier (overrides --facts)",
-)
-@click.option("--nvenc/--no-nvenc", default=None, help="NVENC works on the host (overrides --facts)")
-@click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="override a parameter (repeatable)")
+@render_options
 @click.option("-o", "--output", type=click.Path(path_type=Path), help="API-format JSON (default: stdout)")
 @click.option(
     "--editor-out", type=click.Path(path_type=Path), help="also write a file the ComfyUI editor opens"
@@ -127,6 +140,82 @@ def render_cmd(
         write_json_atomic(editor_out, from_api(result.prompt, schemas))
         click.echo(f"wrote {editor_out} (opens in the ComfyUI editor)", err=True)
     return ExitCode.OK
+
+
+@workflow.command("install")
+@click.option(
+    "--dest",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="the folder to install into (ComfyUI: <user dir>/default/workflows); created 0755 if missing",
+)
+@click.option(
+    "--template",
+    "templates",
+    multiple=True,
+    metavar="NAME",
+    help="a template to install (repeatable); default: every shipped template",
+)
+@render_options
+@click.option("--owner", metavar="USER", help="owner of the folder and files (default: left as is)")
+@click.option("--mode", "mode_text", default="0644", show_default=True, help="file mode (octal)")
+@click.option(
+    "--dry-run", is_flag=True, help="report what would change, write nothing (exit 4 if anything would)"
+)
+@OBJECT_INFO_OPTION
+@FORMAT_OPTION
+def install_cmd(
+    dest: Path,
+    templates: tuple[str, ...],
+    preset: str | None,
+    profile: str | None,
+    facts_file: Path | None,
+    tier: str | None,
+    nvenc: bool | None,
+    sets: tuple[str, ...],
+    owner: str | None,
+    mode_text: str,
+    dry_run: bool,
+    object_info: str | None,
+    output_format: str,
+) -> int:
+    """Render templates (both formats: NAME.api.json and the editor's NAME.json) into DEST, writing only
+    files whose content, mode or owner differ.
+
+    Exit 0: nothing changed, or the changes were applied; 4: --dry-run with pending changes."""
+    from wanprov.workflows.install import RenderRequest, install, parse_mode, render_set
+    from wanprov.workflows.params import parse_set
+    from wanprov.workflows.render import list_templates
+    from wanprov.workflows.schema import load_object_info
+
+    mode = parse_mode(mode_text)
+    request = RenderRequest(
+        preset=preset,
+        profile=profile,
+        tier=tier,
+        nvenc=nvenc,
+        overrides=parse_set(sets),
+        facts_file=facts_file,
+    )
+    names = list(templates) or [t.name for t in list_templates()]
+    files, notes = render_set(names, request, load_object_info(object_info))
+    result = install(files, dest, mode=mode, owner=owner, dry_run=dry_run)
+    if output_format == "json":
+        emit_json(result.to_dict())
+    else:
+        for note in notes:
+            click.echo(f"note: {note}", err=True)
+        verb = "would write" if dry_run else "wrote"
+        for f in result.files:
+            if f.status != "unchanged":
+                click.echo(f"{verb} {dest / f.name}")
+        if result.dir_status != "unchanged":
+            click.echo(
+                f"{'would set up' if dry_run else 'set up'} the folder {dest} (created, or mode/owner set)"
+            )
+        if not result.changed:
+            click.echo(f"{dest}: {len(result.files)} file(s) up to date")
+    return ExitCode.PENDING if dry_run and result.changed else ExitCode.OK
 
 
 @workflow.command("check")
