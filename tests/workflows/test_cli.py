@@ -5,24 +5,17 @@ from __future__ import annotations
 import functools
 import http.server
 import json
-import subprocess
-import sys
 import threading
 from pathlib import Path
 
 import pytest
 
+from workflows.workflow_cli import run_workflow
+
 DATA = Path(__file__).parent / "data"
 
 
-def wanprov(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "wanprov", "workflow", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+wanprov = run_workflow
 
 
 @pytest.fixture(scope="module")

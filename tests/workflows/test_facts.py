@@ -5,28 +5,19 @@ commands, which run as a user runs them (subprocesses)."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
 from doubles.gpu import install_fake_host
+from workflows.workflow_cli import run_wanprov
 
 DATA = Path(__file__).parent / "data"
 TARGET_PYTHON = "/usr/bin/python3" if Path("/usr/bin/python3").exists() else sys.executable
 
 
-def wanprov(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "wanprov", *args],
-        env={**os.environ, **(env or {})},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+wanprov = run_wanprov
 
 
 @pytest.fixture(scope="module")

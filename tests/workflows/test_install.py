@@ -5,27 +5,19 @@ from __future__ import annotations
 import json
 import os
 import pwd
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from wanprov.errors import WanprovError
 from wanprov.workflows.install import install
+from workflows.workflow_cli import run_workflow
 
 TEMPLATE = "wan22-i2v-gguf-lightning"
 FILES = [f"{TEMPLATE}.api.json", f"{TEMPLATE}.json"]
 
 
-def wanprov(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "wanprov", "workflow", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+wanprov = run_workflow
 
 
 def install_cli(dest: Path, *args: str) -> tuple[int, dict]:

@@ -165,16 +165,21 @@ def _ensure_dir(dest: Path, uid: int | None, dry_run: bool) -> str:
         return "written"
     if not stat.S_ISDIR(st.st_mode):
         raise WanprovError(f"{dest} exists and is not a folder", hint="move it away, or pass another --dest")
-    wrong_mode = stat.S_IMODE(st.st_mode) != DIR_MODE
+    return _fix_attributes(dest, st, DIR_MODE, uid, dry_run)
+
+
+def _fix_attributes(path: Path, st: os.stat_result, mode: int, uid: int | None, dry_run: bool) -> str:
+    """Set mode and owner in place where they differ (the content is already right)."""
+    wrong_mode = stat.S_IMODE(st.st_mode) != mode
     wrong_owner = uid is not None and st.st_uid != uid
     if not (wrong_mode or wrong_owner):
         return "unchanged"
     if dry_run:
         return "pending"
-    if wrong_mode:
-        dest.chmod(DIR_MODE)
     if wrong_owner:
-        os.chown(dest, uid, -1)
+        os.chown(path, uid, -1)
+    if wrong_mode:
+        path.chmod(mode)
     return "written"
 
 
@@ -185,18 +190,7 @@ def _install_file(path: Path, data: bytes, mode: int, uid: int | None, dry_run: 
     except (FileNotFoundError, NotADirectoryError):
         st, same_bytes = None, False
     if same_bytes and st is not None:
-        wrong_mode = stat.S_IMODE(st.st_mode) != mode
-        wrong_owner = uid is not None and st.st_uid != uid
-        if not (wrong_mode or wrong_owner):
-            return "unchanged"
-        if dry_run:
-            return "pending"
-        # content is right: fix the attributes in place rather than rewrite the file
-        if wrong_owner:
-            os.chown(path, uid, -1)
-        if wrong_mode:
-            path.chmod(mode)
-        return "written"
+        return _fix_attributes(path, st, mode, uid, dry_run)
     if dry_run:
         return "pending"
     write_text_atomic(path, data.decode("utf-8"), mode=mode, uid=uid)
