@@ -1,35 +1,26 @@
-"""Shared test fixtures: where the repository and the recorded shared/ data are."""
+"""Shared test fixtures: where the repository and its recorded test data are."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-
-
-def _shared_dir() -> Path:
-    """The project's shared/ folder (recorded hosts, node schemas), laid beside the checkout."""
-    override = os.environ.get("WANPROV_SHARED_DIR")
-    candidates = [Path(override)] if override else []
-    candidates += [REPO_ROOT.parent / "shared", REPO_ROOT / "shared"]
-    for candidate in candidates:
-        if (candidate / "fixtures" / "hosts").is_dir():
-            return candidate
-    raise RuntimeError(
-        "shared/ (recorded GPU hosts, ComfyUI node schemas) not found beside the checkout; "
-        "set WANPROV_SHARED_DIR"
-    )
-
-
-SHARED_DIR = _shared_dir()
+# Recorded hosts and ComfyUI answers, copied into the repository (tests/fixtures/README.md says from where).
+FIXTURES_DIR = REPO_ROOT / "tests" / "fixtures"
+# The node schemas of the pinned ComfyUI: the package's vendored copy is the recording itself.
+OBJECT_INFO = REPO_ROOT / "manifests" / "comfyui" / "object_info.json"
 
 
 @pytest.fixture(scope="session")
-def shared_dir() -> Path:
-    return SHARED_DIR
+def fixtures_dir() -> Path:
+    return FIXTURES_DIR
+
+
+@pytest.fixture(scope="session")
+def object_info_path() -> Path:
+    return OBJECT_INFO
 
 
 @pytest.fixture(scope="session")

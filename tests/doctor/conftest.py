@@ -14,9 +14,9 @@ from doubles.gpu import install_fake_host
 
 
 @pytest.fixture
-def fake_host(tmp_path: Path, shared_dir: Path) -> Callable[[str], dict[str, str]]:
+def fake_host(tmp_path: Path) -> Callable[[str], dict[str, str]]:
     def install(name: str) -> dict[str, str]:
-        return install_fake_host(tmp_path / name, name, shared_dir=shared_dir)
+        return install_fake_host(tmp_path / name, name)
 
     return install
 

@@ -17,8 +17,8 @@ def nvenc_finding(document: dict) -> dict:
     return next(f for f in document["findings"] if f["check"] == "nvenc")
 
 
-def doctor_on(tmp_path, shared_dir, spec) -> dict:
-    env = install_fake_host(tmp_path / spec.name, spec, shared_dir=shared_dir)
+def doctor_on(tmp_path, spec) -> dict:
+    env = install_fake_host(tmp_path / spec.name, spec)
     result = run_doctor(["--python", TARGET_PYTHON, "--format", "json"], env)
     assert result.stdout.startswith("{"), result.stderr
     return json.loads(result.stdout)
@@ -58,9 +58,9 @@ def test_ffmpeg_binary_still_decides_where_there_is_one(doctor_json):
     assert "VideoHelperSuite" not in nvenc_finding(document)["message"]
 
 
-def test_neither_ffmpeg_nor_pyav_is_unknown_with_how_to_test(tmp_path, shared_dir):
+def test_neither_ffmpeg_nor_pyav_is_unknown_with_how_to_test(tmp_path):
     spec = dataclasses.replace(SPECS["rtx4090_pyav_only"], name="bare", pyav=None)
-    document = doctor_on(tmp_path, shared_dir, spec)
+    document = doctor_on(tmp_path, spec)
     assert document["summary"]["nvenc"] is None and document["summary"]["nvenc_tool"] is None
     finding = nvenc_finding(document)
     assert finding["severity"] == "info"
@@ -68,9 +68,9 @@ def test_neither_ffmpeg_nor_pyav_is_unknown_with_how_to_test(tmp_path, shared_di
     assert "apt-get install ffmpeg" in finding["fix"] and "--python" in finding["fix"]
 
 
-def test_failing_libx264_control_means_unknown_not_no_nvenc(tmp_path, shared_dir):
+def test_failing_libx264_control_means_unknown_not_no_nvenc(tmp_path):
     spec = dataclasses.replace(SPECS["h100"], name="broken_pyav", pyav_control=False)
-    document = doctor_on(tmp_path, shared_dir, spec)
+    document = doctor_on(tmp_path, spec)
     assert document["facts"]["nvenc"]["status"] == "unknown"
     assert document["summary"]["nvenc"] is None
     finding = nvenc_finding(document)
@@ -78,17 +78,17 @@ def test_failing_libx264_control_means_unknown_not_no_nvenc(tmp_path, shared_dir
     assert "no NVENC" not in finding["message"]
 
 
-def test_pyav_crashing_at_import_is_unknown(tmp_path, shared_dir):
+def test_pyav_crashing_at_import_is_unknown(tmp_path):
     spec = dataclasses.replace(SPECS["h100"], name="crash", pyav_misbehave="crash")
-    document = doctor_on(tmp_path, shared_dir, spec)
+    document = doctor_on(tmp_path, spec)
     assert document["facts"]["nvenc"]["status"] == "unknown"
     assert "PyAV probe crashed (rc=139)" in nvenc_finding(document)["message"]
     assert document["facts"]["torch"]["status"] == "ok"  # a separate process: torch facts survive
 
 
-def test_pyav_timing_out_is_unknown_and_never_raises(tmp_path, shared_dir, monkeypatch):
+def test_pyav_timing_out_is_unknown_and_never_raises(tmp_path, monkeypatch):
     spec = dataclasses.replace(SPECS["h100"], name="hang", pyav_misbehave="hang")
-    env = install_fake_host(tmp_path / "hang", spec, shared_dir=shared_dir)
+    env = install_fake_host(tmp_path / "hang", spec)
     monkeypatch.setenv("PYTHONPATH", env["PYTHONPATH"])
     facts = nvenc.probe_pyav(TARGET_PYTHON, timeout=1.0)
     assert facts["status"] == "unknown" and facts["tool"] == "pyav"

@@ -22,16 +22,16 @@ from wanprov.facts import (
     torch_probe,
 )
 
-H100 = "fixtures/hosts/h100-80gb-hbm3-driver580"
+H100 = "hosts/h100-80gb-hbm3-driver580"
 
 
-def recorded(shared_dir: Path, name: str) -> str:
-    lines = (shared_dir / H100 / name).read_text().split("\n")
+def recorded(fixtures_dir: Path, name: str) -> str:
+    lines = (fixtures_dir / H100 / name).read_text().split("\n")
     return "\n".join(lines[1:-2])
 
 
-def test_smi_query_parser_reads_the_recording(shared_dir):
-    [gpu] = gpu_smi.parse_query(recorded(shared_dir, "nvidia-smi-query-nounits.txt"))
+def test_smi_query_parser_reads_the_recording(fixtures_dir):
+    [gpu] = gpu_smi.parse_query(recorded(fixtures_dir, "nvidia-smi-query-nounits.txt"))
     assert gpu == {
         "index": 0,
         "name": "NVIDIA H100 80GB HBM3",
@@ -44,14 +44,14 @@ def test_smi_query_parser_reads_the_recording(shared_dir):
     }
 
 
-def test_smi_query_fields_are_the_recorded_ones(shared_dir):
-    command = (shared_dir / H100 / "nvidia-smi-query-nounits.txt").read_text().splitlines()[0]
+def test_smi_query_fields_are_the_recorded_ones(fixtures_dir):
+    command = (fixtures_dir / H100 / "nvidia-smi-query-nounits.txt").read_text().splitlines()[0]
     assert f"--query-gpu={gpu_smi.QUERY_FIELDS} --format=csv,noheader,nounits" in command
 
 
 @pytest.mark.parametrize("name", ["nvidia-smi-version.txt", "nvidia-smi.txt"])
-def test_smi_version_parser(shared_dir, name):
-    assert gpu_smi.parse_version_output(recorded(shared_dir, name))["cuda"] == "13.0"
+def test_smi_version_parser(fixtures_dir, name):
+    assert gpu_smi.parse_version_output(recorded(fixtures_dir, name))["cuda"] == "13.0"
 
 
 def test_smi_parser_skips_unsupported_values():
@@ -103,8 +103,8 @@ class FakeNvml:
         return handle["uuid"]
 
 
-def test_nvml_parser_replays_the_recording(shared_dir):
-    info = json.loads(recorded(shared_dir, "nvml-info.txt"))
+def test_nvml_parser_replays_the_recording(fixtures_dir):
+    info = json.loads(recorded(fixtures_dir, "nvml-info.txt"))
     facts = gpu_nvml.probe(FakeNvml(info))
     assert facts["status"] == "ok" and facts["source"] == "nvml"
     assert facts["driver_version"] == "580.159.04" and facts["cuda_driver_version"] == "13.0"
@@ -126,9 +126,9 @@ def test_nvml_is_not_tried_without_a_kernel_module(monkeypatch, tmp_path):
     assert facts["status"] == "unknown" and "no NVIDIA kernel module" in facts["reason"]
 
 
-def test_driver_flavour(shared_dir, tmp_path):
+def test_driver_flavour(fixtures_dir, tmp_path):
     path = tmp_path / "version"
-    path.write_text(recorded(shared_dir, "proc-driver-version.txt"))
+    path.write_text(recorded(fixtures_dir, "proc-driver-version.txt"))
     assert driver.probe(str(path)) == {
         "status": "ok",
         "reason": None,

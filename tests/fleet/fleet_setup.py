@@ -31,7 +31,7 @@ from doubles.wheels import build_wheelhouse
 from stack.stack_sources import PACK_REQUIREMENTS, SourceRepos
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-SHARED_DIR = Path(os.environ.get("WANPROV_SHARED_DIR", REPO_ROOT.parent / "shared"))
+OBJECT_INFO = REPO_ROOT / "manifests" / "comfyui" / "object_info.json"
 SITE = REPO_ROOT / "site.yml"
 
 # host name -> the GPU double's named spec. rtx5090-old has a torch without sm_120: preflight must refuse it.
@@ -133,7 +133,7 @@ def stack_sources(dest: Path) -> tuple[SourceRepos, Path, Path]:
     The same sources as the stack tests' fixtures (tests/stack/conftest.py), built here without pytest.
     """
     repos_root = dest / "git"
-    comfyui_commit = build_comfyui_repo(repos_root / "ComfyUI", SHARED_DIR / "comfyui" / "object_info.json")
+    comfyui_commit = build_comfyui_repo(repos_root / "ComfyUI", OBJECT_INFO)
     packs = {}
     for name, requirements in PACK_REQUIREMENTS.items():
         packs[name] = (
@@ -204,7 +204,7 @@ def build_fleet(
         specs = []
         for name, gpu_spec in hosts.items():
             env = {
-                **install_fake_host(base / "gpu" / name, gpu_spec, shared_dir=SHARED_DIR),
+                **install_fake_host(base / "gpu" / name, gpu_spec),
                 **environment_for(hub),
             }
             env.pop("HF_ENDPOINT")  # given through the models role's own setting instead

@@ -20,9 +20,9 @@ def wheelhouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def source_repos(tmp_path_factory: pytest.TempPathFactory, shared_dir: Path) -> SourceRepos:
+def source_repos(tmp_path_factory: pytest.TempPathFactory, object_info_path: Path) -> SourceRepos:
     root = tmp_path_factory.mktemp("git-sources")
-    comfyui_commit = build_comfyui_repo(root / "ComfyUI", shared_dir / "comfyui" / "object_info.json")
+    comfyui_commit = build_comfyui_repo(root / "ComfyUI", object_info_path)
     packs = {}
     for name, requirements in PACK_REQUIREMENTS.items():
         commit = make_repo(root / name, node_pack_files(name, requirements))

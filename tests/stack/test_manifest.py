@@ -10,9 +10,9 @@ from wanprov.stack.errors import RefusedError
 from wanprov.stack.manifest import load_comfyui, load_node_packs, parse_assignments, select
 
 
-def test_shipped_manifest_pins_every_pack_to_a_commit(shared_dir):
+def test_shipped_manifest_pins_every_pack_to_a_commit(fixtures_dir):
     packs = load_node_packs()
-    sources = (shared_dir / "comfyui" / "SOURCES.md").read_text()
+    sources = (fixtures_dir / "comfyui" / "SOURCES.md").read_text()
     assert {
         "ComfyUI-GGUF",
         "ComfyUI-TeaCache",

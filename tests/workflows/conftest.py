@@ -14,14 +14,14 @@ DATA = Path(__file__).parent / "data"
 
 
 @pytest.fixture(scope="session")
-def shared_schemas(shared_dir: Path) -> ObjectInfo:
+def shared_schemas(object_info_path: Path) -> ObjectInfo:
     """shared/comfyui/object_info.json read as a user-given file (not the vendored copy)."""
-    return load_object_info(str(shared_dir / "comfyui" / "object_info.json"))
+    return load_object_info(str(object_info_path))
 
 
 @pytest.fixture(scope="session")
-def responses(shared_dir: Path) -> dict[str, Any]:
-    return json.loads((shared_dir / "comfyui" / "prompt_validation_responses.json").read_text())
+def responses(fixtures_dir: Path) -> dict[str, Any]:
+    return json.loads((fixtures_dir / "comfyui" / "prompt_validation_responses.json").read_text())
 
 
 @pytest.fixture(scope="session")

@@ -19,9 +19,9 @@ wanprov = run_workflow
 
 
 @pytest.fixture(scope="module")
-def comfyui_server(shared_dir):
+def comfyui_server(object_info_path):
     """A local HTTP server standing in for a running ComfyUI: it serves /object_info from the recording."""
-    root = shared_dir / "comfyui"
+    root = object_info_path.parent
 
     class Handler(http.server.SimpleHTTPRequestHandler):
         def translate_path(self, path: str) -> str:

@@ -21,7 +21,7 @@ wanprov = run_wanprov
 
 
 @pytest.fixture(scope="module")
-def facts(tmp_path_factory, shared_dir):
+def facts(tmp_path_factory):
     """facts("h100") / facts("h100", "--no-nvenc") -> a facts file the real doctor saved on that fake host."""
     root = tmp_path_factory.mktemp("facts")
     cache: dict[tuple[str, ...], Path] = {}
@@ -29,7 +29,7 @@ def facts(tmp_path_factory, shared_dir):
     def make(host: str, *extra: str) -> Path:
         key = (host, *extra)
         if key not in cache:
-            env = install_fake_host(root / f"host-{len(cache)}", host, shared_dir=shared_dir)
+            env = install_fake_host(root / f"host-{len(cache)}", host)
             saved = root / f"{host}-{len(cache)}.json"
             result = wanprov("doctor", "--python", TARGET_PYTHON, "--save-facts", str(saved), *extra, env=env)
             assert saved.is_file(), result.stdout + result.stderr

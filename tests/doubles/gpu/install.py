@@ -13,15 +13,8 @@ from pathlib import Path
 from doubles.gpu.specs import SPECS, HostSpec
 
 FILES = Path(__file__).with_name("files")
-REPO_ROOT = Path(__file__).resolve().parents[3]
-
-
-def _shared_dir() -> Path:
-    override = os.environ.get("WANPROV_SHARED_DIR")
-    for candidate in [Path(override)] if override else [REPO_ROOT.parent / "shared", REPO_ROOT / "shared"]:
-        if (candidate / "fixtures" / "hosts").is_dir():
-            return candidate
-    raise RuntimeError("shared/ not found beside the checkout; set WANPROV_SHARED_DIR")
+# Recorded real hosts (tests/fixtures/README.md says where each came from).
+RECORDED_HOSTS = Path(__file__).resolve().parents[2] / "fixtures" / "hosts"
 
 
 def _recorded_body(path: Path) -> str:
@@ -99,9 +92,7 @@ def _install_script(name: str, target: Path, python: str) -> None:
     target.chmod(0o755)
 
 
-def install_fake_host(
-    root: Path, spec: HostSpec | str, *, shared_dir: Path | None = None, python: str | None = None
-) -> dict[str, str]:
+def install_fake_host(root: Path, spec: HostSpec | str, *, python: str | None = None) -> dict[str, str]:
     """Write the fake host under `root`; return PATH / PYTHONPATH / WANPROV_PROC_DRIVER_VERSION /
     WANPROV_FFMPEG to use it
     (PATH keeps the caller's PATH after the fake bin/). `python` runs the fake tools (default: this one)."""
@@ -110,7 +101,7 @@ def install_fake_host(
     root = Path(root)
     (root / "bin").mkdir(parents=True, exist_ok=True)
     (root / "site").mkdir(exist_ok=True)
-    recorded = (shared_dir or _shared_dir()) / "fixtures" / "hosts" / spec.recorded if spec.recorded else None
+    recorded = RECORDED_HOSTS / spec.recorded if spec.recorded else None
     (root / "host.json").write_text(json.dumps(_host_json(spec, recorded), indent=2))
     if spec.gpu_name:
         _install_script("nvidia-smi", root / "bin" / "nvidia-smi", python)
