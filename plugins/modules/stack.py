@@ -10,16 +10,15 @@ DOCUMENTATION = r"""
 module: stack
 short_description: Converge a host's ComfyUI stack from wanprov's one plan (torch, protection, packs, flags)
 description:
-  - Computes the host's stack plan with the wanprov core (C(wanprov.stack.host_plan)): the torch wheels and
+  - Computes the host's stack plan with the wanprov core (C(wanprov.stack.host_plan)) - the torch wheels and
     their index (explicit settings, else the doctor's choice for this host's driver and GPU), the pip
     arguments, the torch constraints file and the venv's C(pip.conf), and the service's launch flags and
     command line.
-  - Then converges what it is asked to, in order, each step only where it differs
-    - the ComfyUI checkout at a pinned commit (I(comfyui_version));
-    - the torch protection files (the core is their only writer);
-    - the pinned torch wheels in the venv;
-    - the launch flags, checked against the installed ComfyUI's C(main.py --help);
-    - the pinned node packs and their requirements under the torch constraints (C(wanprov install-nodes)).
+  - Then converges what it is asked to, in order, each step only where it differs - the ComfyUI checkout at a
+    pinned commit (I(comfyui_version)); the torch protection files (the core is their only writer); the
+    pinned torch wheels in the venv; the launch flags, checked against the installed ComfyUI's
+    C(main.py --help); the pinned node packs and their requirements under the torch constraints (as
+    C(wanprov install-nodes)).
   - In check mode it computes the same plan and every step's pending work, and writes nothing.
   - With C(--diff) it shows the protection files before and after, and the torch and node-pack plan.
   - Runs on the host under the wanprov venv's Python (set C(ansible_python_interpreter) for the task).
@@ -140,7 +139,9 @@ options:
     elements: str
     default: []
   node_pack_overrides:
-    description: Per-pack C(url) and/or C(commit), e.g. C({ComfyUI-GGUF: {url: https://mirror/ComfyUI-GGUF.git}}).
+    description:
+      - Per-pack C(url) and/or C(commit) (mirrors, other pins), keyed by pack name.
+      - For example C(ComfyUI-GGUF) mapped to a dict with C(url) set to a mirror's clone URL.
     type: dict
     default: {}
   node_packs_allow_unpinned:
