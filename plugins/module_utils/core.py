@@ -1,3 +1,5 @@
+# Copyright: wanprov maintainers
+# SPDX-License-Identifier: Apache-2.0
 """What every wanprov.gpu module shares: importing the wanprov core, and turning its typed errors into
 fail_json. The modules run under the wanprov venv's Python (ansible_python_interpreter), so the core imports
 directly; anywhere else they fail with the missing_required_lib message instead of a traceback."""
@@ -9,8 +11,7 @@ import traceback
 from ansible.module_utils.basic import missing_required_lib
 
 try:
-    import wanprov  # noqa: F401 - the probe; each module imports what it uses
-    from wanprov.errors import WanprovError
+    from wanprov.errors import WanprovError  # the probe; each module imports the rest where it uses it
 except ImportError:
     WANPROV_IMPORT_ERROR: str | None = traceback.format_exc()
 

@@ -1,4 +1,6 @@
 #!/usr/bin/python
+# Copyright: wanprov maintainers
+# SPDX-License-Identifier: Apache-2.0
 """wanprov.gpu.path_state: a read-only probe of a service account and many paths (no core needed)."""
 
 # ruff: noqa: E402 - Ansible modules carry DOCUMENTATION/EXAMPLES/RETURN before their imports
@@ -30,7 +32,7 @@ options:
     default: []
 version_added: 0.1.0
 author:
-  - wanprov
+  - wanprov maintainers (!UNKNOWN)
 notes:
   - Check mode is supported (the module only reads); diff mode has nothing to show.
   - Needs only the Python standard library, so it runs under any interpreter (no wanprov import).

@@ -1,4 +1,6 @@
 #!/usr/bin/python
+# Copyright: wanprov maintainers
+# SPDX-License-Identifier: Apache-2.0
 """wanprov.gpu.stack: a thin adapter over wanprov.stack (host_plan, git, constraints, pip, flags, apply)."""
 
 # ruff: noqa: E402 - Ansible modules carry DOCUMENTATION/EXAMPLES/RETURN before their imports
@@ -24,7 +26,7 @@ description:
   - Runs on the host under the wanprov venv's Python (set C(ansible_python_interpreter) for the task).
 version_added: 0.1.0
 author:
-  - wanprov
+  - wanprov maintainers (!UNKNOWN)
 requirements:
   - wanprov (the core, importable by the interpreter the module runs under)
 options:

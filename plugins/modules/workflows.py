@@ -1,4 +1,6 @@
 #!/usr/bin/python
+# Copyright: wanprov maintainers
+# SPDX-License-Identifier: Apache-2.0
 """wanprov.gpu.workflows: a thin adapter over wanprov.workflows.install (render the set, write the rest)."""
 
 # ruff: noqa: E402 - Ansible modules carry DOCUMENTATION/EXAMPLES/RETURN before their imports
@@ -18,7 +20,7 @@ description:
   - Runs on the host under the wanprov venv's Python (set C(ansible_python_interpreter) for the task).
 version_added: 0.1.0
 author:
-  - wanprov
+  - wanprov maintainers (!UNKNOWN)
 requirements:
   - wanprov (the core, importable by the interpreter the module runs under)
 options:
