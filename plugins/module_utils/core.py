@@ -28,8 +28,8 @@ def require_wanprov(module) -> None:
         module.fail_json(
             msg=missing_required_lib(
                 "wanprov",
-                reason="(run the module under the wanprov venv's Python: set ansible_python_interpreter "
-                "to e.g. /opt/wanprov/venv/bin/python, which the wanprov_cli role installs)",
+                reason="to run this module: set ansible_python_interpreter to the wanprov venv's Python "
+                "(e.g. /opt/wanprov/venv/bin/python, which the wanprov_cli role installs)",
             ),
             exception=WANPROV_IMPORT_ERROR,
         )

@@ -70,3 +70,54 @@ def test_ansible_doc_lists_and_documents_every_module(installed, repo_root):
         assert entry["doc"]["options"], name
         assert entry["examples"].strip(), name
         assert entry["return"], name
+
+
+@pytest.mark.slow  # one ansible-playbook run (a few seconds)
+def test_installed_modules_run_under_ansible_playbook(installed, tmp_path):
+    """Through Ansible itself (AnsiballZ packs the module_utils): check mode with --diff writes nothing and
+    shows the plan; under an interpreter without wanprov the module names the fix."""
+    playbook = tmp_path / "play.yml"
+    torch = {"variant": "cu128", "torch": "2.9.1", "torchvision": "0.24.1", "torchaudio": "none"}
+    summary = {"torch": {**torch, "index_url": "https://download.pytorch.org/whl/cu128"}, "launch_flags": []}
+    stack = {
+        "comfyui_dir": str(tmp_path / "ComfyUI"),
+        "venv_dir": str(tmp_path / "venv"),
+        "data_dir": str(tmp_path / "data"),
+        "summary": summary,
+        "install_torch": False,
+        "nodes": False,
+    }
+    bare_python = str(Path(sys.base_prefix) / "bin" / "python3")  # the venv's base: no wanprov there
+    tasks = [
+        {"name": "Plan the stack", "wanprov.gpu.stack": stack, "register": "stack"},
+        {
+            "name": "Pins",
+            "ansible.builtin.assert": {"that": ["stack.plan.torch_pins.torch == '2.9.1+cu128'"]},
+        },
+        {
+            "name": "Probe",
+            "wanprov.gpu.path_state": {"user": "root", "group": "root", "paths": [str(tmp_path)]},
+        },
+        {
+            "name": "Without wanprov",
+            "wanprov.gpu.doctor": {"facts": "/nonexistent"},
+            "vars": {"ansible_python_interpreter": bare_python},
+            "ignore_errors": True,
+        },
+    ]
+    play = {
+        "hosts": "localhost",
+        "gather_facts": False,
+        "vars": {"ansible_python_interpreter": sys.executable},
+        "tasks": tasks,
+    }
+    playbook.write_text(yaml.safe_dump([play], sort_keys=False))
+    (tmp_path / "venv").mkdir()
+    out = _run(
+        "ansible-playbook", "-i", "localhost,", "-c", "local", "--check", "--diff", str(playbook),
+        cwd=tmp_path, env=installed["env"],
+    )  # fmt: skip
+    assert "+torch==2.9.1+cu128" in out
+    assert "ok=4    changed=1    unreachable=0    failed=0" in out
+    assert "set ansible_python_interpreter to the wanprov venv's Python" in out
+    assert list((tmp_path / "venv").iterdir()) == []
