@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib
 import io
 import json
+import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import redirect_stdout
@@ -32,6 +33,15 @@ def collections_root(tmp_path_factory: pytest.TempPathFactory, repo_root: Path) 
         sys.path.remove(str(root))
         for name in [m for m in sys.modules if m.startswith("ansible_collections")]:
             del sys.modules[name]
+
+
+@pytest.fixture(autouse=True)
+def _restore_environ() -> Iterator[None]:
+    """A module sets its environment as its own process would (models: HF_TOKEN); in-process, undo it."""
+    saved = dict(os.environ)
+    yield
+    os.environ.clear()
+    os.environ.update(saved)
 
 
 @pytest.fixture

@@ -112,6 +112,7 @@ def test_models_copies_verifies_then_is_unchanged(run_module, tmp_path, mirror):
     args = models_args(tmp_path, *mirror)
     rc, result = run_module("models", args)
     assert rc == 0, result
+    assert os.environ["HF_TOKEN"] == TOKEN  # handed to the core the way huggingface_hub reads it
     assert result["changed"] is True and result["ok"] is True
     assert (tmp_path / "models/vae/test_vae.safetensors").read_bytes() == (
         mirror[1] / "vae/test_vae.safetensors"
