@@ -517,7 +517,8 @@ def main():
             report = _nodes(module, params, plan, diffs)
             result["nodes"] = report.to_dict() if report is not None else None
     except WanprovError as error:
-        fail_from(module, error, **result)
+        # the steps before the failing one may have changed the host: say so
+        fail_from(module, error, **{**result, "changed": bool(diffs) and not module.check_mode})
     result["changed"] = bool(diffs)
     if module._diff and diffs:
         result["diff"] = diffs

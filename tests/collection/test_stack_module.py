@@ -187,3 +187,13 @@ def test_missing_wanprov_fails_with_the_interpreter_hint(run_module, tmp_path, m
     assert rc == 1
     assert "Failed to import the required Python library (wanprov)" in result["msg"]
     assert "ansible_python_interpreter" in result["msg"]
+
+
+def test_a_failing_step_still_reports_what_changed_before_it(run_module, tmp_path):
+    (tmp_path / "venv").mkdir()
+    args = stack_args(tmp_path, summary=DOCTOR_SUMMARY, install_torch=False, check_flags=False)
+    rc, result = run_module("stack", args)  # protection written, then install-nodes finds no checkout
+    assert rc == 1
+    assert result["error"] == "bad_manifest" and "not a ComfyUI checkout" in result["msg"]
+    assert result["changed"] is True
+    assert (tmp_path / "venv" / "wanprov-constraints.txt").is_file()
