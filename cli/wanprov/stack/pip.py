@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import subprocess
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from wanprov.stack.errors import InstallFailedError
@@ -44,5 +44,21 @@ def install_requirements(
             f"pip could not install {requirements} under the torch constraints {constraints}:\n{tail}",
             hint="a requirement conflicts with the pinned torch (or a wheel is missing from the index); "
             "pin a compatible version of the pack, or set its `requirements: skip` in the manifest",
+        )
+    return proc.stdout
+
+
+def install_pins(python: Path, pins: Mapping[str, str], args: Sequence[str] = ()) -> str:
+    """`pip install NAME==VERSION ...` (the torch wheels from their index, `args` first naming it)."""
+    command = [
+        str(python), "-m", "pip", "install", "--disable-pip-version-check", "--no-input",
+        *(f"{name}=={version}" for name, version in pins.items()), *args,
+    ]  # fmt: skip
+    proc = subprocess.run(command, capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        tail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-12:])
+        raise InstallFailedError(
+            f"pip could not install {', '.join(f'{n}=={v}' for n, v in pins.items())} into {python}:\n{tail}",
+            hint="check the torch index (or its mirror) serves these wheels for this Python",
         )
     return proc.stdout

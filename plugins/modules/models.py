@@ -1,0 +1,197 @@
+#!/usr/bin/python
+# Copyright: wanprov maintainers
+# SPDX-License-Identifier: Apache-2.0
+"""wanprov.gpu.models: a thin adapter over wanprov.models (catalog, lock, fetch plan, fetch)."""
+
+# ruff: noqa: E402 - Ansible modules carry DOCUMENTATION/EXAMPLES/RETURN before their imports
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: models
+short_description: Fetch a profile's model files, verified, into ComfyUI's folders (wanprov fetch-models)
+description:
+  - Plans a model profile against the models folder (what is there and verified, what is to download, copy
+    or hash) and fetches what is missing, resumable and in parallel, each file checked against its sha256.
+  - In check mode it computes the same plan and downloads and writes nothing.
+  - With C(--diff) it shows the files present before and after.
+  - Runs on the host under the wanprov venv's Python (set C(ansible_python_interpreter) for the task).
+version_added: 0.1.0
+author:
+  - wanprov maintainers (!UNKNOWN)
+requirements:
+  - wanprov (the core, importable by the interpreter the module runs under)
+options:
+  profile:
+    description: The model profile (C(wanprov models list)).
+    type: str
+    required: true
+  models_dir:
+    description: ComfyUI's models folder itself.
+    type: path
+    required: true
+  manifests:
+    description: Your own catalog or profile YAML files on the host (same format as the shipped catalog).
+    type: list
+    elements: path
+    default: []
+  lock:
+    description: The lock file to read (default the one beside each manifest).
+    type: path
+  only:
+    description: Only entries whose id, name or folder/name match one of these globs.
+    type: list
+    elements: str
+    default: []
+  from_dir:
+    description: Copy from a local or NFS mirror laid out like the models folder instead of the Hub.
+    type: path
+  jobs:
+    description: Files fetched in parallel.
+    type: int
+    default: 4
+  hf_token:
+    description: A Hugging Face token for gated repositories (never logged, never returned).
+    type: str
+  hf_endpoint:
+    description: A Hub mirror (C(HF_ENDPOINT)).
+    type: str
+notes:
+  - Check mode is supported; diff mode is supported.
+  - The C(wanprov fetch-models) command calls the same core.
+seealso:
+  - module: wanprov.gpu.doctor
+"""
+
+EXAMPLES = r"""
+- name: Fetch the profile the doctor recommends
+  wanprov.gpu.models:
+    profile: "{{ doctor.summary.recommended_profile }}"
+    models_dir: /opt/comfyui/ComfyUI/models
+    hf_token: "{{ vault_hf_token | default(omit) }}"
+  vars:
+    ansible_python_interpreter: /opt/wanprov/venv/bin/python
+
+- name: Copy from the controller's cache already on the host
+  wanprov.gpu.models:
+    profile: wan22-i2v-a14b-q4km-lightning
+    models_dir: /opt/comfyui/ComfyUI/models
+    from_dir: /var/cache/wanprov/models
+  vars:
+    ansible_python_interpreter: /opt/wanprov/venv/bin/python
+"""
+
+RETURN = r"""
+schema:
+  description: The plan's schema and version.
+  returned: always
+  type: str
+  sample: wanprov.fetch/1
+profile:
+  description: The profile fetched.
+  returned: always
+  type: str
+models_dir:
+  description: The models folder.
+  returned: always
+  type: str
+source:
+  description: C(hub) or the mirror folder.
+  returned: always
+  type: str
+files:
+  description: Per file its C(status) (present, pending, downloaded, copied, failed), C(action) and pins.
+  returned: always
+  type: list
+  elements: dict
+to_download_bytes:
+  description: Bytes still to transfer.
+  returned: always
+  type: int
+free_bytes:
+  description: Free bytes where the models go.
+  returned: always
+  type: int
+ok:
+  description: Every file is present and verified.
+  returned: always
+  type: bool
+"""
+
+import os
+from pathlib import Path
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.wanprov.gpu.plugins.module_utils.core import WanprovError, fail_from, require_wanprov
+
+
+def _present(plan):
+    return "".join(f"{state.entry.relpath}\n" for state in plan.files if state.status == "present")
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec={
+            "profile": {"type": "str", "required": True},
+            "models_dir": {"type": "path", "required": True},
+            "manifests": {"type": "list", "elements": "path", "default": []},
+            "lock": {"type": "path"},
+            "only": {"type": "list", "elements": "str", "default": []},
+            "from_dir": {"type": "path"},
+            "jobs": {"type": "int", "default": 4},
+            "hf_token": {"type": "str", "no_log": True},
+            "hf_endpoint": {"type": "str"},
+        },
+        supports_check_mode=True,
+    )
+    require_wanprov(module)
+    from wanprov.models.catalog import load_catalog
+    from wanprov.models.fetch import plan_fetch, preflight_disk, resolve_unknowns, run_fetch, select
+    from wanprov.models.hub import HubSettings
+    from wanprov.models.lock import locked_catalog
+    from wanprov.models.progress import NullProgress
+
+    params = module.params
+    if not 1 <= params["jobs"] <= 32:
+        module.fail_json(msg=f"jobs={params['jobs']}: give 1 to 32 parallel files")
+    # The core reads the token and the endpoint where huggingface_hub does: the environment, at call time.
+    if params["hf_token"]:
+        os.environ["HF_TOKEN"] = params["hf_token"]
+    if params["hf_endpoint"]:
+        os.environ["HF_ENDPOINT"] = params["hf_endpoint"]
+    from_dir = Path(params["from_dir"]) if params["from_dir"] else None
+    if from_dir is not None and not from_dir.is_dir():
+        module.fail_json(msg=f"from_dir {from_dir} is not a folder")
+    try:
+        catalog = locked_catalog(
+            load_catalog(params["manifests"]), Path(params["lock"]) if params["lock"] else None
+        )
+        entries = select(catalog.profile(params["profile"]), params["only"])
+        if not entries:
+            module.fail_json(msg=f"only={params['only']} matches no file of profile {params['profile']}")
+        settings = HubSettings.from_env()
+        plan = plan_fetch(params["profile"], entries, Path(params["models_dir"]), from_dir=from_dir)
+        before = _present(plan)
+        if not (module.check_mode and settings.offline):
+            resolve_unknowns(plan, settings, from_dir)
+        changed = bool(plan.pending)
+        if changed and not module.check_mode:
+            preflight_disk(plan)
+            run_fetch(plan, settings, from_dir=from_dir, jobs=params["jobs"], progress=NullProgress())
+    except WanprovError as error:
+        fail_from(module, error)
+    result = plan.to_dict()
+    if plan.errors:
+        worst = max(plan.errors, key=lambda e: int(e.exit_code))
+        fail_from(module, worst, changed=changed, **result)
+    if module._diff and changed:
+        after = "".join(f"{state.entry.relpath}\n" for state in plan.files)
+        result["diff"] = {"before_header": f"{plan.models_dir} (verified files)",
+                          "after_header": f"{plan.models_dir} (verified files)",
+                          "before": before, "after": after}  # fmt: skip
+    module.exit_json(changed=changed, **result)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,529 @@
+#!/usr/bin/python
+# Copyright: wanprov maintainers
+# SPDX-License-Identifier: Apache-2.0
+"""wanprov.gpu.stack: a thin adapter over wanprov.stack (host_plan, git, constraints, pip, flags, apply)."""
+
+# ruff: noqa: E402 - Ansible modules carry DOCUMENTATION/EXAMPLES/RETURN before their imports
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: stack
+short_description: Converge a host's ComfyUI stack from wanprov's one plan (torch, protection, packs, flags)
+description:
+  - Computes the host's stack plan with the wanprov core (C(wanprov.stack.host_plan)) - the torch wheels and
+    their index (explicit settings, else the doctor's choice for this host's driver and GPU), the pip
+    arguments, the torch constraints file and the venv's C(pip.conf), and the service's launch flags and
+    command line.
+  - Then converges what it is asked to, in order, each step only where it differs - the ComfyUI checkout at a
+    pinned commit (I(comfyui_version)); the torch protection files (the core is their only writer); the
+    pinned torch wheels in the venv; the launch flags, checked against the installed ComfyUI's
+    C(main.py --help); the pinned node packs and their requirements under the torch constraints (as
+    C(wanprov install-nodes)).
+  - In check mode it computes the same plan and every step's pending work, and writes nothing.
+  - With C(--diff) it shows the protection files before and after, and the torch and node-pack plan.
+  - Runs on the host under the wanprov venv's Python (set C(ansible_python_interpreter) for the task).
+version_added: 0.1.0
+author:
+  - wanprov maintainers (!UNKNOWN)
+requirements:
+  - wanprov (the core, importable by the interpreter the module runs under)
+options:
+  comfyui_dir:
+    description: The ComfyUI checkout (holds C(main.py)).
+    type: path
+    required: true
+  venv_dir:
+    description: The ComfyUI venv; the constraints file and C(pip.conf) live in it.
+    type: path
+    required: true
+  data_dir:
+    description: The service's data folder (C(output/), C(input/), C(temp/) and C(extra_model_paths.yaml)).
+    type: path
+    required: true
+  user_dir:
+    description: ComfyUI's user folder. Default I(data_dir)/user.
+    type: path
+  models_dir:
+    description: Models outside the checkout; when set the launch flags name C(extra_model_paths.yaml).
+    type: path
+  listen:
+    description: The address ComfyUI listens on.
+    type: str
+    default: 127.0.0.1
+  port:
+    description: The port ComfyUI listens on.
+    type: int
+    default: 8188
+  comfyui_git_url:
+    description: Where the ComfyUI checkout comes from.
+    type: str
+  comfyui_version:
+    description:
+      - The ComfyUI commit (40 hex) to check out; omit to leave the checkout alone.
+      - A branch or tag is refused unless I(allow_unpinned=true).
+    type: str
+  allow_unpinned:
+    description: Accept a branch or tag for ComfyUI (resolved to its commit now; it moves later).
+    type: bool
+    default: false
+  summary:
+    description:
+      - The doctor's C(summary) block (C(wanprov doctor --format json), or the M(wanprov.gpu.doctor) module's
+        C(summary)); its C(torch) and C(launch_flags) are used when not given explicitly.
+      - Omitted and needed, the module asks the doctor itself (no torch probe, no NVENC encode).
+    type: dict
+  torch_variant:
+    description: The CUDA variant of the torch wheels (C(cu126), C(cu128), C(cu130)); empty for the doctor's.
+    type: str
+    default: ""
+  torch_version:
+    description: The torch version (set with I(torch_variant) and I(torchvision_version)).
+    type: str
+    default: ""
+  torchvision_version:
+    description: The torchvision version.
+    type: str
+    default: ""
+  torchaudio_version:
+    description: The torchaudio version; C(none) or empty skips torchaudio.
+    type: str
+    default: ""
+  torch_index_url:
+    description: The PyTorch index (or a mirror); empty for the chosen variant's index.
+    type: str
+    default: ""
+  launch_flags:
+    description: VRAM-tier launch flags; empty with I(launch_flags_auto) takes the doctor's.
+    type: list
+    elements: str
+    default: []
+  launch_flags_auto:
+    description: Take the doctor's launch flags when I(launch_flags) is empty.
+    type: bool
+    default: true
+  extra_launch_flags:
+    description: Flags added after the tier flags (e.g. C(--use-sage-attention)).
+    type: list
+    elements: str
+    default: []
+  pip_index_url:
+    description: The index for everything but torch; empty for pip's default.
+    type: str
+    default: ""
+  pip_extra_args:
+    description: Extra pip arguments for every install (e.g. C(--no-index --find-links /srv/wheels)).
+    type: str
+    default: ""
+  protect:
+    description: Write the torch constraints file and the venv's C(pip.conf) (only where they differ).
+    type: bool
+    default: true
+  install_torch:
+    description: Install the pinned torch wheels into the venv when the installed ones differ.
+    type: bool
+    default: true
+  check_flags:
+    description: Refuse launch flags the installed ComfyUI does not accept (needs the checkout).
+    type: bool
+    default: true
+  nodes:
+    description: Converge the pinned node packs and ComfyUI's and the packs' requirements.
+    type: bool
+    default: true
+  node_manifest:
+    description: A node pack manifest on the host; omitted, the one shipped with wanprov.
+    type: path
+  node_packs_optional:
+    description: Optional packs to add by name, or C(all).
+    type: list
+    elements: str
+    default: []
+  node_pack_overrides:
+    description:
+      - Per-pack C(url) and/or C(commit) (mirrors, other pins), keyed by pack name.
+      - For example C(ComfyUI-GGUF) mapped to a dict with C(url) set to a mirror's clone URL.
+    type: dict
+    default: {}
+  node_packs_allow_unpinned:
+    description: Accept a branch or tag for a pack.
+    type: bool
+    default: false
+  force:
+    description: Discard local edits to tracked files in the ComfyUI and pack checkouts instead of refusing.
+    type: bool
+    default: false
+  core_requirements:
+    description: Install ComfyUI's own C(requirements.txt) under the constraints.
+    type: bool
+    default: true
+notes:
+  - Check mode is supported; diff mode is supported.
+  - The C(wanprov install-nodes) and C(wanprov stack flags) commands call the same core.
+seealso:
+  - module: wanprov.gpu.doctor
+"""
+
+EXAMPLES = r"""
+- name: Converge the stack with the doctor's torch and launch flags
+  wanprov.gpu.stack:
+    comfyui_dir: /opt/comfyui/ComfyUI
+    venv_dir: /opt/comfyui/venv
+    data_dir: /var/lib/comfyui
+    comfyui_git_url: https://github.com/Comfy-Org/ComfyUI.git
+    comfyui_version: a125cd84b054a57729b5eecab930ca9408719832
+    node_packs_optional: [ComfyUI-KJNodes]
+  vars:
+    ansible_python_interpreter: /opt/wanprov/venv/bin/python
+  register: stack
+
+- name: Only the plan (torch pins, index, launch flags), e.g. to write a unit from it
+  wanprov.gpu.stack:
+    comfyui_dir: /opt/comfyui/ComfyUI
+    venv_dir: /opt/comfyui/venv
+    data_dir: /var/lib/comfyui
+    torch_variant: cu128
+    torch_version: 2.9.1
+    torchvision_version: 0.24.1
+    torchaudio_version: none
+    launch_flags: [--highvram]
+    protect: false
+    install_torch: false
+    check_flags: false
+    nodes: false
+  vars:
+    ansible_python_interpreter: /opt/wanprov/venv/bin/python
+  register: stack_plan
+"""
+
+RETURN = r"""
+schema:
+  description: The result's schema and version.
+  returned: always
+  type: str
+  sample: wanprov.stack/1
+plan:
+  description: The core's stack plan (C(wanprov.stack.host_plan.plan_stack)).
+  returned: always
+  type: dict
+  contains:
+    torch:
+      description: The chosen wheels, their index and where the choice came from (C(explicit) or C(doctor)).
+      type: dict
+      sample: {variant: cu128, torch: 2.9.1, torchvision: 0.24.1, torchaudio: 2.9.1,
+               index_url: "https://download.pytorch.org/whl/cu128", source: doctor}
+    torch_pins:
+      description: Name -> pinned version (with its local label).
+      type: dict
+      sample: {torch: 2.9.1+cu128, torchvision: 0.24.1+cu128, torchaudio: 2.9.1+cu128}
+    pip_args:
+      description: pip arguments for every install but torch's.
+      type: list
+      elements: str
+    torch_pip_args:
+      description: pip arguments for the torch install (its index first).
+      type: list
+      elements: str
+    launch_flags:
+      description: Tier flags, extra flags, then the path and network flags.
+      type: list
+      elements: str
+    argv:
+      description: The service's command line (venv python, main.py, flags).
+      type: list
+      elements: str
+    python:
+      description: The venv's interpreter.
+      type: str
+    constraints:
+      description: The torch constraints file.
+      type: str
+    files:
+      description: Path -> the text of each torch protection file.
+      type: dict
+checkout:
+  description: The ComfyUI checkout, when I(comfyui_version) is given.
+  returned: when comfyui_version is given
+  type: dict
+  sample: {path: /opt/comfyui/ComfyUI, commit: a125cd84b054a57729b5eecab930ca9408719832,
+           current_commit: null, action: clone}
+protection:
+  description: The protection files written (or, in check mode, that would be).
+  returned: always
+  type: list
+  elements: str
+torch:
+  description: The pinned and installed torch versions and the action (C(none), C(install), C(unknown)).
+  returned: always
+  type: dict
+  sample: {pinned: {torch: 2.9.1+cu128}, installed: {torch: null}, action: install}
+flags:
+  description: The launch flag check (C(source), C(accepted), C(rejected)); null when not run.
+  returned: always
+  type: dict
+nodes:
+  description: The C(wanprov install-nodes) report (packs, core requirements, torch); null when not run.
+  returned: always
+  type: dict
+"""
+
+import re
+from pathlib import Path
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.wanprov.gpu.plugins.module_utils.core import WanprovError, fail_from, require_wanprov
+
+COMMIT_RE = re.compile(r"^[0-9a-f]{40}$")
+
+
+def _request(params):
+    from wanprov.stack.host_plan import StackRequest, TorchRequest
+
+    data_dir = Path(params["data_dir"])
+    return StackRequest(
+        install_dir=Path(params["comfyui_dir"]),
+        venv_dir=Path(params["venv_dir"]),
+        data_dir=data_dir,
+        user_dir=Path(params["user_dir"] or data_dir / "user"),
+        models_dir=Path(params["models_dir"]) if params["models_dir"] else None,
+        listen=params["listen"],
+        port=params["port"],
+        torch=TorchRequest(
+            variant=params["torch_variant"],
+            torch=params["torch_version"],
+            torchvision=params["torchvision_version"],
+            torchaudio=params["torchaudio_version"],
+            index_url=params["torch_index_url"],
+        ),
+        launch_flags=params["launch_flags"],
+        launch_flags_auto=params["launch_flags_auto"],
+        extra_launch_flags=params["extra_launch_flags"],
+        pip_index_url=params["pip_index_url"],
+        pip_extra_args=params["pip_extra_args"],
+    )
+
+
+def _summary(params, request):
+    """The doctor's summary: given, or asked for here only when the plan needs it."""
+    if params["summary"] is not None:
+        return params["summary"]
+    needs_torch = not request.torch.explicit
+    needs_flags = request.launch_flags_auto and not request.launch_flags
+    if not (needs_torch or needs_flags):
+        return {}
+    from wanprov.doctor.summary import summarize
+    from wanprov.facts import ProbeOptions, collect
+
+    return summarize(collect(ProbeOptions(torch=False, nvenc=False)))
+
+
+def _checkout(module, params, diffs):
+    from wanprov.stack import git
+
+    url, ref = params["comfyui_git_url"], params["comfyui_version"]
+    if not url:
+        module.fail_json(
+            msg="comfyui_version is set but comfyui_git_url is not: say where ComfyUI comes from"
+        )
+    path = Path(params["comfyui_dir"])
+    if not COMMIT_RE.match(ref):
+        if not params["allow_unpinned"]:
+            module.fail_json(
+                msg=f"comfyui_version={ref} is a branch or tag, not a 40-hex commit (a branch moves)",
+                hint="pin the commit (git rev-parse REF), or set allow_unpinned=true",
+            )
+        ref = git.resolve_remote_ref(url, ref)
+    state = git.inspect(path)
+    if state.exists and not state.is_repo:
+        module.fail_json(msg=f"{path} exists but is not a git checkout; move it away")
+    if not state.exists:
+        action = "clone"
+    elif state.head != ref or state.origin_url != url or state.dirty:
+        action = "checkout"
+    else:
+        action = "none"
+    if action == "checkout" and state.dirty and not params["force"]:
+        module.fail_json(msg=f"{path} has local changes to tracked files; set force=true to discard them")
+    result = {"path": str(path), "url": url, "commit": ref, "current_commit": state.head, "action": action}
+    if action != "none":
+        diffs.append({"before_header": f"{path} (commit)", "after_header": f"{path} (commit)",
+                      "before": f"{state.head}\n", "after": f"{ref}\n"})  # fmt: skip
+        if not module.check_mode:
+            git.checkout(path, url, ref, force=params["force"])
+    return result
+
+
+def _protect(module, plan, diffs):
+    from wanprov.datafiles import write_text_if_changed
+
+    pending = []
+    for path, text in plan.files.items():
+        try:
+            before = Path(path).read_text(encoding="utf-8")
+        except (FileNotFoundError, UnicodeDecodeError):
+            before = ""
+        if before == text:
+            continue
+        pending.append(path)
+        diffs.append({"before_header": path, "after_header": path, "before": before, "after": text})
+        if not module.check_mode:
+            write_text_if_changed(Path(path), text, mode=0o644)
+    return pending
+
+
+def _torch(module, plan, diffs):
+    from wanprov.stack import pip
+
+    python = Path(plan.python)
+    if not python.exists():
+        if not module.check_mode:
+            module.fail_json(
+                msg=f"the venv {python.parent.parent} has no {python}: create it before installing torch"
+            )
+        # check mode on a bare host: the venv comes later in the real run
+        return {"pinned": plan.torch_pins, "installed": None, "action": "unknown"}
+    installed = pip.installed_versions(python, list(plan.torch_pins))
+    if installed == plan.torch_pins:
+        return {"pinned": plan.torch_pins, "installed": installed, "action": "none"}
+    diffs.append({
+        "before_header": f"{python} (torch)", "after_header": f"{python} (torch)",
+        "before": "".join(f"{n}=={v}\n" for n, v in installed.items()),
+        "after": "".join(f"{n}=={v}\n" for n, v in plan.torch_pins.items()),
+    })  # fmt: skip
+    if not module.check_mode:
+        pip.install_pins(python, plan.torch_pins, plan.torch_pip_args)
+        installed = pip.installed_versions(python, list(plan.torch_pins))
+    return {"pinned": plan.torch_pins, "installed": installed, "action": "install"}
+
+
+def _flags(plan, request):
+    from wanprov.stack.errors import RefusedError
+    from wanprov.stack.flags import check_flags, known_flags
+
+    python = Path(plan.python)
+    known, source = known_flags(request.install_dir, python if python.exists() else None)
+    check = check_flags(plan.launch_flags, known, source)
+    if check.rejected:
+        raise RefusedError(
+            f"launch flag(s) {', '.join(check.rejected)} are not flags of the ComfyUI at "
+            f"{request.install_dir} (checked with {source})",
+            hint="drop them from launch_flags / extra_launch_flags, or pin a ComfyUI that has them",
+        )
+    return {"source": check.source, "accepted": check.accepted, "rejected": check.rejected}
+
+
+def _nodes(module, params, plan, diffs):
+    from wanprov.stack import apply
+    from wanprov.stack import manifest as stack_manifest
+
+    overrides = params["node_pack_overrides"]
+    for name, entry in overrides.items():
+        if not isinstance(entry, dict) or not set(entry) <= {"url", "commit"}:
+            module.fail_json(msg=f"node_pack_overrides[{name!r}] must be a mapping of url and/or commit")
+    packs = stack_manifest.select(
+        stack_manifest.load_node_packs(Path(params["node_manifest"]) if params["node_manifest"] else None),
+        with_optional=params["node_packs_optional"],
+        urls={name: e["url"] for name, e in overrides.items() if e.get("url")},
+        commits={name: e["commit"] for name, e in overrides.items() if e.get("commit")},
+        allow_unpinned=params["node_packs_allow_unpinned"],
+    )
+    python = Path(plan.python)
+    if module.check_mode and not python.exists():
+        return None  # no venv yet: nothing to compare the packs with
+    report = apply.install_nodes(
+        packs,
+        Path(params["comfyui_dir"]),
+        python,
+        Path(plan.constraints),
+        dry_run=module.check_mode,
+        force=params["force"],
+        pip_args=plan.pip_args,
+        core_requirements=params["core_requirements"],
+    )
+    drift = [f"{p.name}: {p.state} ({', '.join(p.actions)})" for p in report.packs if p.actions]
+    if report.core_requirements.get("actions"):
+        drift.append("ComfyUI requirements: pending")
+    if drift:
+        diffs.append({"before_header": "node packs", "after_header": "node packs",
+                      "before": "".join(f"{line}\n" for line in drift), "after": "converged\n"})  # fmt: skip
+    return report
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec={
+            "comfyui_dir": {"type": "path", "required": True},
+            "venv_dir": {"type": "path", "required": True},
+            "data_dir": {"type": "path", "required": True},
+            "user_dir": {"type": "path"},
+            "models_dir": {"type": "path"},
+            "listen": {"type": "str", "default": "127.0.0.1"},
+            "port": {"type": "int", "default": 8188},
+            "comfyui_git_url": {"type": "str"},
+            "comfyui_version": {"type": "str"},
+            "allow_unpinned": {"type": "bool", "default": False},
+            "summary": {"type": "dict"},
+            "torch_variant": {"type": "str", "default": ""},
+            "torch_version": {"type": "str", "default": ""},
+            "torchvision_version": {"type": "str", "default": ""},
+            "torchaudio_version": {"type": "str", "default": ""},
+            "torch_index_url": {"type": "str", "default": ""},
+            "launch_flags": {"type": "list", "elements": "str", "default": []},
+            "launch_flags_auto": {"type": "bool", "default": True},
+            "extra_launch_flags": {"type": "list", "elements": "str", "default": []},
+            "pip_index_url": {"type": "str", "default": ""},
+            "pip_extra_args": {"type": "str", "default": ""},
+            "protect": {"type": "bool", "default": True},
+            "install_torch": {"type": "bool", "default": True},
+            "check_flags": {"type": "bool", "default": True},
+            "nodes": {"type": "bool", "default": True},
+            "node_manifest": {"type": "path"},
+            "node_packs_optional": {"type": "list", "elements": "str", "default": []},
+            "node_pack_overrides": {"type": "dict", "default": {}},
+            "node_packs_allow_unpinned": {"type": "bool", "default": False},
+            "force": {"type": "bool", "default": False},
+            "core_requirements": {"type": "bool", "default": True},
+        },
+        supports_check_mode=True,
+    )
+    require_wanprov(module)
+    from wanprov.stack.host_plan import SCHEMA, plan_stack
+
+    params = module.params
+    result = {
+        "changed": False,
+        "schema": SCHEMA,
+        "protection": [],
+        "torch": None,
+        "flags": None,
+        "nodes": None,
+    }
+    diffs = []
+    try:
+        request = _request(params)
+        plan = plan_stack(request, _summary(params, request))
+        result["plan"] = plan.to_dict()
+        if params["comfyui_version"]:
+            result["checkout"] = _checkout(module, params, diffs)
+        if params["protect"]:
+            result["protection"] = _protect(module, plan, diffs)
+        if params["install_torch"]:
+            result["torch"] = _torch(module, plan, diffs)
+        checkout_ready = (request.install_dir / "main.py").is_file()
+        if params["check_flags"] and checkout_ready:
+            result["flags"] = _flags(plan, request)
+        if params["nodes"] and (checkout_ready or not module.check_mode):
+            report = _nodes(module, params, plan, diffs)
+            result["nodes"] = report.to_dict() if report is not None else None
+    except WanprovError as error:
+        # the steps before the failing one may have changed the host: say so
+        fail_from(module, error, **{**result, "changed": bool(diffs) and not module.check_mode})
+    result["changed"] = bool(diffs)
+    if module._diff and diffs:
+        result["diff"] = diffs
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
