@@ -56,9 +56,9 @@ class Context:
         return next((each for each in seen if each.get("index") == device.get("index")), None)
 
     @property
-    def cc(self) -> str | None:
-        device = self.device
-        return device.get("compute_capability") if device else None
+    def judged_ccs(self) -> str:
+        """'8.9 and 12.0': the compute capabilities one torch wheel must cover on this host."""
+        return " and ".join(dict.fromkeys(str(d.get("compute_capability")) for d in self.devices))
 
     @property
     def driver(self) -> str | None:

@@ -43,7 +43,7 @@ def torch_recommendation(ctx: Context) -> list[Finding]:
         return [
             fail(
                 "torch_recommendation",
-                f"no current torch wheel runs on driver {ctx.driver} with CC {ctx.cc}",
+                f"no current torch wheel runs on driver {ctx.driver} with CC {ctx.judged_ccs}",
                 "upgrade the NVIDIA driver to >= 580.65.06 (R580) and rerun wanprov doctor",
             )
         ]
