@@ -230,3 +230,20 @@ def test_probe_judges_devices_in_nvidia_smi_order_whatever_the_environment(mixed
         (1, "NVIDIA GeForce RTX 5090", False),
     ]
     assert facts["devices"][1]["pci_bus_id"] == "00000000:02:00.0"
+
+
+def test_equal_passes_merge_and_name_their_gpus():
+    gpus = [
+        device(index=0, pci_bus_id="00000000:01:00.0"),
+        device(
+            index=1, name="NVIDIA A100-SXM4-80GB", compute_capability="8.0", pci_bus_id="00000000:02:00.0"
+        ),
+        device(index=2, pci_bus_id="00000000:03:00.0"),
+    ]
+    report = evaluate(make_facts(gpu={"devices": gpus}))
+    precision = {f.gpus: f.message for f in report.findings if f.check == "precision"}
+    assert precision == {
+        (0, 2): "GPUs 0, 2 (NVIDIA H100 80GB HBM3): CC 9.0: bf16 and fp8 matmul supported",
+        (1,): "GPU 1 (NVIDIA A100-SXM4-80GB, 00000000:02:00.0): CC 8.0 has bf16 but no fp8 matmul: fp8 "
+        "weights are upcast (they work, without the fp8 speed-up)",
+    }
