@@ -200,7 +200,8 @@ def test_summary_contract(doctor_json, name, gpu, tier, profile, quant, flags, v
             f"torchaudio=={torch['torchaudio']} --index-url {torch['index_url']}"
         )
     for finding in document["findings"]:
-        assert set(finding) == {"check", "severity", "message", "fix"}
+        assert set(finding) == {"check", "severity", "message", "fix", "gpus"}
+        assert all(isinstance(index, int) for index in finding["gpus"])
         assert finding["severity"] in {"pass", "info", "warn", "fail"}
         if finding["severity"] in {"warn", "fail"}:
             assert finding["fix"], finding

@@ -6,10 +6,11 @@ import json
 import subprocess
 import sys
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 
+from doubles.gpu import install_fake_host
+from doubles.gpu.nvml import FakeNvml
 from wanprov.facts import (
     ProbeOptions,
     collect,
@@ -36,6 +37,7 @@ def test_smi_query_parser_reads_the_recording(fixtures_dir):
         "index": 0,
         "name": "NVIDIA H100 80GB HBM3",
         "uuid": "GPU-4b0dc88c-b48b-de6b-841d-77bb9734c3f4",
+        "pci_bus_id": "00000000:00:06.0",
         "driver_version": "580.159.04",
         "compute_capability": "9.0",
         "vram_total_mib": 81559,
@@ -62,55 +64,40 @@ def test_smi_parser_skips_unsupported_values():
     assert gpu["vram_total_mib"] is None and gpu["mig_mode"] is None
 
 
-class FakeNvml:
-    """pynvml replaying nvml-info.txt of the recorded H100 (NVML itself cannot load on this machine)."""
-
-    def __init__(self, info):
-        self.info = info
-        self.devices = info["devices"]
-
-    def nvmlInit(self):
-        pass
-
-    def nvmlShutdown(self):
-        pass
-
-    def nvmlSystemGetDriverVersion(self):
-        return self.info["driver"]
-
-    def nvmlSystemGetCudaDriverVersion_v2(self):
-        return self.info["cuda_driver_version"]
-
-    def nvmlDeviceGetCount(self):
-        return self.info["device_count"]
-
-    def nvmlDeviceGetHandleByIndex(self, index):
-        return self.devices[index]
-
-    def nvmlDeviceGetCudaComputeCapability(self, handle):
-        return tuple(handle["cc"])
-
-    def nvmlDeviceGetMemoryInfo(self, handle):
-        return SimpleNamespace(total=handle["mem_total"], free=handle["mem_total"] - handle["mem_used"])
-
-    def nvmlDeviceGetMigMode(self, handle):
-        return tuple(handle["mig"])
-
-    def nvmlDeviceGetName(self, handle):
-        return handle["name"].encode()  # older nvidia-ml-py returns bytes
-
-    def nvmlDeviceGetUUID(self, handle):
-        return handle["uuid"]
-
-
 def test_nvml_parser_replays_the_recording(fixtures_dir):
     info = json.loads(recorded(fixtures_dir, "nvml-info.txt"))
-    facts = gpu_nvml.probe(FakeNvml(info))
+    facts = gpu_nvml.probe(FakeNvml.from_recording(info, ["00000000:00:06.0"]))
     assert facts["status"] == "ok" and facts["source"] == "nvml"
     assert facts["driver_version"] == "580.159.04" and facts["cuda_driver_version"] == "13.0"
     [gpu] = facts["devices"]
     assert gpu["name"] == "NVIDIA H100 80GB HBM3" and gpu["compute_capability"] == "9.0"
     assert gpu["vram_total_mib"] == 81559 and gpu["mig_mode"] == "disabled"
+    assert gpu["pci_bus_id"] == "00000000:00:06.0"
+
+
+def test_nvml_lists_every_gpu_of_a_multi_gpu_host(tmp_path):
+    install_fake_host(tmp_path, "h100x8")
+    facts = gpu_nvml.probe(FakeNvml.from_fake_host(tmp_path))
+    devices = facts["devices"]
+    assert [d["index"] for d in devices] == list(range(8))
+    assert len({d["uuid"] for d in devices}) == 8 and len({d["pci_bus_id"] for d in devices}) == 8
+    assert devices[0]["uuid"] == "GPU-4b0dc88c-b48b-de6b-841d-77bb9734c3f4"  # GPU 0 is the recording
+    assert {(d["name"], d["compute_capability"], d["vram_total_mib"]) for d in devices} == {
+        ("NVIDIA H100 80GB HBM3", "9.0", 81559)
+    }
+
+
+def test_nvml_and_nvidia_smi_agree_on_a_mixed_host(tmp_path, monkeypatch):
+    env = install_fake_host(tmp_path, "rtx4090_rtx5090_torch260_cu126")
+    monkeypatch.setenv("PATH", env["PATH"])
+    nvml = gpu_nvml.probe(FakeNvml.from_fake_host(tmp_path))
+    smi = gpu_smi.probe()
+    keys = ("index", "name", "uuid", "pci_bus_id", "compute_capability", "vram_total_mib", "mig_mode")
+    assert [{k: d[k] for k in keys} for d in nvml["devices"]] == [
+        {k: d[k] for k in keys} for d in smi["devices"]
+    ]
+    assert [d["name"] for d in smi["devices"]] == ["NVIDIA GeForce RTX 4090", "NVIDIA GeForce RTX 5090"]
+    assert smi["devices"][1]["mig_mode"] is None  # consumer cards: NVML_ERROR_NOT_SUPPORTED, "[N/A]"
 
 
 def test_nvml_without_library_is_unknown_not_an_exception(monkeypatch):

@@ -10,6 +10,16 @@ from wanprov.commands.output import FORMAT_OPTION, emit_json
 from wanprov.exit_codes import ExitCode
 
 
+def parse_gpus(value: str | None) -> list[int] | None:
+    """'0,2' -> [0, 2]; a bad list is a usage error (exit 2) that shows what was given."""
+    if value is None:
+        return None
+    tokens = [token.strip() for token in value.split(",")]
+    if not tokens or not all(token.isdigit() for token in tokens):
+        raise click.BadParameter(f"{value!r}: expected GPU indices such as 0 or 0,2 (see nvidia-smi -L)")
+    return [int(token) for token in tokens]
+
+
 @click.command("doctor")
 @click.option(
     "--comfyui-dir",
@@ -31,6 +41,14 @@ from wanprov.exit_codes import ExitCode
     help="Target interpreter whose torch is probed. Default: the ComfyUI venv's, else this one.",
 )
 @click.option("--profile", default=None, help="Model profile to check against the GPU's VRAM tier.")
+@click.option(
+    "--gpus",
+    "gpu_selection",
+    default=None,
+    metavar="0,2",
+    callback=lambda _ctx, _param, value: parse_gpus(value),
+    help="Judge only these GPUs (nvidia-smi indices); the others are reported as excluded. Default: all.",
+)
 @click.option("--no-torch", is_flag=True, help="Skip the torch probe (fast: no `import torch`).")
 @click.option("--no-nvenc", is_flag=True, help="Skip the one-frame NVENC encodes.")
 @click.option(
@@ -53,6 +71,7 @@ def doctor(
     models_dir: str | None,
     python: str | None,
     profile: str | None,
+    gpu_selection: list[int] | None,
     no_torch: bool,
     no_nvenc: bool,
     facts_file: str | None,
@@ -61,6 +80,8 @@ def doctor(
     output_format: str,
 ) -> int:
     """Check that this host is ready for ComfyUI + Wan 2.2: a verdict per check, with the fix.
+
+    Every GPU is judged (or those --gpus names); a GPU that cannot run is a FAIL naming it.
 
     Exit codes: 0 no FAIL, 1 FAIL (or WARN with --strict), 2 usage, 3 could not run, 10 bad facts file.
     """
@@ -93,7 +114,7 @@ def doctor(
         warm.join()
     if save_facts:
         snapshot.save(facts, save_facts)
-    report = evaluate(facts, strict=strict, profile=profile)
+    report = evaluate(facts, strict=strict, profile=profile, gpus=gpu_selection)
     if output_format == "json":
         emit_json(report.to_dict())
     else:

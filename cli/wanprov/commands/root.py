@@ -17,6 +17,7 @@ from wanprov.commands.output import run_guarded
 # command name -> "module:attribute"; the modules live in wanprov.commands.
 SUBCOMMANDS: dict[str, str] = {
     "doctor": "wanprov.commands.doctor:doctor",
+    "fleet-report": "wanprov.commands.fleet_report:fleet_report",
     "fetch-models": "wanprov.commands.fetch_models:fetch_models",
     "models": "wanprov.commands.models:models",
     "workflow": "wanprov.commands.workflow:workflow",

@@ -41,18 +41,25 @@ def primary_device(facts: dict[str, Any]) -> dict[str, Any] | None:
     return devices[0] if gpu.get("status") == "ok" and devices else None
 
 
-def recommend(facts: dict[str, Any]) -> dict[str, Any] | None:
-    """The torch wheel to install on this host, or None when no current wheel can work here."""
-    device = primary_device(facts)
+def recommend(facts: dict[str, Any], devices: list[dict[str, Any]] | None = None) -> dict[str, Any] | None:
+    """The torch wheel to install on this host, or None when no current wheel can work here.
+
+    One venv serves every GPU of the host, so the wheel must cover all of `devices` (default: GPU 0)."""
+    devices = [d for d in ([primary_device(facts)] if devices is None else devices) if d is not None]
     driver = (facts.get("gpu") or {}).get("driver_version")
-    if device is None or versions.parse(driver) is None:
+    if not devices or versions.parse(driver) is None:
         return None
-    cc = device.get("compute_capability")
-    parsed_cc = gpus.parse_cc(cc)
+    ccs = sorted(
+        {str(d.get("compute_capability")) for d in devices}, key=lambda c: gpus.parse_cc(c) or (0, 0)
+    )
+    cc = " and ".join(ccs)
+    known = [parsed for parsed in (gpus.parse_cc(c) for c in ccs) if parsed is not None]
+    parsed_cc = min(known) if known else None
     floor = cuda.minor_compat_floor(12) or "525.60.13"
     if not versions.at_least(driver, floor):
         return None
-    if gpus.is_blackwell(cc) and not versions.at_least(driver, cuda.min_driver_for("12.8") or "570.26"):
+    blackwell = any(gpus.is_blackwell(c) for c in ccs)
+    if blackwell and not versions.at_least(driver, cuda.min_driver_for("12.8") or "570.26"):
         return None
 
     driver_runs_13 = versions.at_least(driver, cuda.min_driver_for("13.0") or "580.65.06")
@@ -78,7 +85,7 @@ def recommend(facts: dict[str, Any]) -> dict[str, Any] | None:
 
     row = dict(tables.load("torch-recommended")[variant])
     arch_list = arch_list_for(variant, row["torch"])
-    if arch_list is not None and gpus.arch_covers(arch_list, cc) is False:
+    if arch_list is not None and any(gpus.arch_covers(arch_list, c) is False for c in ccs):
         return None
     choice = {
         "variant": variant,

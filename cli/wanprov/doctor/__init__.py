@@ -2,19 +2,29 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from wanprov.doctor.findings import Report
 
 
-def evaluate(facts: dict[str, Any], *, strict: bool = False, profile: str | None = None) -> Report:
-    """Judge a facts document (probed now or loaded from a snapshot)."""
+def evaluate(
+    facts: dict[str, Any],
+    *,
+    strict: bool = False,
+    profile: str | None = None,
+    gpus: Sequence[int] | None = None,
+) -> Report:
+    """Judge a facts document (probed now or loaded from a snapshot): the host, and each GPU of `gpus`
+    (nvidia-smi indices; None: all). UsageError when `gpus` names a GPU the facts do not have."""
     from wanprov.doctor.rules import RULES, Context
-    from wanprov.doctor.summary import summarize
+    from wanprov.doctor.summary import add_verdicts, check_selection, summarize
 
-    summary = summarize(facts)
-    context = Context(facts=facts, summary=summary, profile=profile)
+    selection = check_selection(facts, gpus)
+    summary = summarize(facts, selection)
+    context = Context(facts=facts, summary=summary, profile=profile, selection=selection)
     findings = [finding for rule in RULES for finding in rule(context)]
+    add_verdicts(summary, findings, selection, strict=strict)
     return Report(findings=findings, summary=summary, facts=facts, strict=strict)
 
 

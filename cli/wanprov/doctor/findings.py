@@ -16,9 +16,16 @@ class Finding:
     severity: Severity
     message: str
     fix: str | None = None
+    gpus: tuple[int, ...] = ()  # the GPUs (nvidia-smi index) it is about; empty: the host as a whole
 
     def to_dict(self) -> dict[str, Any]:
-        return {"check": self.check, "severity": self.severity, "message": self.message, "fix": self.fix}
+        return {
+            "check": self.check,
+            "severity": self.severity,
+            "message": self.message,
+            "fix": self.fix,
+            "gpus": list(self.gpus),
+        }
 
 
 def passed(check: str, message: str) -> Finding:

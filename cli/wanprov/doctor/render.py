@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import textwrap
+from typing import Any
 
 from wanprov.doctor.findings import Report
 
@@ -33,6 +34,7 @@ def render_text(report: Report, *, colour: bool = False, width: int = 100) -> st
             lines.extend(indent + line for line in fix)
     summary = report.summary
     torch = summary.get("torch") or {}
+    lines.extend(_gpu_table(summary.get("gpus") or []))
     lines.append("")
     lines.append(
         f"summary: tier {summary['vram_tier']}, profile {summary['recommended_profile']}, "
@@ -46,3 +48,36 @@ def render_text(report: Report, *, colour: bool = False, width: int = 100) -> st
         f"{counts['pass']} pass"
     )
     return "\n".join(lines)
+
+
+def _gpu_table(gpus: list[dict[str, Any]]) -> list[str]:
+    """One row per GPU with its verdict (a multi-GPU host only: one GPU is the summary line below)."""
+    if len(gpus) < 2:
+        return []
+    header = ("GPU", "name", "bus id", "CC", "VRAM MiB", "tier", "profile", "verdict")
+    rows = [header]
+    for gpu in gpus:
+        verdict = gpu.get("verdict") or ""
+        if gpu.get("failed_checks"):
+            verdict += f" ({', '.join(gpu['failed_checks'])})"
+        rows.append(
+            tuple(
+                str(value if value is not None else "-")
+                for value in (
+                    gpu["index"],
+                    gpu["name"],
+                    gpu.get("pci_bus_id"),
+                    gpu["compute_capability"],
+                    gpu["vram_total_mib"],
+                    gpu["vram_tier"],
+                    gpu["recommended_profile"],
+                    verdict,
+                )
+            )
+        )
+    widths = [max(len(row[column]) for row in rows) for column in range(len(header) - 1)]
+    lines = ["", "GPUs:"]
+    for row in rows:
+        cells = [cell.ljust(width) for cell, width in zip(row[:-1], widths, strict=True)]
+        lines.append("  " + "  ".join([*cells, row[-1]]))
+    return lines

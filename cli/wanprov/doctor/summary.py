@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from wanprov.compat import gpus, tables, torch_choice
+from wanprov.doctor.findings import Finding
+from wanprov.errors import UsageError
 
 
 def vram_tier(vram_total_mib: int | None) -> dict[str, Any]:
@@ -39,17 +42,52 @@ def launch_flags(facts: dict[str, Any], tier: dict[str, Any]) -> list[str]:
     return flags
 
 
-def summarize(facts: dict[str, Any]) -> dict[str, Any]:
-    device = torch_choice.primary_device(facts)
-    gpu = None
-    if device is not None:
-        cc = device.get("compute_capability")
-        gpu = {
-            "name": device.get("name"),
-            "compute_capability": cc,
-            "vram_total_mib": device.get("vram_total_mib"),
-            "arch": gpus.architecture(cc),
-        }
+def all_devices(facts: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every GPU the probe found, in nvidia-smi's index order (empty when the GPU probe failed)."""
+    gpu = facts.get("gpu") or {}
+    return list(gpu.get("devices") or []) if gpu.get("status") == "ok" else []
+
+
+def judged_devices(facts: dict[str, Any], selection: Sequence[int] | None = None) -> list[dict[str, Any]]:
+    """The GPUs being judged: all of them, or those whose index is in `selection` (--gpus)."""
+    devices = all_devices(facts)
+    if selection is None:
+        return devices
+    return [device for device in devices if device.get("index") in set(selection)]
+
+
+def _gpu(device: dict[str, Any]) -> dict[str, Any]:
+    """The GPU as summary.gpu has always carried it (the roles and the workflow renderer read these keys)."""
+    cc = device.get("compute_capability")
+    return {
+        "name": device.get("name"),
+        "compute_capability": cc,
+        "vram_total_mib": device.get("vram_total_mib"),
+        "arch": gpus.architecture(cc),
+    }
+
+
+def _gpu_entry(facts: dict[str, Any], device: dict[str, Any]) -> dict[str, Any]:
+    """One summary.gpus[] entry: identity, tier and profile of one GPU (evaluate() adds its verdict)."""
+    tier = vram_tier(device.get("vram_total_mib"))
+    return {
+        "index": device.get("index"),
+        "uuid": device.get("uuid"),
+        "pci_bus_id": device.get("pci_bus_id"),
+        **_gpu(device),
+        "vram_tier": tier["tier"],
+        "recommended_profile": tier["profile"],
+        "recommended_quant": tier["quant"],
+        "launch_flags": launch_flags(facts, tier),
+    }
+
+
+def summarize(facts: dict[str, Any], selection: Sequence[int] | None = None) -> dict[str, Any]:
+    """The host's summary. The flat fields (gpu, vram_tier, ...) describe the first judged GPU, as they
+    described GPU 0 before per-GPU judging; `gpus` has one entry per GPU found (judged or not)."""
+    judged = judged_devices(facts, selection)
+    device = judged[0] if judged else None
+    gpu = _gpu(device) if device is not None else None
     tier = vram_tier(gpu["vram_total_mib"] if gpu else 0)
     return {
         "gpu": gpu,
@@ -57,8 +95,43 @@ def summarize(facts: dict[str, Any]) -> dict[str, Any]:
         "recommended_profile": tier["profile"],
         "recommended_quant": tier["quant"],
         "launch_flags": launch_flags(facts, tier),
-        "torch": torch_choice.recommend(facts),
+        # one venv for every judged GPU: the wheel must cover them all
+        "torch": torch_choice.recommend(facts, judged),
         "nvenc": _nvenc(facts),
         # which tool decided summary.nvenc: "ffmpeg" (the binary VHS uses) or "pyav" (ComfyUI core's)
         "nvenc_tool": (facts.get("nvenc") or {}).get("tool") if _nvenc(facts) is not None else None,
+        "gpus": [_gpu_entry(facts, each) for each in all_devices(facts)],
     }
+
+
+def check_selection(facts: dict[str, Any], selection: Sequence[int] | None) -> tuple[int, ...] | None:
+    """--gpus as a tuple, or UsageError naming the indices this host does not have. Without any GPU
+    found there is nothing to select: gpu_detected reports that."""
+    if selection is None:
+        return None
+    present = [device.get("index") for device in all_devices(facts)]
+    missing = sorted(set(selection) - set(present))
+    if present and missing:
+        raise UsageError(
+            f"--gpus {','.join(map(str, selection))}: no GPU {', '.join(map(str, missing))} on this host "
+            f"(it has GPU {', '.join(map(str, present))}, as nvidia-smi numbers them)",
+            hint="pick indices from `nvidia-smi -L`, or leave --gpus out to judge every GPU",
+        )
+    return tuple(sorted(set(selection)))
+
+
+def add_verdicts(
+    summary: dict[str, Any], findings: list[Finding], selection: Sequence[int] | None, *, strict: bool = False
+) -> None:
+    """Give each summary.gpus[] entry its verdict: "ready" (no FAIL names it; under --strict no WARN
+    either), "fail" (with `failed_checks`), or "excluded" (left out by --gpus); and list the ready GPUs in
+    summary.usable_gpus, the GPUs a ComfyUI instance may run on when the report is ok."""
+    blocking = ("fail", "warn") if strict else ("fail",)
+    for entry in summary["gpus"]:
+        index = entry["index"]
+        failed = [f.check for f in findings if f.severity in blocking and index in f.gpus]
+        if selection is not None and index not in selection:
+            entry["verdict"], entry["failed_checks"] = "excluded", []
+        else:
+            entry["verdict"], entry["failed_checks"] = ("fail" if failed else "ready"), failed
+    summary["usable_gpus"] = [entry["index"] for entry in summary["gpus"] if entry["verdict"] == "ready"]

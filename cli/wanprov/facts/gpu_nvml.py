@@ -68,6 +68,8 @@ def _read(pynvml: Any) -> dict[str, Any]:
                 "index": index,
                 "name": _text(pynvml.nvmlDeviceGetName(handle)),
                 "uuid": _text(pynvml.nvmlDeviceGetUUID(handle)),
+                # "00000000:01:00.0", the form nvidia-smi prints; identifies the card across reboots
+                "pci_bus_id": _text(pynvml.nvmlDeviceGetPciInfo(handle).busId),
                 "compute_capability": f"{major}.{minor}",
                 "vram_total_mib": int(memory.total) // (1024 * 1024),
                 "vram_free_mib": int(memory.free) // (1024 * 1024),

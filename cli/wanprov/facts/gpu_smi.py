@@ -62,8 +62,17 @@ def parse_query(text: str) -> list[dict[str, Any]]:
         if len(cells) != len(QUERY_FIELDS.split(",")) or not cells[0].isdigit():
             continue
         row = dict(zip(QUERY_FIELDS.split(","), cells, strict=True))
-        index, name, uuid, driver, cc, mig = (
-            row[k] for k in ("index", "name", "uuid", "driver_version", "compute_cap", "mig.mode.current")
+        index, name, uuid, bus_id, driver, cc, mig = (
+            row[k]
+            for k in (
+                "index",
+                "name",
+                "uuid",
+                "pci.bus_id",
+                "driver_version",
+                "compute_cap",
+                "mig.mode.current",
+            )
         )
         total, free = row["memory.total"], row["memory.free"]
         devices.append(
@@ -71,6 +80,7 @@ def parse_query(text: str) -> list[dict[str, Any]]:
                 "index": int(index),
                 "name": name,
                 "uuid": uuid,
+                "pci_bus_id": bus_id,
                 "driver_version": driver,
                 "compute_capability": cc if re.fullmatch(r"\d+\.\d+", cc) else None,
                 "vram_total_mib": _int(total),

@@ -63,6 +63,10 @@ def normalize(raw: dict[str, Any], python: str) -> dict[str, Any]:
         device_name=raw.get("device_name"),
         device_capability=raw.get("device_capability"),
         kernel=raw.get("kernel") or {"ok": None, "error": "not run: CUDA not available"},
+        # per device index (CUDA_DEVICE_ORDER=PCI_BUS_ID, so index N is nvidia-smi's GPU N): index, name,
+        # capability, uuid, pci_bus_id, kernel {ok, error}
+        devices=raw.get("devices") or [],
+        cuda_visible_devices=raw.get("cuda_visible_devices"),
         bf16_supported=raw.get("bf16_supported"),
     )
     return facts

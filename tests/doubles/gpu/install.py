@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import sys
 from dataclasses import asdict
 from pathlib import Path
 
-from doubles.gpu.specs import SPECS, HostSpec
+from doubles.gpu.specs import SPECS, GpuSpec, HostSpec
 
 FILES = Path(__file__).with_name("files")
 # Recorded real hosts (tests/fixtures/README.md says where each came from).
@@ -47,19 +48,47 @@ def _pyav_failures(spec: HostSpec, recorded: Path | None) -> dict[str, str]:
     return failures
 
 
+def _gpus(spec: HostSpec) -> list[dict[str, object]]:
+    """Every GPU of the host in nvidia-smi's index order, each with its own uuid and PCI bus id."""
+    if not spec.gpu_name:
+        return []
+    first = GpuSpec(spec.gpu_name, spec.cc or "", spec.vram_mib, spec.kernel_error)
+    gpus = []
+    for index, gpu in enumerate((first, *spec.more_gpus)):
+        if index == 0 and spec.uuid:
+            uuid = spec.uuid
+        elif spec.uuid:  # copies of a recorded GPU: its uuid with a distinct last group
+            uuid = spec.uuid[:-4] + f"{index:04x}"
+        else:
+            uuid = f"GPU-00000000-fake-0000-{index:04d}-" + spec.name[:12].ljust(12, "0")
+        if index == 0 and spec.bus_id:
+            bus_id = spec.bus_id
+        elif spec.bus_id:  # the recorded device's slot, then the next slots on the same bus
+            domain_bus, slot = spec.bus_id.rsplit(":", 1)
+            bus_id = f"{domain_bus}:{int(slot.split('.')[0], 16) + index:02X}.0"
+        else:
+            bus_id = f"00000000:{index + 1:02X}:00.0"
+        gpus.append(
+            {
+                "index": index,
+                "name": gpu.name,
+                "cc": gpu.cc,
+                "vram_mib": gpu.vram_mib,
+                "vram_used_mib": 1,
+                "mig": spec.mig,
+                "uuid": uuid,
+                "bus_id": bus_id,
+                "kernel_error": gpu.kernel_error,
+            }
+        )
+    return gpus
+
+
 def _host_json(spec: HostSpec, recorded: Path | None = None) -> dict[str, object]:
+    gpus = _gpus(spec)
     gpu = None
     if spec.gpu_name:
-        gpu = {
-            "name": spec.gpu_name,
-            "cc": spec.cc,
-            "vram_mib": spec.vram_mib,
-            "vram_used_mib": 1,
-            "driver": spec.driver,
-            "cuda": spec.cuda,
-            "mig": spec.mig,
-            "uuid": "GPU-00000000-fake-0000-0000-" + spec.name[:12].ljust(12, "0"),
-        }
+        gpu = {**gpus[0], "driver": spec.driver, "cuda": spec.cuda}
     torch = None
     if spec.torch_version:
         torch = {
@@ -68,20 +97,46 @@ def _host_json(spec: HostSpec, recorded: Path | None = None) -> dict[str, object
             "arch_list": spec.arch_list,
             "cuda_available": spec.cuda_available and gpu is not None,
             "unavailable_error": spec.unavailable_error,
-            "kernel_error": spec.kernel_error,
-            "device_capability": spec.cc,
-            "device_name": spec.gpu_name,
+            # per device in PCI order; the fake reorders them as CUDA_DEVICE_ORDER says
+            "devices": [
+                {k: g[k] for k in ("name", "cc", "vram_mib", "uuid", "bus_id", "kernel_error")} for g in gpus
+            ],
         }
     return {
         "spec": asdict(spec),
         "recorded": spec.recorded,
         "gpu": gpu,
+        "gpus": [{**g, "driver": spec.driver, "cuda": spec.cuda} for g in gpus],
         "torch": torch,
         "nvenc": spec.nvenc,
         "nvenc_av1": spec.nvenc_av1,
         "pyav": spec.pyav
         and {"version": spec.pyav, "fail": _pyav_failures(spec, recorded), "misbehave": spec.pyav_misbehave},
     }
+
+
+# Recordings whose body is one line per GPU; every other nvidia-smi recording describes one GPU only, so a
+# multi-GPU host drops them (the fake then answers "no recording" rather than a one-GPU lie).
+PER_GPU_RECORDINGS = ("nvidia-smi-query-nounits.txt", "nvidia-smi-query-csv.txt", "nvidia-smi-L.txt")
+
+
+def _multiply_recording(folder: Path, gpus: list[dict[str, object]]) -> None:
+    """Give each GPU after the first a copy of GPU 0's recorded line, with its own index, uuid, bus id."""
+    first = gpus[0]
+    for path in folder.glob("nvidia-smi*.txt"):
+        if path.name not in PER_GPU_RECORDINGS:
+            path.unlink()
+            continue
+        lines = path.read_text().split("\n")
+        row = next(i for i, line in enumerate(lines) if str(first["uuid"]) in line)
+        copies = []
+        for gpu in gpus[1:]:
+            line = lines[row].replace(str(first["uuid"]), str(gpu["uuid"]))
+            line = line.replace(str(first["bus_id"]), str(gpu["bus_id"]))
+            # the index leads the line: "0, NVIDIA H100 ..." (query) or "GPU 0: NVIDIA H100 ..." (-L)
+            copies.append(re.sub(r"^(GPU )?0\b", rf"\g<1>{gpu['index']}", line, count=1))
+        lines[row + 1 : row + 1] = copies
+        path.write_text("\n".join(lines))
 
 
 def _install_script(name: str, target: Path, python: str) -> None:
@@ -128,6 +183,8 @@ def install_fake_host(root: Path, spec: HostSpec | str, *, python: str | None = 
     proc_version = root / "proc-driver-version"
     if recorded is not None:
         shutil.copytree(recorded, root / "recorded", dirs_exist_ok=True)
+        if spec.more_gpus:
+            _multiply_recording(root / "recorded", _gpus(spec))
         proc_version.write_text(_recorded_body(recorded / "proc-driver-version.txt"))
     elif spec.gpu_name:
         flavour = "Open Kernel Module" if spec.open_kernel_module else "Kernel Module"

@@ -1,10 +1,12 @@
 """Host specs for the fake GPU host. Only the H100 is recorded (replayed byte for byte from
-shared/fixtures/hosts/); the others are synthesized from these few facts. Each spec states torch's
+tests/fixtures/hosts/; h100x8 replays it with seven derived copies of its GPU); the others are
+synthesized from these few facts. Each spec states torch's
 run-time behaviour explicitly (is_available, the kernel error text real torch raises) so a reader sees
 what the double will do."""
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 NO_KERNEL_IMAGE = (
@@ -14,10 +16,21 @@ NO_KERNEL_IMAGE = (
 )
 TORCH_ARCH = {
     "cu124": ["sm_50", "sm_60", "sm_70", "sm_75", "sm_80", "sm_86", "sm_90"],
+    "cu126": ["sm_50", "sm_60", "sm_70", "sm_75", "sm_80", "sm_86", "sm_90"],
     "cu128-2.7": ["sm_75", "sm_80", "sm_86", "sm_90", "sm_100", "sm_120", "compute_120"],
     "cu128-2.9": ["sm_70", "sm_75", "sm_80", "sm_86", "sm_90", "sm_100", "sm_120"],
     "cu130": ["sm_75", "sm_80", "sm_86", "sm_90", "sm_100", "sm_120"],
 }
+
+
+@dataclass(frozen=True)
+class GpuSpec:
+    """One more GPU of a multi-GPU host (GPU 0 is described by the HostSpec's own fields)."""
+
+    name: str
+    cc: str
+    vram_mib: int
+    kernel_error: str | None = None  # what torch raises on a kernel launch on this device
 
 
 @dataclass(frozen=True)
@@ -43,8 +56,18 @@ class HostSpec:
     unavailable_error: str | None = None
     kernel_error: str | None = None
     modules: dict[str, str] = field(default_factory=dict)  # dist name -> version (triton, xformers ...)
-    recorded: str | None = None  # folder under shared/fixtures/hosts/ replayed by the fake nvidia-smi
+    recorded: str | None = None  # folder under tests/fixtures/hosts/ replayed by the fake nvidia-smi
+    uuid: str | None = None  # GPU 0's (default: synthesized from the spec's name)
+    bus_id: str | None = None  # GPU 0's (default: 00000000:01:00.0)
+    more_gpus: tuple[GpuSpec, ...] = ()  # GPUs 1..N, in PCI bus order (nvidia-smi's index order)
 
+    @property
+    def gpu_count(self) -> int:
+        return (1 + len(self.more_gpus)) if self.gpu_name else 0
+
+
+H100 = "NVIDIA H100 80GB HBM3"
+RTX5090 = GpuSpec("NVIDIA GeForce RTX 5090", "12.0", 32607)
 
 SPECS: dict[str, HostSpec] = {
     spec.name: spec
@@ -65,6 +88,8 @@ SPECS: dict[str, HostSpec] = {
             arch_list=TORCH_ARCH["cu130"],
             modules={"triton": "3.6.0"},
             recorded="h100-80gb-hbm3-driver580",
+            uuid="GPU-4b0dc88c-b48b-de6b-841d-77bb9734c3f4",
+            bus_id="00000000:00:06.0",
         ),
         HostSpec(
             "rtx5090_torch251_cu124",
@@ -169,6 +194,44 @@ SPECS: dict[str, HostSpec] = {
             torch_cuda="13.0",
             arch_list=TORCH_ARCH["cu130"],
             modules={"triton": "3.5.0"},
+        ),
+        HostSpec(
+            # An 8 x H100 node built from the recorded H100: GPU 0 is the recording; GPUs 1-7 are its
+            # copies with their own index, uuid and bus id (install.py derives the nvidia-smi replies).
+            "h100x8",
+            H100,
+            "9.0",
+            81559,
+            "580.159.04",
+            "13.0",
+            mig="Disabled",
+            nvenc=False,
+            ffmpeg_binary=False,
+            pyav="18.1.0",
+            torch_version="2.11.0+cu130",
+            torch_cuda="13.0",
+            arch_list=TORCH_ARCH["cu130"],
+            modules={"triton": "3.6.0"},
+            recorded="h100-80gb-hbm3-driver580",
+            uuid="GPU-4b0dc88c-b48b-de6b-841d-77bb9734c3f4",
+            bus_id="00000000:00:06.0",
+            more_gpus=tuple(GpuSpec(H100, "9.0", 81559) for _ in range(7)),
+        ),
+        HostSpec(
+            # A workstation: RTX 4090 (GPU 0) + RTX 5090 (GPU 1); torch 2.6.0+cu126 has no sm_120
+            # (compat.md section 4), so only the 5090's kernels fail.
+            "rtx4090_rtx5090_torch260_cu126",
+            "NVIDIA GeForce RTX 4090",
+            "8.9",
+            24564,
+            "570.124.06",
+            "12.8",
+            nvenc=True,
+            torch_version="2.6.0+cu126",
+            torch_cuda="12.6",
+            arch_list=TORCH_ARCH["cu126"],
+            modules={"triton": "3.2.0"},
+            more_gpus=(dataclasses.replace(RTX5090, kernel_error=NO_KERNEL_IMAGE),),
         ),
         HostSpec(
             "no_gpu",

@@ -6,7 +6,17 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from wanprov.compat import cuda, torch_choice, versions
+from wanprov.compat import cuda, versions
+from wanprov.doctor.summary import judged_devices
+
+
+def _uuid(value: Any) -> str | None:
+    """NVML says GPU-<uuid>; torch's properties carry the bare uuid (the probe adds the prefix back)."""
+    return str(value).removeprefix("GPU-").lower() if value else None
+
+
+def _bus_id(value: Any) -> str | None:
+    return str(value).upper() if value else None
 
 
 @dataclass(frozen=True)
@@ -14,19 +24,41 @@ class Context:
     facts: dict[str, Any]
     summary: dict[str, Any]
     profile: str | None = None
+    selection: tuple[int, ...] | None = None  # --gpus; None: every GPU
 
     @property
     def gpu(self) -> dict[str, Any]:
         return self.facts.get("gpu") or {}
 
     @property
-    def device(self) -> dict[str, Any] | None:
-        return torch_choice.primary_device(self.facts)
+    def devices(self) -> list[dict[str, Any]]:
+        """The GPUs being judged (all, or those --gpus names), in nvidia-smi's index order."""
+        return judged_devices(self.facts, self.selection)
 
     @property
-    def cc(self) -> str | None:
-        device = self.device
-        return device.get("compute_capability") if device else None
+    def device(self) -> dict[str, Any] | None:
+        """The first judged GPU: what the host-wide checks and summary's flat fields describe."""
+        devices = self.devices
+        return devices[0] if devices else None
+
+    def torch_device(self, device: dict[str, Any]) -> dict[str, Any] | None:
+        """What the torch probe found on this GPU: matched by uuid, else PCI bus id, else index (the probe
+        enumerates in PCI order, as nvidia-smi does). Facts saved before per-device probing carry device
+        0 only, in the torch section's flat fields."""
+        seen = self.torch.get("devices")
+        if not seen:
+            flat = {"index": 0, "name": self.torch.get("device_name"), "kernel": self.torch.get("kernel")}
+            return flat if device.get("index") == 0 and self.torch.get("kernel") else None
+        for key, norm in (("uuid", _uuid), ("pci_bus_id", _bus_id)):
+            if norm(device.get(key)) and all(norm(each.get(key)) for each in seen):
+                # both sides know this identity: no match means torch does not see this GPU
+                return next((each for each in seen if norm(each.get(key)) == norm(device.get(key))), None)
+        return next((each for each in seen if each.get("index") == device.get("index")), None)
+
+    @property
+    def judged_ccs(self) -> str:
+        """'8.9 and 12.0': the compute capabilities one torch wheel must cover on this host."""
+        return " and ".join(dict.fromkeys(str(d.get("compute_capability")) for d in self.devices))
 
     @property
     def driver(self) -> str | None:

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from collections import Counter
+from typing import Any
+
 from wanprov.compat import cuda, gpus, versions
 from wanprov.doctor.findings import Finding, fail, info, passed, warn
 from wanprov.doctor.rules.context import Context
+from wanprov.doctor.rules.per_gpu import each_gpu, label, with_gpus
 
 DRIVER_FIX = (
     "install the NVIDIA driver (>= 580 for CUDA 13; the open kernel modules for Blackwell) and reboot"
@@ -18,16 +22,24 @@ def gpu_detected(ctx: Context) -> list[Finding]:
         nvml = ctx.gpu.get("nvml_reason")
         detail = f"{reason}; {nvml}" if nvml and nvml not in reason else reason
         return [fail("gpu_detected", f"no usable NVIDIA GPU: {detail}", DRIVER_FIX)]
-    count = len(ctx.gpu.get("devices") or [])
-    extra = f" (+{count - 1} more; ComfyUI uses GPU 0)" if count > 1 else ""
-    return [
-        passed(
-            "gpu_detected",
-            f"{device.get('name')}, CC {device.get('compute_capability')}, "
-            f"{device.get('vram_total_mib')} MiB VRAM, driver {ctx.driver} "
-            f"(CUDA {ctx.driver_cuda}), via {ctx.gpu.get('source')}{extra}",
-        )
-    ]
+    found = ctx.gpu.get("devices") or []
+    driver = f"driver {ctx.driver} (CUDA {ctx.driver_cuda}), via {ctx.gpu.get('source')}"
+    if len(found) == 1:
+        return [
+            passed(
+                "gpu_detected",
+                f"{device.get('name')}, CC {device.get('compute_capability')}, "
+                f"{device.get('vram_total_mib')} MiB VRAM, {driver}",
+            )
+        ]
+    models = Counter(
+        f"{d.get('name')} (CC {d.get('compute_capability')}, {d.get('vram_total_mib')} MiB)" for d in found
+    )
+    inventory = ", ".join(f"{count} x {model}" for model, count in models.items())
+    judged = ctx.devices
+    excluded = [d for d in found if d not in judged]
+    scope = f"judging {label(judged)}" + (f"; excluded by --gpus: {label(excluded)}" if excluded else "")
+    return [passed("gpu_detected", f"{len(found)} GPUs: {inventory}; {driver}; {scope}")]
 
 
 def driver_flavour(ctx: Context) -> list[Finding]:
@@ -37,15 +49,14 @@ def driver_flavour(ctx: Context) -> list[Finding]:
     if flavour is None:
         reason = (ctx.facts.get("driver") or {}).get("reason") or "unknown"
         return [info("driver_flavour", f"kernel module flavour unknown: {reason}")]
-    if flavour == "proprietary" and gpus.is_blackwell(ctx.cc):
-        return [
-            fail(
-                "driver_flavour",
-                f"Blackwell GPU (CC {ctx.cc}) on the proprietary kernel module, "
-                "which does not drive Blackwell",
-                "install the open kernel modules (e.g. nvidia-open / nvidia-driver-570-open or newer)",
-            )
-        ]
+    blackwell = [d for d in ctx.devices if gpus.is_blackwell(d.get("compute_capability"))]
+    if flavour == "proprietary" and blackwell:
+        finding = fail(
+            "driver_flavour",
+            f"Blackwell {label(blackwell)} on the proprietary kernel module, which does not drive Blackwell",
+            "install the open kernel modules (e.g. nvidia-open / nvidia-driver-570-open or newer)",
+        )
+        return [with_gpus(finding, blackwell)]
     return [passed("driver_flavour", f"{flavour} kernel module")]
 
 
@@ -69,21 +80,30 @@ def driver_branch_eol(ctx: Context) -> list[Finding]:
 
 
 def mig_mode(ctx: Context) -> list[Finding]:
-    device = ctx.device
-    if device is None or device.get("mig_mode") != "enabled":
+    return each_gpu(ctx, _mig_mode)
+
+
+def _mig_mode(ctx: Context, device: dict[str, Any]) -> list[Finding]:
+    if device.get("mig_mode") != "enabled":
         return []
+    index = device.get("index")
     return [
         warn(
             "mig_mode",
-            f"MIG is enabled on GPU 0 ({device.get('name')}): ComfyUI sees a slice, not the GPU",
-            "disable MIG: sudo nvidia-smi -i 0 -mig 0 (then reset the GPU or reboot)",
+            "MIG is enabled: ComfyUI sees a slice, not the GPU",
+            f"disable MIG: sudo nvidia-smi -i {index} -mig 0 (then reset the GPU or reboot)",
         )
     ]
 
 
 def blackwell_support(ctx: Context) -> list[Finding]:
     """Rule 4: Blackwell needs torch >= 2.7 built with CUDA >= 12.8, and driver >= 570."""
-    if not gpus.is_blackwell(ctx.cc):
+    return each_gpu(ctx, _blackwell_support)
+
+
+def _blackwell_support(ctx: Context, device: dict[str, Any]) -> list[Finding]:
+    cc = device.get("compute_capability")
+    if not gpus.is_blackwell(cc):
         return []
     problems = []
     if not versions.at_least(ctx.driver, cuda.min_driver_for("12.8") or "570.26"):
@@ -94,11 +114,11 @@ def blackwell_support(ctx: Context) -> list[Finding]:
         if not versions.at_least(ctx.torch.get("cuda"), "12.8"):
             problems.append(f"torch built for CUDA {ctx.torch.get('cuda') or 'none (CPU)'} < 12.8")
     if not problems:
-        return [passed("blackwell_support", f"Blackwell (CC {ctx.cc}): driver and torch are new enough")]
+        return [passed("blackwell_support", f"Blackwell (CC {cc}): driver and torch are new enough")]
     return [
         fail(
             "blackwell_support",
-            f"Blackwell GPU (CC {ctx.cc}) needs torch >= 2.7 with a CUDA >= 12.8 build (cu128 or newer) "
+            f"Blackwell GPU (CC {cc}) needs torch >= 2.7 with a CUDA >= 12.8 build (cu128 or newer) "
             f"and driver >= 570: {', '.join(problems)}",
             ctx.install_fix(),
         )
@@ -107,14 +127,19 @@ def blackwell_support(ctx: Context) -> list[Finding]:
 
 def precision(ctx: Context) -> list[Finding]:
     """Rule 6: fp8 is upcast below CC 8.9 (works, no speed-up); bf16 needs CC >= 8.0."""
-    parsed = gpus.parse_cc(ctx.cc)
+    return each_gpu(ctx, _precision)
+
+
+def _precision(ctx: Context, device: dict[str, Any]) -> list[Finding]:
+    cc = device.get("compute_capability")
+    parsed = gpus.parse_cc(cc)
     if parsed is None:
         return []
     if parsed < (8, 0):
         return [
             warn(
                 "precision",
-                f"CC {ctx.cc} has no bf16: Wan runs in fp16/fp32 (slower, risk of overflow)",
+                f"CC {cc} has no bf16: Wan runs in fp16/fp32 (slower, risk of overflow)",
                 "use a GPU with CC >= 8.0 (Ampere or newer) for Wan 2.2",
             )
         ]
@@ -122,8 +147,8 @@ def precision(ctx: Context) -> list[Finding]:
         return [
             info(
                 "precision",
-                f"CC {ctx.cc} has bf16 but no fp8 matmul: fp8 weights are upcast "
+                f"CC {cc} has bf16 but no fp8 matmul: fp8 weights are upcast "
                 "(they work, without the fp8 speed-up)",
             )
         ]
-    return [passed("precision", f"CC {ctx.cc}: bf16 and fp8 matmul supported")]
+    return [passed("precision", f"CC {cc}: bf16 and fp8 matmul supported")]

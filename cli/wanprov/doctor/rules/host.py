@@ -7,6 +7,7 @@ from typing import Any
 from wanprov.compat import gpus, tables
 from wanprov.doctor.findings import Finding, fail, info, passed, warn
 from wanprov.doctor.rules.context import Context
+from wanprov.doctor.rules.per_gpu import each_gpu
 
 GIB = 1024**3
 PINNED_COMFYUI = "0.3.64"
@@ -142,8 +143,12 @@ def comfyui_install(ctx: Context) -> list[Finding]:
 
 
 def comfyui_launch_flags(ctx: Context) -> list[Finding]:
-    """Rule 9: the flags doctor recommends must exist in the installed (else the pinned) ComfyUI."""
-    flags = [flag for flag in ctx.summary.get("launch_flags") or [] if flag.startswith("--")]
+    """Rule 9: the flags doctor recommends (for any judged GPU's tier) must exist in the installed (else the
+    pinned) ComfyUI."""
+    judged = {device.get("index") for device in ctx.devices}
+    per_gpu = [entry["launch_flags"] for entry in ctx.summary.get("gpus") or [] if entry["index"] in judged]
+    every = [*(ctx.summary.get("launch_flags") or []), *(flag for flags in per_gpu for flag in flags)]
+    flags = [flag for flag in dict.fromkeys(every) if flag.startswith("--")]
     comfyui = ctx.facts.get("comfyui") or {}
     accepted = comfyui.get("launch_flags") if comfyui.get("status") == "ok" else None
     where = f"the ComfyUI at {comfyui.get('dir')}"
@@ -163,15 +168,22 @@ def comfyui_launch_flags(ctx: Context) -> list[Finding]:
     return [passed("comfyui_launch_flags", f"launch flags {shown} accepted by {where}")]
 
 
+def _entry(ctx: Context, device: dict[str, Any]) -> dict[str, Any]:
+    """The GPU's summary.gpus[] entry (its tier, profile, flags)."""
+    return next(e for e in ctx.summary.get("gpus") or [] if e["index"] == device.get("index"))
+
+
 def vram_tier(ctx: Context) -> list[Finding]:
-    summary = ctx.summary
-    if summary.get("gpu") is None:
-        return []
+    return each_gpu(ctx, _vram_tier)
+
+
+def _vram_tier(ctx: Context, device: dict[str, Any]) -> list[Finding]:
+    gpu = _entry(ctx, device)
     return [
         info(
             "vram_tier",
-            f"VRAM tier {summary['vram_tier']}: profile {summary['recommended_profile']} "
-            f"({summary['recommended_quant']}), launch flags {' '.join(summary['launch_flags']) or 'none'}",
+            f"VRAM tier {gpu['vram_tier']}: profile {gpu['recommended_profile']} "
+            f"({gpu['recommended_quant']}), launch flags {' '.join(gpu['launch_flags']) or 'none'}",
         )
     ]
 
@@ -185,7 +197,16 @@ def _profile_rank(profile: str | None) -> int | None:
 def profile_fit(ctx: Context) -> list[Finding]:
     if not ctx.profile:
         return []
-    wanted, recommended = _profile_rank(ctx.profile), _profile_rank(ctx.summary.get("recommended_profile"))
+    if ctx.device is None:
+        if _profile_rank(ctx.profile) is None:
+            return [info("profile_fit", f"profile {ctx.profile}: no VRAM guidance for it")]
+        return [fail("profile_fit", f"profile {ctx.profile} needs an NVIDIA GPU", "run it on a GPU host")]
+    return each_gpu(ctx, _profile_fit)
+
+
+def _profile_fit(ctx: Context, device: dict[str, Any]) -> list[Finding]:
+    gpu = _entry(ctx, device)
+    wanted, recommended = _profile_rank(ctx.profile), _profile_rank(gpu["recommended_profile"])
     if wanted is None:
         return [info("profile_fit", f"profile {ctx.profile}: no VRAM guidance for it")]
     if recommended is None:
@@ -194,9 +215,9 @@ def profile_fit(ctx: Context) -> list[Finding]:
         return [
             warn(
                 "profile_fit",
-                f"profile {ctx.profile} is heavier than the {ctx.summary['vram_tier']} "
+                f"profile {ctx.profile} is heavier than the {gpu['vram_tier']} "
                 f"VRAM tier suggests: expect offloading and slow runs",
-                f"use --profile {ctx.summary['recommended_profile']}",
+                f"use --profile {gpu['recommended_profile']}",
             )
         ]
-    return [passed("profile_fit", f"profile {ctx.profile} fits the {ctx.summary['vram_tier']} VRAM tier")]
+    return [passed("profile_fit", f"profile {ctx.profile} fits the {gpu['vram_tier']} VRAM tier")]

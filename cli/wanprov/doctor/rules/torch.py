@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from wanprov.compat import cuda, gpus, tables, torch_choice, versions
 from wanprov.doctor.findings import Finding, fail, info, passed, warn
 from wanprov.doctor.rules.context import Context
+from wanprov.doctor.rules.per_gpu import each_gpu
 
 
 def torch_installed(ctx: Context) -> list[Finding]:
@@ -40,7 +43,7 @@ def torch_recommendation(ctx: Context) -> list[Finding]:
         return [
             fail(
                 "torch_recommendation",
-                f"no current torch wheel runs on driver {ctx.driver} with CC {ctx.cc}",
+                f"no current torch wheel runs on driver {ctx.driver} with CC {ctx.judged_ccs}",
                 "upgrade the NVIDIA driver to >= 580.65.06 (R580) and rerun wanprov doctor",
             )
         ]
@@ -122,24 +125,25 @@ def torch_cuda_minor(ctx: Context) -> list[Finding]:
 
 
 def torch_arch_coverage(ctx: Context) -> list[Finding]:
-    """Rule 3: the GPU's CC must be covered by a cubin of the same major or an older PTX."""
-    arch_list = ctx.torch.get("arch_list") or []
-    if not _gpu_and_torch(ctx) or not arch_list:
+    """Rule 3: each GPU's CC must be covered by a cubin of the same major or an older PTX."""
+    if not _gpu_and_torch(ctx) or not ctx.torch.get("arch_list"):
         return []
-    name = (ctx.device or {}).get("name")
-    covered = gpus.arch_covers(arch_list, ctx.cc)
+    return each_gpu(ctx, _arch_coverage)
+
+
+def _arch_coverage(ctx: Context, device: dict[str, Any]) -> list[Finding]:
+    arch_list = ctx.torch.get("arch_list") or []
+    cc = device.get("compute_capability")
+    covered = gpus.arch_covers(arch_list, cc)
     if covered is None:
-        return [
-            info("torch_arch_coverage", f"GPU compute capability unknown; arch list {' '.join(arch_list)}")
-        ]
-    cc_tag = (ctx.cc or "").replace(".", "")
+        return [info("torch_arch_coverage", f"compute capability unknown; arch list {' '.join(arch_list)}")]
+    cc_tag = (cc or "").replace(".", "")
     if not covered:
         return [
             fail(
                 "torch_arch_coverage",
-                f"torch {ctx.torch.get('version')} has no kernels for sm_{cc_tag} ({name}, CC {ctx.cc}): "
-                f"its arch list is {' '.join(arch_list)} ('no kernel image is available for execution "
-                "on the device')",
+                f"torch {ctx.torch.get('version')} has no kernels for sm_{cc_tag} (CC {cc}): its arch list "
+                f"is {' '.join(arch_list)} ('no kernel image is available for execution on the device')",
                 ctx.install_fix(),
             )
         ]
@@ -148,32 +152,35 @@ def torch_arch_coverage(ctx: Context) -> list[Finding]:
 
 def legacy_gpu_wheel(ctx: Context) -> list[Finding]:
     """Rule 5: Maxwell/Pascal/Volta with cu128+/cu130 wheels that dropped them: use cu126."""
-    parsed = gpus.parse_cc(ctx.cc)
-    variant = ctx.wheel_variant
-    if (
-        not _gpu_and_torch(ctx)
-        or parsed is None
-        or parsed >= (7, 5)
-        or variant not in ("cu128", "cu129", "cu130")
-    ):
+    if not _gpu_and_torch(ctx) or ctx.wheel_variant not in ("cu128", "cu129", "cu130"):
+        return []
+    return each_gpu(ctx, _legacy_gpu_wheel)
+
+
+def _legacy_gpu_wheel(ctx: Context, device: dict[str, Any]) -> list[Finding]:
+    cc = device.get("compute_capability")
+    parsed = gpus.parse_cc(cc)
+    variant = ctx.wheel_variant or ""
+    if parsed is None or parsed >= (7, 5):
         return []
     arch_list = (
         ctx.torch.get("arch_list") or torch_choice.arch_list_for(variant, ctx.torch.get("version")) or []
     )
-    if variant != "cu130" and gpus.arch_covers(arch_list, ctx.cc):
+    if variant != "cu130" and gpus.arch_covers(arch_list, cc):
         return []
     cu126 = dict(tables.load("torch-recommended")["cu126"])
     return [
         fail(
             "legacy_gpu_wheel",
-            f"CC {ctx.cc} ({gpus.architecture(ctx.cc)}) is not built into {variant} wheels: use cu126",
+            f"CC {cc} ({gpus.architecture(cc)}) is not built into {variant} wheels: use cu126",
             f"install the cu126 wheel: {torch_choice.pip_install_line(cu126)}",
         )
     ]
 
 
 def torch_runtime(ctx: Context) -> list[Finding]:
-    """cuda.is_available() and a tiny kernel launch: the proof that torch really runs on this GPU."""
+    """cuda.is_available() and a tiny kernel launched on every judged device index: the proof that torch
+    really runs on each GPU (a mixed host can run on one card and not on the other)."""
     if not _gpu_and_torch(ctx) or not ctx.wheel_variant:
         return []
     torch = ctx.torch
@@ -186,10 +193,28 @@ def torch_runtime(ctx: Context) -> list[Finding]:
                 "check the driver is loaded (nvidia-smi) and the wheel matches it; " + ctx.install_fix(),
             )
         ]
-    kernel = torch.get("kernel") or {}
+    return each_gpu(ctx, _kernel)
+
+
+def _kernel(ctx: Context, device: dict[str, Any]) -> list[Finding]:
+    seen = ctx.torch_device(device)
+    if seen is None:
+        count = len(ctx.torch.get("devices") or [])
+        return [
+            fail(
+                "torch_runtime",
+                f"torch does not see this GPU (it sees {count} device(s), matched by uuid and PCI bus id)",
+                "check the GPU's state in nvidia-smi and the kernel log (Xid errors, fallen off the bus), "
+                "reset or reseat it; or leave it out with --gpus",
+            )
+        ]
+    kernel = seen.get("kernel") or {}
     if kernel.get("ok") is False:
         return [fail("torch_runtime", f"a tiny CUDA kernel failed: {kernel.get('error')}", ctx.install_fix())]
-    return [passed("torch_runtime", f"CUDA available, test kernel ran on {torch.get('device_name')}")]
+    if kernel.get("ok") is None:
+        error = seen.get("error") or kernel.get("error") or "not run"
+        return [warn("torch_runtime", f"test kernel not run: {error}", "rerun wanprov doctor")]
+    return [passed("torch_runtime", "CUDA available, test kernel ran")]
 
 
 def triton_version(ctx: Context) -> list[Finding]:

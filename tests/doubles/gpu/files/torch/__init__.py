@@ -32,8 +32,9 @@ class Tensor:
 
 
 def ones(n, device="cpu"):
-    if str(device).startswith("cuda"):
-        cuda._launch()
+    kind, _, index = str(device).partition(":")
+    if kind == "cuda":
+        cuda._launch(int(index or 0))
     return Tensor([1.0] * n, str(device))
 
 

@@ -1,0 +1,93 @@
+"""`wanprov fleet-report`: the fleet's doctor reports and instance health checks -> one table + JSON.
+Thin: parse flags, read the files, build (wanprov.fleet.report), print, write."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from wanprov.commands.output import FORMAT_OPTION, emit_json
+from wanprov.exit_codes import ExitCode
+
+
+def _pairs(option: str, values: tuple[str, ...]) -> dict[str, str]:
+    """HOST=VALUE pairs; a malformed or repeated host is a usage error (exit 2)."""
+    pairs: dict[str, str] = {}
+    for value in values:
+        host, sep, rest = value.partition("=")
+        if not sep or not host or not rest:
+            raise click.BadParameter(f"{value!r}: expected HOST=VALUE", param_hint=option)
+        if host in pairs:
+            raise click.BadParameter(f"host {host!r} given twice", param_hint=option)
+        pairs[host] = rest
+    return pairs
+
+
+@click.command("fleet-report")
+@click.option(
+    "--doctor",
+    "doctor_files",
+    multiple=True,
+    metavar="HOST=FILE",
+    help="A host's `wanprov doctor --format json` report (repeat per host).",
+)
+@click.option(
+    "--health",
+    "health_files",
+    multiple=True,
+    type=click.Path(dir_okay=False),
+    metavar="FILE",
+    help="Instance health results (wanprov.instance-health/1): one object or a list (repeatable).",
+)
+@click.option(
+    "--unreachable",
+    "unreachable_pairs",
+    multiple=True,
+    metavar="HOST=REASON",
+    help="A host that produced no doctor report, and why (repeatable).",
+)
+@click.option(
+    "--output",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Also write the report (JSON, wanprov.fleet-report/1) to this file, atomically.",
+)
+@FORMAT_OPTION
+def fleet_report(
+    doctor_files: tuple[str, ...],
+    health_files: tuple[str, ...],
+    unreachable_pairs: tuple[str, ...],
+    output: str | None,
+    output_format: str,
+) -> int:
+    """One row per ComfyUI instance (host, GPU) with its verdict, URL and validated workflows; every
+    refused, excluded or unreachable host or GPU with its reason and fix.
+
+    Exit codes: 0 every instance healthy (excluded GPUs aside), 1 not, 2 usage, 3 --output not
+    writable, 10 an input file is unreadable or malformed.
+    """
+    from wanprov.datafiles import write_json_atomic
+    from wanprov.errors import WanprovError
+    from wanprov.fleet import inputs, report
+
+    doctor = _pairs("--doctor", doctor_files)
+    unreachable = _pairs("--unreachable", unreachable_pairs)
+    if not doctor and not unreachable:
+        raise click.UsageError("give at least one --doctor HOST=FILE (or --unreachable HOST=REASON)")
+    reports = {host: inputs.read_doctor(Path(path), host) for host, path in doctor.items()}
+    health = [result for path in health_files for result in inputs.read_health(Path(path))]
+    document = report.build(reports, health, unreachable)
+    if output:
+        try:
+            write_json_atomic(Path(output), document)
+        except OSError as exc:
+            raise WanprovError(
+                f"cannot write the fleet report to {output}: {exc.strerror}",
+                hint=f"check that {Path(output).parent} is a writable folder",
+            ) from exc
+    if output_format == "json":
+        emit_json(document)
+    else:
+        click.echo(report.render_text(document))
+    return ExitCode.OK if document["ok"] else ExitCode.CHECK_FAILED

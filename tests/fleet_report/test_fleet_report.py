@@ -1,0 +1,260 @@
+"""The fleet report: real doctor reports of fake hosts + instance health results -> rows, JSON, table."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from doubles.gpu import install_fake_host
+from wanprov.fleet import report
+from wanprov.fleet.report import FleetInputError, Health
+
+TARGET_PYTHON = "/usr/bin/python3" if Path("/usr/bin/python3").exists() else sys.executable
+ROW_KEYS = {
+    "host",
+    "status",
+    "gpu",
+    "gpu_name",
+    "pci_bus_id",
+    "tier",
+    "profile",
+    "verdict",
+    "url",
+    "workflows_validated",
+    "workflows_total",
+    "reason",
+    "fix",
+}
+
+
+def wanprov(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "wanprov", *args],
+        env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+# host name -> (fake host spec, extra doctor flags)
+HOSTS = {
+    "node8": ("h100x8", []),
+    "ws": ("rtx4090_rtx5090_torch260_cu126", []),
+    "ws-gpu0": ("rtx4090_rtx5090_torch260_cu126", ["--gpus", "0"]),
+    "cpu": ("no_gpu", []),
+}
+
+
+@pytest.fixture(scope="module")
+def doctor_files(tmp_path_factory) -> dict[str, Path]:
+    """What each host's preflight would bring back to the controller: `wanprov doctor --format json`."""
+    root = tmp_path_factory.mktemp("fleet")
+    files = {}
+    for host, (spec, flags) in HOSTS.items():
+        env = install_fake_host(root / host, spec)
+        result = wanprov(
+            "doctor", "--python", TARGET_PYTHON, "--no-nvenc", "--format", "json", *flags, env=env
+        )
+        assert result.returncode in (0, 1), result.stderr
+        files[host] = root / f"{host}.json"
+        files[host].write_text(result.stdout)
+    return files
+
+
+def health(host: str, gpu: int, ok: bool = True, **extra: object) -> dict[str, object]:
+    return {
+        "schema": "wanprov.instance-health/1",
+        "host": host,
+        "gpu": gpu,
+        "url": f"http://{host}:{8188 + gpu}",
+        "ok": ok,
+        "error": None if ok else "connection refused",
+        "workflows_validated": 3 if ok else None,
+        "workflows_total": 3,
+        **extra,
+    }
+
+
+HEALTH = [
+    *(health("node8", gpu) for gpu in range(7) if gpu != 3),  # GPU 7: no result
+    health("node8", 3, ok=False),
+    health("ws-gpu0", 0),
+]
+
+
+@pytest.fixture(scope="module")
+def document(doctor_files):
+    reports = {host: json.loads(path.read_text()) for host, path in doctor_files.items()}
+    parsed = [report.parse_health(record, f"test[{i}]") for i, record in enumerate(HEALTH)]
+    return report.build(reports, parsed, {"gone": "ssh: connect to host gone port 22: No route to host"})
+
+
+def rows_of(document, host):
+    return {row["gpu"]: row for row in document["rows"] if row["host"] == host}
+
+
+def test_one_row_per_instance_and_per_refused_gpu(document):
+    assert document["schema"] == "wanprov.fleet-report/1"
+    assert all(set(row) == ROW_KEYS for row in document["rows"])
+    assert [(row["host"], row["gpu"]) for row in document["rows"]] == [
+        ("cpu", None),
+        ("gone", None),
+        *(("node8", gpu) for gpu in range(8)),
+        ("ws", 0),
+        ("ws", 1),
+        ("ws-gpu0", 0),
+        ("ws-gpu0", 1),
+    ]
+    assert document["counts"] == {
+        "healthy": 7,
+        "unhealthy": 1,
+        "missing": 1,
+        "refused": 3,
+        "excluded": 1,
+        "unreachable": 1,
+    }
+    assert document["ok"] is False
+
+
+def test_healthy_instances_carry_gpu_tier_profile_url_and_workflows(document):
+    node8 = rows_of(document, "node8")
+    row = node8[0]
+    assert (row["gpu_name"], row["tier"], row["profile"], row["verdict"], row["status"]) == (
+        "NVIDIA H100 80GB HBM3",
+        "xlarge",
+        "wan22-i2v-a14b-q5-lightning",
+        "ready",
+        "healthy",
+    )
+    assert (row["url"], row["workflows_validated"], row["workflows_total"]) == ("http://node8:8188", 3, 3)
+    assert row["pci_bus_id"] == "00000000:00:06.0"
+    assert (node8[3]["status"], node8[3]["reason"]) == ("unhealthy", "connection refused")
+    assert "journalctl" in node8[3]["fix"]
+    assert node8[7]["status"] == "missing" and "not deployed" in node8[7]["reason"]
+
+
+def test_refused_gpu_and_host_say_why_and_how_to_fix(document):
+    ws = rows_of(document, "ws")
+    assert (ws[1]["status"], ws[1]["verdict"]) == ("refused", "fail")
+    assert ws[1]["gpu_name"] == "NVIDIA GeForce RTX 5090"
+    assert ws[1]["reason"].startswith("torch_arch_coverage: torch 2.6.0+cu126 has no kernels for sm_120")
+    assert "\n" not in ws[1]["reason"]  # the kernel's multi-line error is one line in a row
+    assert "--index-url https://download.pytorch.org/whl/cu128" in ws[1]["fix"]
+    # the 4090 is fine, but the host's report is not ok: nothing was deployed on it either
+    assert (ws[0]["status"], ws[0]["verdict"]) == ("refused", "ready")
+    assert ws[0]["reason"] == "the host was refused: GPU 1 failed the doctor"
+    assert "wanprov doctor --gpus 0" in ws[0]["fix"]
+    chosen = rows_of(document, "ws-gpu0")
+    assert (chosen[0]["status"], chosen[1]["status"]) == ("healthy", "excluded")
+    [cpu] = rows_of(document, "cpu").values()
+    assert cpu["status"] == "refused" and "no usable NVIDIA GPU" in cpu["reason"] and cpu["fix"]
+    [gone] = rows_of(document, "gone").values()
+    assert gone["status"] == "unreachable" and "No route to host" in gone["reason"]
+
+
+def test_text_table_and_problems(document):
+    text = report.render_text(document)
+    header, *lines = text.splitlines()
+    assert header.split() == [
+        "host",
+        "GPU",
+        "name",
+        "tier",
+        "profile",
+        "verdict",
+        "status",
+        "URL",
+        "workflows",
+    ]
+    assert any(line.startswith("node8") and "http://node8:8188" in line and "3/3" in line for line in lines)
+    assert "ws GPU 1: refused: " in text and "  fix: install the cu128 wheel" in text
+    assert text.endswith(
+        "FLEET NOT OK: 7 healthy, 1 unhealthy, 1 missing, 3 refused, 1 excluded, 1 unreachable"
+    )
+
+
+def test_cli_prints_one_json_document_and_writes_it(doctor_files, tmp_path):
+    health_file = tmp_path / "health.json"
+    health_file.write_text(json.dumps(HEALTH))
+    out = tmp_path / "reports" / "fleet.json"
+    args = [f"--doctor={host}={path}" for host, path in doctor_files.items()]
+    result = wanprov(
+        "fleet-report", *args, "--health", str(health_file), "--output", str(out), "--format", "json"
+    )
+    assert result.returncode == 1  # not every instance is healthy
+    assert json.loads(result.stdout) == json.loads(out.read_text())
+    assert json.loads(out.read_text())["counts"]["healthy"] == 7
+
+
+def test_cli_exit_0_when_every_instance_is_healthy(doctor_files, tmp_path):
+    health_file = tmp_path / "health.json"
+    health_file.write_text(json.dumps([health("node8", gpu) for gpu in range(8)] + [health("ws-gpu0", 0)]))
+    args = [f"--doctor=node8={doctor_files['node8']}", f"--doctor=ws-gpu0={doctor_files['ws-gpu0']}"]
+    result = wanprov("fleet-report", *args, "--health", str(health_file))
+    assert result.returncode == 0, result.stdout
+    assert result.stdout.rstrip().endswith("FLEET OK: 9 healthy, 1 excluded")
+
+
+@pytest.mark.parametrize(
+    ("record", "message"),
+    [
+        ({**health("node8", 0), "gpu": "0"}, "'gpu' is '0'; expected int"),
+        ({**health("node8", 0), "gpu": True}, "'gpu' is True; expected int"),
+        ({"host": "node8", "gpu": 0, "ok": True}, "has no 'url'"),
+        (health("node8", 9), "health result for GPU 9 of node8, whose doctor report lists GPUs [0, 1, 2"),
+        (health("elsewhere", 0), "health results for elsewhere, which has no doctor report"),
+        ({**health("node8", 0), "schema": "other/1"}, "expected 'wanprov.instance-health/1'"),
+    ],
+)
+def test_bad_health_results_exit_10_naming_what(doctor_files, tmp_path, record, message):
+    health_file = tmp_path / "health.json"
+    health_file.write_text(json.dumps(record))
+    result = wanprov(
+        "fleet-report",
+        f"--doctor=node8={doctor_files['node8']}",
+        "--health",
+        str(health_file),
+        "--format",
+        "json",
+    )
+    assert result.returncode == 10
+    error = json.loads(result.stdout)
+    assert error["error"] == "bad_fleet_input" and message in error["message"]
+
+
+def test_report_of_an_older_doctor_is_refused_with_the_upgrade(tmp_path, doctor_files):
+    old = json.loads(doctor_files["node8"].read_text())
+    del old["summary"]["gpus"]
+    path = tmp_path / "old.json"
+    path.write_text(json.dumps(old))
+    result = wanprov("fleet-report", f"--doctor=node8={path}", "--format", "json")
+    assert result.returncode == 10
+    assert "upgrade wanprov on node8" in json.loads(result.stdout)["hint"]
+
+
+def test_usage_and_output_errors(tmp_path, doctor_files):
+    assert wanprov("fleet-report").returncode == 2
+    assert wanprov("fleet-report", "--doctor", "node8").returncode == 2
+    doubled = [f"--doctor=node8={doctor_files['node8']}"] * 2
+    assert wanprov("fleet-report", *doubled).returncode == 2
+    (tmp_path / "a-file").write_text("")
+    blocked = wanprov(
+        "fleet-report",
+        f"--doctor=node8={doctor_files['node8']}",
+        "--output",
+        str(tmp_path / "a-file" / "r.json"),
+    )
+    assert blocked.returncode == 3 and "cannot write the fleet report" in blocked.stderr
+
+
+def test_duplicate_health_results_are_an_error():
+    twice = [Health("a", 0, "http://a:8188", True), Health("a", 0, "http://a:8188", False)]
+    with pytest.raises(FleetInputError, match="two health results for GPU 0 of a"):
+        report.build({}, twice)
