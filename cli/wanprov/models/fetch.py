@@ -20,12 +20,15 @@ from filelock import FileLock
 
 from wanprov.errors import IntegrityError, NoSpaceError, WanprovError
 from wanprov.models.catalog import FileEntry
-from wanprov.models.hub import HubSettings, fetch_metadata, file_url
+from wanprov.models.hub import HubSettings, fetch_metadata
 from wanprov.models.progress import NullProgress, Progress
 from wanprov.models.record import VerificationRecord
-from wanprov.models.transfer import Cancellation, copy_local, download, hash_file, partial_path
+from wanprov.models.segmented import ConnectionBudget, fetch_remote
+from wanprov.models.transfer import Cancellation, copy_local, hash_file, partial_path
 
 SCHEMA = "wanprov.fetch/1"
+CONNECTIONS_PER_FILE = 16  # what a CDN stream needs to fill 1-10 Gbit/s at tens of MB/s per connection
+TOTAL_CONNECTIONS = 32  # the run's cap, however many files are in flight
 DISK_MARGIN_BYTES = 256 << 20  # leave room for logs and the record: a full disk breaks everything else
 
 DiskUsage = Callable[[Path], int]
@@ -228,10 +231,17 @@ def run_fetch(
     from_dir: Path | None = None,
     jobs: int = 4,
     progress: Progress | None = None,
+    connections: int | None = None,
 ) -> FetchPlan:
-    """Fetch every pending file of an already resolved and preflighted plan; failures stay per file."""
+    """Fetch every pending file of an already resolved and preflighted plan; failures stay per file.
+
+    `connections`: most connections one file uses (default CONNECTIONS_PER_FILE, fewer for small files);
+    all files in flight share max(TOTAL_CONNECTIONS, connections) connections.
+    """
     progress = progress or NullProgress()
     cancel = Cancellation()
+    per_file = connections or CONNECTIONS_PER_FILE
+    budget = ConnectionBudget(max(TOTAL_CONNECTIONS, per_file))
     pending = plan.pending
     if settings.offline and from_dir is None and any(s.action == "download" for s in pending):
         missing = ", ".join(s.entry.relpath for s in pending if s.action == "download")
@@ -243,7 +253,7 @@ def run_fetch(
     def work(state: FileState) -> None:
         progress.start_file(state.entry.id, state.entry.name, state.entry.size)
         try:
-            _fetch_one(plan.models_dir, state, settings, from_dir, progress, cancel)
+            _fetch_one(plan.models_dir, state, settings, from_dir, progress, cancel, budget, per_file)
         except WanprovError as exc:
             state.status, state.error = "failed", exc
         finally:
@@ -269,6 +279,8 @@ def _fetch_one(
     from_dir: Path | None,
     progress: Progress,
     cancel: Cancellation,
+    budget: ConnectionBudget,
+    connections: int,
 ) -> None:
     entry, final = state.entry, state.path
     assert entry.sha256, "resolve_unknowns() runs first"
@@ -293,8 +305,7 @@ def _fetch_one(
             sha = copy_local(entry, from_dir / entry.relpath, final, entry.sha256, advance, cancel)
             state.status = "copied"
         else:
-            url = file_url(entry, settings)
-            sha = download(entry, url, final, entry.size, entry.sha256, settings, advance, cancel)
+            sha = fetch_remote(entry, final, entry.sha256, settings, advance, cancel, budget, connections)
             state.status = "downloaded"
         record.add(entry.relpath, final, sha)
 
