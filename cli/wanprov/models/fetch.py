@@ -18,7 +18,7 @@ from typing import Any
 
 from filelock import FileLock
 
-from wanprov.errors import IntegrityError, NoSpaceError, WanprovError
+from wanprov.errors import IntegrityError, NetworkError, NoSpaceError, WanprovError
 from wanprov.models.catalog import FileEntry
 from wanprov.models.hub import HubSettings, fetch_metadata
 from wanprov.models.progress import NullProgress, Progress
@@ -50,6 +50,7 @@ class FileState:
     action: str = "none"  # none | download | copy | verify (hash a file already there but not recorded)
     partial_bytes: int = 0
     error: WanprovError | None = None
+    unresolved: bool = False  # dry run with the hub unreachable: size/sha256 not known yet
 
     @property
     def remaining_bytes(self) -> int:
@@ -71,6 +72,7 @@ class FileState:
             "revision": self.entry.revision,
             "gated": self.entry.gated,
             "partial_bytes": self.partial_bytes,
+            "unresolved": self.unresolved,
         }
         if self.error is not None:
             document["error"] = self.error.to_dict()
@@ -85,6 +87,7 @@ class FetchPlan:
     free_bytes: int
     source: str = "hub"
     errors: list[WanprovError] = field(default_factory=list)
+    hub_error: str | None = None  # dry run: why the hub could not be asked (the plan is from catalog + lock)
 
     @property
     def to_download_bytes(self) -> int:
@@ -107,6 +110,7 @@ class FetchPlan:
             "files": [state.to_dict() for state in self.files],
             "to_download_bytes": self.to_download_bytes,
             "free_bytes": self.free_bytes,
+            "hub_unreachable": self.hub_error,
             "ok": self.ok,
         }
 
@@ -164,7 +168,26 @@ def plan_fetch(
     )
 
 
-def resolve_unknowns(plan: FetchPlan, settings: HubSettings, from_dir: Path | None = None) -> None:
+DRY_RUN_TIMEOUT_S = 5.0
+
+
+def resolve_for_plan(plan: FetchPlan, settings: HubSettings, from_dir: Path | None = None) -> None:
+    """`--dry-run`: resolve what the hub can tell at once; unreachable, plan from catalog and lock.
+
+    One try per file, a short timeout, and after the first network failure no more asking: a plan is
+    wanted in seconds, not after minutes of retries.
+    """
+    quick = replace(settings, retries=0, timeout_s=min(settings.timeout_s, DRY_RUN_TIMEOUT_S))
+    resolve_unknowns(plan, quick, from_dir, tolerate_unreachable=True)
+
+
+def resolve_unknowns(
+    plan: FetchPlan,
+    settings: HubSettings,
+    from_dir: Path | None = None,
+    *,
+    tolerate_unreachable: bool = False,
+) -> None:
     """Fill the sha256/size a pending entry lacks: from the mirror's own record, else the hub's HEAD."""
     for state in plan.pending:
         entry = state.entry
@@ -185,7 +208,16 @@ def resolve_unknowns(plan: FetchPlan, settings: HubSettings, from_dir: Path | No
         else:
             if settings.offline and state.action == "verify" and entry.sha256:
                 continue
-            remote = fetch_metadata(entry, settings)
+            if plan.hub_error is not None:
+                state.unresolved = True
+                continue
+            try:
+                remote = fetch_metadata(entry, settings)
+            except NetworkError as exc:
+                if not tolerate_unreachable:
+                    raise
+                plan.hub_error, state.unresolved = exc.message, True
+                continue
             if not (entry.sha256 or remote.sha256):
                 raise IntegrityError(
                     f"the hub gave no sha256 for {entry.repo}/{entry.path} (entry {entry.id!r}): not LFS",

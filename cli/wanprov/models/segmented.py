@@ -82,7 +82,7 @@ class ConnectionBudget:
         self._slots.release()
 
 
-@dataclass
+@dataclass(eq=False)  # identity: a piece is tracked in the set of active ones
 class Piece:
     start: int  # bytes before this are recorded as done
     end: int  # exclusive
@@ -375,17 +375,13 @@ class SegmentedDownload:
                 self._ranges_ok.set()
                 raw = response.raw
                 while piece.pos < piece.end:
-                    if self.cancel.is_set():
+                    if self._stopped():  # Ctrl-C, or another range failed for good
                         raise Cancelled()
-                    if self._abort.is_set():
-                        return
                     try:
                         data = raw.read1(min(READ, piece.end - piece.pos), decode_content=False)
                     except (urllib3.exceptions.HTTPError, requests.RequestException, OSError, AttributeError):
-                        if self.cancel.is_set():
+                        if self._stopped():
                             raise Cancelled() from None
-                        if self._abort.is_set():
-                            return
                         raise TransientError(f"connection lost at byte {piece.pos}") from None
                     if not data:
                         raise TransientError(f"body ended at byte {piece.pos}, range ends at {piece.end}")

@@ -38,6 +38,7 @@ _RESOLVE = re.compile(r"^/(?P<repo>[^/]+/[^/]+)/resolve/(?P<rev>[^/]+)/(?P<path>
 _API_REV = re.compile(r"^/api/models/(?P<repo>[^/]+/[^/]+)/revision/(?P<rev>[^/]+)$")
 _API_TREE = re.compile(r"^/api/models/(?P<repo>[^/]+/[^/]+)/tree/(?P<rev>[^/]+)(?:/(?P<path>.*))?$")
 _SEND_CHUNK = 8 << 20
+_RATE_STEP = 128 << 10  # paced sends: small enough to keep the rate smooth over one range
 
 
 @dataclass
@@ -82,6 +83,8 @@ class HubServer:
         self.location_uses = location_uses
         self.expired_status = expired_status
         self.locations_issued = 0
+        self.active_bodies = 0  # bodies being sent right now, and the most at once (connection caps)
+        self.peak_bodies = 0
         self._locations: dict[str, int | None] = {}  # token -> GETs it may still serve
         self.faults: dict[str, Fault] = {}
         self.tokens: dict[str, str] = {}  # gated repo -> the token that may read it
@@ -307,7 +310,14 @@ def _make_handler(hub: HubServer, cdn: bool) -> type[BaseHTTPRequestHandler]:
                 self.send_header("Content-Range", f"bytes {start}-{end - 1}/{size}")
             self.end_headers()
             if body:
-                self._body(file, start, end, fault)
+                with hub._lock:
+                    hub.active_bodies += 1
+                    hub.peak_bodies = max(hub.peak_bodies, hub.active_bodies)
+                try:
+                    self._body(file, start, end, fault)
+                finally:
+                    with hub._lock:
+                        hub.active_bodies -= 1
 
         def _body(self, file: Path, start: int, end: int, fault: Fault | None) -> None:
             """Send [start, end); a byte fault fires only when its offset lies in that range."""
@@ -330,17 +340,17 @@ def _make_handler(hub: HubServer, cdn: bool) -> type[BaseHTTPRequestHandler]:
                     return
                 handle.seek(start)
                 position, began = start, time.monotonic()
-                step = min(_SEND_CHUNK, 256 << 10) if hub.rate_bps else _SEND_CHUNK
+                step = _RATE_STEP if hub.rate_bps else _SEND_CHUNK
                 while position < limit:
+                    if hub.rate_bps:  # pace to the cap: byte n leaves no earlier than n / rate
+                        ahead = (position - start + step) / hub.rate_bps - (time.monotonic() - began)
+                        if ahead > 0:
+                            time.sleep(ahead)
                     chunk = handle.read(min(step, limit - position))
                     if fault and fault.corrupt:
                         chunk = bytes(b ^ 0xFF for b in chunk[:64]) + chunk[64:]
                     self.wfile.write(chunk)
                     position += len(chunk)
-                    if hub.rate_bps:  # pace to the cap: never ahead of rate * elapsed
-                        ahead = (position - start) / hub.rate_bps - (time.monotonic() - began)
-                        if ahead > 0:
-                            time.sleep(ahead)
             if action == "stall":
                 hub.release.wait(60)
                 action = "cut"
