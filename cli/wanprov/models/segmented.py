@@ -425,6 +425,7 @@ class SegmentedDownload:
                 if exc.errno in (errno.ENOSPC, errno.EDQUOT):
                     raise no_space(self.entry, self.part, exc) from None
                 raise
+            self._hasher.feed(piece.pos, view[:written])
             view = view[written:]
             piece.pos += written  # after the write: a saved snapshot never claims bytes not written
             self.progress(written)

@@ -106,8 +106,9 @@ def drop_ranges(part: Path) -> None:
 class PrefixHasher:
     """sha256 of bytes [0, offset) of the part file, advanced as the contiguous prefix grows.
 
-    Bytes written out of order are read back with pread when the prefix reaches them: just written, they are
-    still in the page cache, so this costs a memory copy, not a disk read. `after_hash(offset)` lets the
+    Bytes that extend the prefix are hashed from memory as they are written (`feed`); bytes written out of
+    order are read back with pread when the prefix reaches them: just written, they are still in the page
+    cache, so this costs a memory copy, not a disk read. `after_hash(offset)` lets the
     caller start writeback of what is hashed (and so no longer needed in the cache).
     """
 
@@ -119,6 +120,7 @@ class PrefixHasher:
         self._lock = threading.Lock()
         self._target_lock = threading.Lock()
         self._target = 0
+        self._buffer: memoryview | None = None  # the read-back buffer, made on first use
 
     def advance(self, end: int) -> None:
         """Hash up to `end`; a caller that finds another thread hashing leaves the work to that thread."""
@@ -132,14 +134,31 @@ class PrefixHasher:
             finally:
                 self._lock.release()
 
+    def feed(self, offset: int, data: bytes | memoryview) -> None:
+        """Hash bytes just written at `offset` straight from memory when they extend the prefix.
+
+        The range at the prefix is usually the one in flight, so most bytes are hashed here as they arrive
+        and only what came out of order is read back."""
+        if self.offset != offset or not self._lock.acquire(blocking=False):
+            return
+        try:
+            if self.offset == offset:
+                self.digest.update(data)
+                self.offset += len(data)
+                if self._after_hash:
+                    self._after_hash(self.offset)
+        finally:
+            self._lock.release()
+
     def finish(self, end: int) -> str:
         with self._lock:
             self._hash_to(end)
         return self.digest.hexdigest()
 
     def _hash_to(self, end: int) -> None:
-        buffer = bytearray(HASH_READ)
-        view = memoryview(buffer)
+        if self._buffer is None:
+            self._buffer = memoryview(bytearray(HASH_READ))
+        view = self._buffer
         while self.offset < end:
             count = os.preadv(self.fd, [view[: min(HASH_READ, end - self.offset)]], self.offset)
             if count <= 0:
