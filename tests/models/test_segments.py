@@ -5,9 +5,11 @@ from __future__ import annotations
 import hashlib
 import os
 import random
+import threading
+import time
 from pathlib import Path
 
-from wanprov.models.segmented import split_pieces
+from wanprov.models.segmented import ConnectionBudget, split_pieces
 from wanprov.models.segments import PrefixHasher, RangeSet, load_ranges, save_ranges
 
 
@@ -58,3 +60,25 @@ def test_prefix_hash_in_any_completion_order(tmp_path: Path) -> None:
         assert hasher.finish(len(data)) == hashlib.sha256(data).hexdigest()
     finally:
         os.close(fd)
+
+
+def test_budget_serves_a_files_first_connection_before_extra_ones() -> None:
+    budget = ConnectionBudget(2)
+    never = lambda: False  # noqa: E731
+    assert budget.acquire(never, first=True) and budget.acquire(never)  # all slots held
+    got: list[str] = []
+    first = threading.Thread(target=lambda: budget.acquire(never, first=True) and got.append("first"))
+    first.start()
+    deadline = time.monotonic() + 10
+    while not budget.contended() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert budget.contended()  # an extra connection now makes way between pieces
+    stop = threading.Event()
+    extra = threading.Thread(target=lambda: budget.acquire(stop.is_set) and got.append("extra"))
+    extra.start()
+    budget.release()  # one slot frees up: it goes to the waiting first connection, not the extra one
+    first.join(10)
+    assert got == ["first"]
+    stop.set()
+    extra.join(10)
+    assert got == ["first"] and not budget.contended()

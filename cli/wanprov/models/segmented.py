@@ -66,20 +66,40 @@ class LocationExpired(Exception):
 
 
 class ConnectionBudget:
-    """The run's cap on open connections, shared by every file in flight."""
+    """The run's cap on open connections, shared by every file in flight.
+
+    A file's first connection goes before any file's extra ones, and an extra connection hands its slot back
+    between pieces while a file waits for its first: a file that starts late (or a small one) is not queued
+    behind the ranges of a large one, and when it is done its slots go back to the files still running.
+    """
 
     def __init__(self, total: int) -> None:
         self.total = total
-        self._slots = threading.Semaphore(total)
+        self._free = total
+        self._first_waiting = 0
+        self._changed = threading.Condition()
 
-    def acquire(self, stop: Callable[[], bool]) -> bool:
-        while not stop():
-            if self._slots.acquire(timeout=0.05):
-                return True
-        return False
+    def acquire(self, stop: Callable[[], bool], first: bool = False) -> bool:
+        with self._changed:
+            self._first_waiting += first
+            try:
+                while not stop():
+                    if self._free > (0 if first else self._first_waiting):
+                        self._free -= 1
+                        return True
+                    self._changed.wait(0.05)
+                return False
+            finally:
+                self._first_waiting -= first
+
+    def contended(self) -> bool:
+        """A file is waiting for its first connection."""
+        return self._first_waiting > 0
 
     def release(self) -> None:
-        self._slots.release()
+        with self._changed:
+            self._free += 1
+            self._changed.notify_all()
 
 
 @dataclass(eq=False)  # identity: a piece is tracked in the set of active ones
@@ -314,12 +334,19 @@ class SegmentedDownload:
             while not self._ranges_ok.wait(0.05):
                 if self._stopped():
                     return
-        if not self.budget.acquire(self._stopped):
+        if not self.budget.acquire(self._stopped, first=probe):
             return
+        held = True
         session = requests.Session()
         failures = 0
         try:
             while not self._stopped():
+                if not probe and self.budget.contended():  # a file has no connection yet: make way
+                    session.close()
+                    self.budget.release()
+                    held = self.budget.acquire(self._stopped)  # back when the slots allow
+                    if not held:
+                        return
                 piece = self._take()
                 if piece is None:
                     return
@@ -350,7 +377,8 @@ class SegmentedDownload:
             self._fail(exc)
         finally:
             session.close()
-            self.budget.release()
+            if held:
+                self.budget.release()
             if probe:
                 self._ranges_ok.set()  # release waiting workers: they find the pieces or the stop
 
@@ -464,7 +492,7 @@ def fetch_remote(
         part = partial_path(final, sha256)
         kept = load_ranges(part, size, sha256)
         keep_prefix(part, kept.prefix_end() if kept else 0)
-    if not budget.acquire(cancel.is_set):
+    if not budget.acquire(cancel.is_set, first=True):
         raise Cancelled()
     try:
         return one_stream(entry, file_url(entry, settings), final, size, sha256, settings, progress, cancel)
