@@ -49,7 +49,7 @@ from wanprov.models.transfer import (
 )
 from wanprov.models.transfer import download as one_stream
 
-READ = 1 << 20  # per-connection read: 16+ connections in flight must not hold 4 MiB each
+READ = 256 << 10  # per-connection read: 32 connections in flight must not each hold MiBs (RSS)
 MAX_PIECE = 64 << 20
 SAVE_EVERY_S = 0.5  # how stale the saved ranges may be when a run is killed
 EXPIRED = (403, 410)  # what S3/CloudFront-style signed URLs answer once they lapse
