@@ -148,12 +148,10 @@ class SegmentedDownload:
         cancel: Cancellation,
         budget: ConnectionBudget,
         connections: int,
-        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.entry, self.final, self.size, self.sha256 = entry, final, size, sha256
         self.settings, self.progress, self.cancel, self.budget = settings, progress, cancel, budget
         self.connections = connections
-        self.sleep = sleep
         self.part = partial_path(final, sha256)
         self._lock = threading.Lock()
         self._abort = Cancellation()  # this file's workers only: one fatal error stops the others
