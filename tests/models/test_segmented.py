@@ -6,10 +6,12 @@ import errno
 import hashlib
 import json
 import os
+import random
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -341,3 +343,24 @@ def test_gated_file_over_the_cdn_never_carries_the_token_there(wanprov, cdn_hub,
     assert {r["origin"] for r in flux} == {"hub", "cdn"}
     assert all(r["authorization"] == f"Bearer {TOKEN}" for r in flux if r["origin"] == "hub")
     assert all(r["authorization"] is None for r in flux if r["origin"] == "cdn")
+
+
+def test_file_changing_during_the_transfer_stops_it_and_drops_the_bytes(wanprov, cdn_hub, tmp_path) -> None:
+    cdn_hub.server.faults[HIGH] = Fault(stall_after=1_400_000)
+    new = random.Random(9).randbytes(HIGH_SIZE)
+
+    def change_upstream() -> None:  # while one range stalls, the file is replaced upstream
+        time.sleep(0.5)
+        (cdn_hub.root / HIGH).write_bytes(new)
+        cdn_hub.server.release.set()
+
+    changer = threading.Thread(target=change_upstream)
+    changer.start()
+    models = tmp_path / "models"
+    result = fetch(wanprov, cdn_hub, models, "--only", "unet-high", "--connections", "2")
+    changer.join()
+    assert result.code == 6, result.err
+    assert "changed upstream during the transfer" in result.err  # the CDN's ETag changed (If-Range: 200)
+    assert cdn_hub.sha("unet-high") in result.err
+    assert not high(models).exists()
+    assert list(models.rglob("*.part")) == [] and list(models.rglob("*.ranges.json")) == []

@@ -161,6 +161,7 @@ class SegmentedDownload:
         self._pieces: deque[Piece] = deque()
         self._location: Location | None = None
         self._resolves = 0
+        self._etags: dict[int, str] = {}  # location generation -> the strong ETag its first 206 carried
         self._written_back = 0
         self.progress_reported = 0  # taken back if the file falls back to one stream
         self.kept_prefix = 0
@@ -217,6 +218,9 @@ class SegmentedDownload:
             gaps = ranges.missing(self.size)
             self._pieces = split_pieces(gaps, self.connections, self.settings.segment_bytes)
             self._run_workers(ranges)
+            if isinstance(self._error, IntegrityError):  # changed mid-transfer: which bytes are whose?
+                self.part.unlink(missing_ok=True)
+                drop_ranges(self.part)
             if self._error is not None:
                 self.kept_prefix = self._ranges.prefix_end()
                 raise self._error
@@ -387,6 +391,9 @@ class SegmentedDownload:
         location = self._location
         assert location is not None
         headers = dict(location.headers, Range=f"bytes={piece.pos}-{piece.end - 1}")
+        etag = self._etags.get(location.generation)
+        if etag:
+            headers["If-Range"] = etag  # a changed file then answers 200 with its new ETag, not mixed bytes
         try:
             response = session.get(
                 location.url, headers=headers, stream=True, timeout=(10, self.settings.timeout_s)
@@ -427,6 +434,7 @@ class SegmentedDownload:
             raise classify_status(
                 status, response.headers.get("X-Error-Code"), response.headers.get("Retry-After"), self.entry
             )
+        self._check_etag(response.headers.get("ETag"), status, location)
         if status == 200:
             raise RangeIgnored()
         if status != 206:
@@ -441,6 +449,21 @@ class SegmentedDownload:
         check_upstream(self.entry, self.sha256, self.size, None, whole)
         if first != piece.pos or last >= piece.end:
             raise TransientError(f"asked bytes {piece.pos}-{piece.end - 1}, got {first}-{last}")
+
+    def _check_etag(self, etag: str | None, status: int, location: Location) -> None:
+        """One location, one ETag: another one mid-transfer means the file changed under us (If-Range)."""
+        if not etag or etag.startswith("W/"):
+            return  # absent or weak: says nothing about the bytes
+        with self._lock:
+            known = self._etags.setdefault(location.generation, etag) if status == 206 else None
+            known = known or self._etags.get(location.generation)
+        if known is not None and known != etag:
+            raise IntegrityError(
+                f"{self.entry.relpath} (entry {self.entry.id!r}): the file changed upstream during the "
+                f"transfer (ETag {known} then {etag}); pinned sha256 {self.sha256}",
+                hint="the bytes fetched so far are dropped; pin the revision to a commit (`wanprov models "
+                "lock`) or update the entry if the new file is wanted, then re-run",
+            )
 
     def _write(self, data: bytes, piece: Piece) -> None:
         view = memoryview(data)

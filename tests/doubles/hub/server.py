@@ -301,6 +301,11 @@ def _make_handler(hub: HubServer, cdn: bool) -> type[BaseHTTPRequestHandler]:
             sha = hub.sha256(file)
             start, end = 0, size  # end exclusive
             byte_range = None if fault and fault.ignore_range else self.headers.get("Range")
+            # the hub's ETag is the sha256; a CDN's is its own (S3: an MD5): a client cannot take it for one
+            etag = f'"{sha}"' if linked else f'"{sha[:32]}"'
+            if_range = self.headers.get("If-Range")
+            if byte_range and if_range and if_range != etag:
+                byte_range = None  # RFC 9110: the validator no longer matches, send the whole new file
             if byte_range:
                 found = re.match(r"bytes=(\d+)-(\d*)$", byte_range)
                 if not found:
@@ -312,7 +317,7 @@ def _make_handler(hub: HubServer, cdn: bool) -> type[BaseHTTPRequestHandler]:
                     self._error(416, None, "range not satisfiable", {"Content-Range": f"bytes */{size}"})
                     return
             self.send_response(206 if byte_range else 200)
-            self.send_header("ETag", f'"{sha}"')
+            self.send_header("ETag", etag)
             if linked:  # the hub's own headers; a CDN sends only its ETag
                 self.send_header("X-Linked-Etag", f'"{sha}"')
                 self.send_header("X-Linked-Size", str(size))
