@@ -2,9 +2,10 @@
 
 huggingface_hub supplies the URL (`hf_hub_url`), the headers with the user's token (`build_hf_headers`:
 HF_TOKEN or the stored `hf auth login`) and the metadata HEAD (`get_hf_file_metadata`: X-Linked-Etag is an
-LFS file's sha256, X-Linked-Size its size, X-Repo-Commit the resolved commit). The body transfer is ours (see
-transfer.py): hf_hub_download neither verifies sha256 nor keeps partial files across runs, and gives up at
-once on a 503 or a TCP reset.
+LFS file's sha256, X-Linked-Size its size, X-Repo-Commit the resolved commit, and `location` the redirect
+to the CDN or Xet bridge, which it does not follow to another host). The body transfer is ours (transfer.py,
+segmented.py): hf_hub_download neither verifies sha256, nor resumes across runs, nor segments a file over
+several connections, and gives up at once on a 503 or a TCP reset.
 """
 
 from __future__ import annotations

@@ -1,4 +1,7 @@
-"""Moving bytes into place, verified: hub GET with Range resume, or a copy from a local mirror.
+"""Moving bytes into place, verified, over one stream: hub GET with Range resume, or a copy from a local mirror.
+
+Large files go over several connections instead (segmented.py); this is the path for small files, for
+`--connections 1`, and for a server that ignores Range.
 
 Bytes go to `<folder>/.wanprov-partial/<name>.<sha256[:16]>.part` and are hashed as they are written, so a
 multi-GB file is read once. Only after size and sha256 match is the part fsynced and renamed to its final
