@@ -1,4 +1,4 @@
-"""Moving bytes into place, verified, over one stream: hub GET with Range resume, or a copy from a local mirror.
+"""Moving bytes into place, verified, over one stream: hub GET with Range resume, or a copy from a mirror.
 
 Large files go over several connections instead (segmented.py); this is the path for small files, for
 `--connections 1`, and for a server that ignores Range.
