@@ -208,12 +208,12 @@ class SegmentedDownload:
         self._ranges = ranges = self._kept_ranges()
         self._location = self._resolve(0)  # before touching the part: a changed upstream stops here
         self._fd = os.open(self.part, os.O_RDWR | os.O_CREAT, 0o644)
+        self._hasher = PrefixHasher(self._fd, self._writeback)
         try:
             save_ranges(self.part, self.size, self.sha256, ranges)  # before the part grows past its prefix
             os.ftruncate(self._fd, self.size)  # sparse: blocks are allocated as ranges land
             self.progress(ranges.total())
             self.progress_reported = ranges.total()
-            self._hasher = PrefixHasher(self._fd, self._writeback)
             self._hasher.advance(ranges.prefix_end())  # hashlib keeps no state across runs: re-read once
             gaps = ranges.missing(self.size)
             self._pieces = split_pieces(gaps, self.connections, self.settings.segment_bytes)
@@ -226,6 +226,7 @@ class SegmentedDownload:
                 raise self._error
             return self._commit()
         finally:
+            self._hasher.close()  # its thread reads the fd: stop it before closing
             os.close(self._fd)
 
     def _run_workers(self, ranges: RangeSet) -> None:

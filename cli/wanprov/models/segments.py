@@ -107,38 +107,41 @@ class PrefixHasher:
     """sha256 of bytes [0, offset) of the part file, advanced as the contiguous prefix grows.
 
     Bytes that extend the prefix are hashed from memory as they are written (`feed`); bytes written out of
-    order are read back with pread when the prefix reaches them: just written, they are still in the page
-    cache, so this costs a memory copy, not a disk read. `after_hash(offset)` lets the
-    caller start writeback of what is hashed (and so no longer needed in the cache).
+    order are read back with pread by the hasher's own thread when the prefix reaches them (`advance`): just
+    written, they are still in the page cache, so this costs a memory copy, not a disk read, and no
+    connection waits for it. `after_hash(offset)` lets the caller start writeback of what is hashed (and so
+    no longer needed in the cache).
     """
 
     def __init__(self, fd: int, after_hash: Callable[[int], None] | None = None) -> None:
         self.fd = fd
         self.digest = hashlib.sha256()
-        self.offset = 0  # hashed up to here
+        self.offset = 0  # hashed up to here; moves under _lock only
         self._after_hash = after_hash
         self._lock = threading.Lock()
-        self._target_lock = threading.Lock()
+        self._wake = threading.Condition()
         self._target = 0
-        self._buffer: memoryview | None = None  # the read-back buffer, made on first use
+        self._closing = False
+        self._abandon = False
+        self._failure: BaseException | None = None
+        self._thread: threading.Thread | None = None
+        self._buffer = memoryview(bytearray(HASH_READ))
 
     def advance(self, end: int) -> None:
-        """Hash up to `end`; a caller that finds another thread hashing leaves the work to that thread."""
-        with self._target_lock:
-            self._target = max(self._target, end)
-        while self.offset < self._target:
-            if not self._lock.acquire(blocking=False):
-                return  # the holder re-reads the target before it lets go
-            try:
-                self._hash_to(self._target)
-            finally:
-                self._lock.release()
+        """Ask for the prefix up to `end` to be hashed; returns at once (the hasher thread reads it back)."""
+        with self._wake:
+            if end <= self._target:
+                return
+            self._target = end
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="prefix-hash", daemon=True)
+                self._thread.start()
+            self._wake.notify()
 
     def feed(self, offset: int, data: bytes | memoryview) -> None:
         """Hash bytes just written at `offset` straight from memory when they extend the prefix.
 
-        The range at the prefix is usually the one in flight, so most bytes are hashed here as they arrive
-        and only what came out of order is read back."""
+        The range at the prefix is usually one in flight, so many bytes are hashed here as they arrive."""
         if self.offset != offset or not self._lock.acquire(blocking=False):
             return
         try:
@@ -151,19 +154,48 @@ class PrefixHasher:
             self._lock.release()
 
     def finish(self, end: int) -> str:
-        with self._lock:
-            self._hash_to(end)
+        """The sha256 of [0, end), once the hasher thread (if any) has caught up."""
+        self.advance(end)
+        self._stop(abandon=False)
+        self._hash_to(end)  # nothing left unless no thread ever ran
         return self.digest.hexdigest()
 
+    def close(self) -> None:
+        """Stop hashing without finishing (the transfer failed or was cancelled)."""
+        self._stop(abandon=True)
+
+    def _stop(self, abandon: bool) -> None:
+        with self._wake:
+            self._closing, self._abandon = True, abandon
+            self._wake.notify()
+        if self._thread is not None:
+            self._thread.join()
+        if self._failure is not None and not abandon:
+            raise self._failure
+
+    def _run(self) -> None:
+        try:
+            while True:
+                with self._wake:
+                    while self.offset >= self._target and not self._closing:
+                        self._wake.wait()
+                    if self._abandon or (self._closing and self.offset >= self._target):
+                        return
+                    target = self._target
+                self._hash_to(target)
+        except BaseException as exc:  # raised to the caller of finish()
+            self._failure = exc
+
     def _hash_to(self, end: int) -> None:
-        if self._buffer is None:
-            self._buffer = memoryview(bytearray(HASH_READ))
-        view = self._buffer
-        while self.offset < end:
-            count = os.preadv(self.fd, [view[: min(HASH_READ, end - self.offset)]], self.offset)
-            if count <= 0:
-                raise OSError(f"short read at byte {self.offset} of the part file")
-            self.digest.update(view[:count])
-            self.offset += count
-        if self._after_hash:
-            self._after_hash(self.offset)
+        while self.offset < end and not self._abandon:
+            with self._lock:  # per read, so feed() can interleave and take over at the new offset
+                want = min(HASH_READ, end - self.offset)
+                if want <= 0:
+                    break
+                count = os.preadv(self.fd, [self._buffer[:want]], self.offset)
+                if count <= 0:
+                    raise OSError(f"short read at byte {self.offset} of the part file")
+                self.digest.update(self._buffer[:count])
+                self.offset += count
+                if self._after_hash:
+                    self._after_hash(self.offset)
