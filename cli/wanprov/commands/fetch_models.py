@@ -63,6 +63,12 @@ def resolve_models_dir(comfyui_dir: Path | None, models_dir: Path | None) -> Pat
     "--jobs", "-j", type=click.IntRange(1, 32), default=4, show_default=True, help="Parallel files."
 )
 @click.option(
+    "--connections",
+    type=click.IntRange(1, 64),
+    metavar="N",
+    help="Most connections one file uses (default 16, fewer for small files); all files share max(32, N).",
+)
+@click.option(
     "--only", "only", multiple=True, metavar="GLOB", help="Only entries whose id/name/folder/name match."
 )
 @click.option(
@@ -80,6 +86,7 @@ def fetch_models(
     manifests: tuple[Path, ...],
     lock_file: Path | None,
     jobs: int,
+    connections: int | None,
     only: tuple[str, ...],
     from_dir: Path | None,
     dry_run: bool,
@@ -87,7 +94,13 @@ def fetch_models(
 ) -> int:
     """Fetch a profile's model files, sha256-verified, into ComfyUI's model folders."""
     from wanprov.models.catalog import load_catalog
-    from wanprov.models.fetch import plan_fetch, preflight_disk, resolve_unknowns, run_fetch
+    from wanprov.models.fetch import (
+        plan_fetch,
+        preflight_disk,
+        resolve_for_plan,
+        resolve_unknowns,
+        run_fetch,
+    )
     from wanprov.models.hub import HubSettings
     from wanprov.models.lock import locked_catalog
     from wanprov.models.progress import terminal_progress
@@ -98,17 +111,18 @@ def fetch_models(
     settings = HubSettings.from_env()
     source = from_dir.absolute() if from_dir else None
     plan = plan_fetch(profile, entries, target, from_dir=source)
-    if not (dry_run and settings.offline):
-        resolve_unknowns(plan, settings, source)
     if dry_run:
+        if not settings.offline:
+            resolve_for_plan(plan, settings, source)
         _show(plan, output_format)
         return ExitCode.PENDING if plan.pending else ExitCode.OK
+    resolve_unknowns(plan, settings, source)
     preflight_disk(plan)
     progress = (
         terminal_progress(plan.to_download_bytes) if output_format == "text" else terminal_progress(0, False)
     )
     try:
-        run_fetch(plan, settings, from_dir=source, jobs=jobs, progress=progress)
+        run_fetch(plan, settings, from_dir=source, jobs=jobs, progress=progress, connections=connections)
     finally:
         progress.close()
     _show(plan, output_format)
@@ -141,7 +155,10 @@ def _show(plan: FetchPlan, output_format: str) -> None:
         size = f"{state.entry.size / 1e9:6.2f} GB" if state.entry.size is not None else "   ? GB  "
         extra = f" (resume at {state.partial_bytes / 1e9:.2f} GB)" if state.partial_bytes else ""
         action = f" [{state.action}]" if state.status == "pending" else ""
-        click.echo(f"{state.status:10} {size}  {state.entry.relpath}{action}{extra}")
+        unresolved = " (size/sha256 not resolved: hub unreachable)" if state.unresolved else ""
+        click.echo(f"{state.status:10} {size}  {state.entry.relpath}{action}{extra}{unresolved}")
+    if plan.hub_error:
+        click.echo(f"hub unreachable, plan from the catalog and lock only: {plan.hub_error}")
     click.echo(
         f"{plan.models_dir}: {plan.to_download_bytes / 1e9:.2f} GB to fetch, "
         f"{plan.free_bytes / 1e9:.2f} GB free"

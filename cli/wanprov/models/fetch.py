@@ -18,14 +18,17 @@ from typing import Any
 
 from filelock import FileLock
 
-from wanprov.errors import IntegrityError, NoSpaceError, WanprovError
+from wanprov.errors import IntegrityError, NetworkError, NoSpaceError, WanprovError
 from wanprov.models.catalog import FileEntry
-from wanprov.models.hub import HubSettings, fetch_metadata, file_url
+from wanprov.models.hub import HubSettings, fetch_metadata
 from wanprov.models.progress import NullProgress, Progress
 from wanprov.models.record import VerificationRecord
-from wanprov.models.transfer import Cancellation, copy_local, download, hash_file, partial_path
+from wanprov.models.segmented import ConnectionBudget, fetch_remote
+from wanprov.models.transfer import Cancellation, copy_local, hash_file, partial_path
 
 SCHEMA = "wanprov.fetch/1"
+CONNECTIONS_PER_FILE = 16  # what a CDN stream needs to fill 1-10 Gbit/s at tens of MB/s per connection
+TOTAL_CONNECTIONS = 32  # the run's cap, however many files are in flight
 DISK_MARGIN_BYTES = 256 << 20  # leave room for logs and the record: a full disk breaks everything else
 
 DiskUsage = Callable[[Path], int]
@@ -47,6 +50,7 @@ class FileState:
     action: str = "none"  # none | download | copy | verify (hash a file already there but not recorded)
     partial_bytes: int = 0
     error: WanprovError | None = None
+    unresolved: bool = False  # dry run with the hub unreachable: size/sha256 not known yet
 
     @property
     def remaining_bytes(self) -> int:
@@ -68,6 +72,7 @@ class FileState:
             "revision": self.entry.revision,
             "gated": self.entry.gated,
             "partial_bytes": self.partial_bytes,
+            "unresolved": self.unresolved,
         }
         if self.error is not None:
             document["error"] = self.error.to_dict()
@@ -82,6 +87,7 @@ class FetchPlan:
     free_bytes: int
     source: str = "hub"
     errors: list[WanprovError] = field(default_factory=list)
+    hub_error: str | None = None  # dry run: why the hub could not be asked (the plan is from catalog + lock)
 
     @property
     def to_download_bytes(self) -> int:
@@ -104,6 +110,7 @@ class FetchPlan:
             "files": [state.to_dict() for state in self.files],
             "to_download_bytes": self.to_download_bytes,
             "free_bytes": self.free_bytes,
+            "hub_unreachable": self.hub_error,
             "ok": self.ok,
         }
 
@@ -161,7 +168,26 @@ def plan_fetch(
     )
 
 
-def resolve_unknowns(plan: FetchPlan, settings: HubSettings, from_dir: Path | None = None) -> None:
+DRY_RUN_TIMEOUT_S = 5.0
+
+
+def resolve_for_plan(plan: FetchPlan, settings: HubSettings, from_dir: Path | None = None) -> None:
+    """`--dry-run`: resolve what the hub can tell at once; unreachable, plan from catalog and lock.
+
+    One try per file, a short timeout, and after the first network failure no more asking: a plan is
+    wanted in seconds, not after minutes of retries.
+    """
+    quick = replace(settings, retries=0, timeout_s=min(settings.timeout_s, DRY_RUN_TIMEOUT_S))
+    resolve_unknowns(plan, quick, from_dir, tolerate_unreachable=True)
+
+
+def resolve_unknowns(
+    plan: FetchPlan,
+    settings: HubSettings,
+    from_dir: Path | None = None,
+    *,
+    tolerate_unreachable: bool = False,
+) -> None:
     """Fill the sha256/size a pending entry lacks: from the mirror's own record, else the hub's HEAD."""
     for state in plan.pending:
         entry = state.entry
@@ -182,7 +208,16 @@ def resolve_unknowns(plan: FetchPlan, settings: HubSettings, from_dir: Path | No
         else:
             if settings.offline and state.action == "verify" and entry.sha256:
                 continue
-            remote = fetch_metadata(entry, settings)
+            if plan.hub_error is not None:
+                state.unresolved = True
+                continue
+            try:
+                remote = fetch_metadata(entry, settings)
+            except NetworkError as exc:
+                if not tolerate_unreachable:
+                    raise
+                plan.hub_error, state.unresolved = exc.message, True
+                continue
             if not (entry.sha256 or remote.sha256):
                 raise IntegrityError(
                     f"the hub gave no sha256 for {entry.repo}/{entry.path} (entry {entry.id!r}): not LFS",
@@ -228,10 +263,17 @@ def run_fetch(
     from_dir: Path | None = None,
     jobs: int = 4,
     progress: Progress | None = None,
+    connections: int | None = None,
 ) -> FetchPlan:
-    """Fetch every pending file of an already resolved and preflighted plan; failures stay per file."""
+    """Fetch every pending file of an already resolved and preflighted plan; failures stay per file.
+
+    `connections`: most connections one file uses (default CONNECTIONS_PER_FILE, fewer for small files);
+    all files in flight share max(TOTAL_CONNECTIONS, connections) connections.
+    """
     progress = progress or NullProgress()
     cancel = Cancellation()
+    per_file = connections or CONNECTIONS_PER_FILE
+    budget = ConnectionBudget(max(TOTAL_CONNECTIONS, per_file))
     pending = plan.pending
     if settings.offline and from_dir is None and any(s.action == "download" for s in pending):
         missing = ", ".join(s.entry.relpath for s in pending if s.action == "download")
@@ -243,7 +285,7 @@ def run_fetch(
     def work(state: FileState) -> None:
         progress.start_file(state.entry.id, state.entry.name, state.entry.size)
         try:
-            _fetch_one(plan.models_dir, state, settings, from_dir, progress, cancel)
+            _fetch_one(plan.models_dir, state, settings, from_dir, progress, cancel, budget, per_file)
         except WanprovError as exc:
             state.status, state.error = "failed", exc
         finally:
@@ -269,6 +311,8 @@ def _fetch_one(
     from_dir: Path | None,
     progress: Progress,
     cancel: Cancellation,
+    budget: ConnectionBudget,
+    connections: int,
 ) -> None:
     entry, final = state.entry, state.path
     assert entry.sha256, "resolve_unknowns() runs first"
@@ -293,8 +337,7 @@ def _fetch_one(
             sha = copy_local(entry, from_dir / entry.relpath, final, entry.sha256, advance, cancel)
             state.status = "copied"
         else:
-            url = file_url(entry, settings)
-            sha = download(entry, url, final, entry.size, entry.sha256, settings, advance, cancel)
+            sha = fetch_remote(entry, final, entry.sha256, settings, advance, cancel, budget, connections)
             state.status = "downloaded"
         record.add(entry.relpath, final, sha)
 

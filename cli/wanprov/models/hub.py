@@ -2,9 +2,10 @@
 
 huggingface_hub supplies the URL (`hf_hub_url`), the headers with the user's token (`build_hf_headers`:
 HF_TOKEN or the stored `hf auth login`) and the metadata HEAD (`get_hf_file_metadata`: X-Linked-Etag is an
-LFS file's sha256, X-Linked-Size its size, X-Repo-Commit the resolved commit). The body transfer is ours (see
-transfer.py): hf_hub_download neither verifies sha256 nor keeps partial files across runs, and gives up at
-once on a 503 or a TCP reset.
+LFS file's sha256, X-Linked-Size its size, X-Repo-Commit the resolved commit, and `location` the redirect
+to the CDN or Xet bridge, which it does not follow to another host). The body transfer is ours (transfer.py,
+segmented.py): hf_hub_download neither verifies sha256, nor resumes across runs, nor segments a file over
+several connections, and gives up at once on a 503 or a TCP reset.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from wanprov import __version__
-from wanprov.errors import AuthError, NetworkError, NotFoundError, WanprovError
+from wanprov.errors import AuthError, IntegrityError, NetworkError, NotFoundError, WanprovError
 from wanprov.models.catalog import FileEntry
 
 T = TypeVar("T")
@@ -32,6 +33,7 @@ class HubSettings:
     retries: int = 5
     backoff_base_s: float = 1.0  # WANPROV_BACKOFF_BASE: tests set it near 0 to stay fast
     timeout_s: float = 30.0
+    segment_bytes: int = 8 << 20  # WANPROV_SEGMENT_BYTES: smallest byte range worth its own request
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> HubSettings:
@@ -43,6 +45,7 @@ class HubSettings:
             retries=int(env.get("WANPROV_RETRIES", "5")),
             backoff_base_s=float(env.get("WANPROV_BACKOFF_BASE", "1.0")),
             timeout_s=float(env.get("HF_HUB_DOWNLOAD_TIMEOUT", "30")),
+            segment_bytes=max(64 << 10, int(env.get("WANPROV_SEGMENT_BYTES", str(8 << 20)))),
         )
 
 
@@ -52,6 +55,7 @@ class RemoteFile:
     size: int | None
     sha256: str | None
     commit: str | None
+    location: str | None = None  # where the bytes are: the Hub's redirect (CDN, Xet bridge) or the URL itself
 
 
 class TransientError(Exception):
@@ -66,6 +70,36 @@ def file_url(entry: FileEntry, settings: HubSettings) -> str:
     from huggingface_hub import hf_hub_url
 
     return hf_hub_url(entry.repo, entry.path, revision=entry.revision, endpoint=settings.endpoint)
+
+
+def _sha256_or_none(etag: str | None) -> str | None:
+    value = (etag or "").strip().strip('"').lower()
+    if value.startswith("w/"):
+        return None  # a weak ETag is not a content hash
+    return value if len(value) == 64 and all(c in "0123456789abcdef" for c in value) else None
+
+
+def advertised_sha256(headers: Mapping[str, str]) -> str | None:
+    """The sha256 a response claims for the file: X-Linked-Etag (Hub, LFS), else an ETag that is one."""
+    return _sha256_or_none(headers.get("X-Linked-Etag")) or _sha256_or_none(headers.get("ETag"))
+
+
+def check_upstream(
+    entry: FileEntry, sha256: str, size: int | None, upstream_sha: str | None, upstream_size: int | None
+) -> None:
+    """Stop at once when the hub says its file is not the pinned one: no retry can fix that."""
+    where = f"{entry.repo}@{entry.revision}: {entry.path} (catalog entry {entry.id!r} in {entry.manifest})"
+    if upstream_sha is not None and upstream_sha != sha256:
+        raise IntegrityError(
+            f"{where}: the hub serves sha256 {upstream_sha}, the catalog pins {sha256}",
+            hint="the file changed upstream: pin the revision to a commit (`wanprov models lock`) or update "
+            "the entry's sha256/size if the new file is wanted",
+        )
+    if upstream_size is not None and size is not None and upstream_size != size:
+        raise IntegrityError(
+            f"{where}: the hub serves {upstream_size} bytes, the catalog pins {size} (sha256 {sha256})",
+            hint="the file changed upstream: pin the revision to a commit or update the entry",
+        )
 
 
 def request_headers() -> dict[str, str]:
@@ -169,8 +203,12 @@ def fetch_metadata(entry: FileEntry, settings: HubSettings) -> RemoteFile:
             ) from None
         except httpx2.TransportError as exc:
             raise TransientError(f"{type(exc).__name__} talking to {settings.endpoint}") from None
-        etag = (meta.etag or "").lower()
-        sha256 = etag if len(etag) == 64 and all(c in "0123456789abcdef" for c in etag) else None
-        return RemoteFile(url=url, size=meta.size, sha256=sha256, commit=meta.commit_hash)
+        return RemoteFile(
+            url=url,
+            size=meta.size,
+            sha256=_sha256_or_none(meta.etag),
+            commit=meta.commit_hash,
+            location=meta.location,
+        )
 
     return with_retries(head, settings, f"metadata of {entry.repo}/{entry.path}")

@@ -1,4 +1,7 @@
-"""Moving bytes into place, verified: hub GET with Range resume, or a copy from a local mirror.
+"""Moving bytes into place, verified, over one stream: hub GET with Range resume, or a copy from a mirror.
+
+Large files go over several connections instead (segmented.py); this is the path for small files, for
+`--connections 1`, and for a server that ignores Range.
 
 Bytes go to `<folder>/.wanprov-partial/<name>.<sha256[:16]>.part` and are hashed as they are written, so a
 multi-GB file is read once. Only after size and sha256 match is the part fsynced and renamed to its final
@@ -9,6 +12,7 @@ Ctrl-C or a kill; the next run re-hashes that prefix once and asks for the rest 
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import os
 import threading
@@ -18,9 +22,17 @@ from pathlib import Path
 from typing import Any
 
 from wanprov.datafiles import fsync_dir
-from wanprov.errors import IntegrityError, NetworkError, WanprovError
+from wanprov.errors import IntegrityError, NetworkError, NoSpaceError, WanprovError
 from wanprov.models.catalog import FileEntry
-from wanprov.models.hub import HubSettings, TransientError, backoff_delay, classify_status, request_headers
+from wanprov.models.hub import (
+    HubSettings,
+    TransientError,
+    advertised_sha256,
+    backoff_delay,
+    check_upstream,
+    classify_status,
+    request_headers,
+)
 
 # 4 MiB reads: large enough that Python's per-chunk cost is noise; measured here, 8 MiB read1() calls ran at
 # half the rate (allocator churn on buffers that size), 1-4 MiB at 600-750 MB/s with sha256 and write inline.
@@ -45,6 +57,9 @@ class Cancellation:
 
     def is_set(self) -> bool:
         return self._event.is_set()
+
+    def wait(self, timeout: float) -> bool:
+        return self._event.wait(timeout)
 
     def set(self) -> None:
         self._event.set()
@@ -71,6 +86,14 @@ def _abort(response: Any) -> None:
         response.close()
 
 
+def no_space(entry: FileEntry, part: Path, exc: OSError) -> NoSpaceError:
+    return NoSpaceError(
+        f"{part.parent}: the disk filled up while writing {entry.relpath} (entry {entry.id!r}): "
+        f"{exc.strerror}",
+        hint="free space and re-run: the bytes already written are kept and not fetched again",
+    )
+
+
 def partial_path(final: Path, sha256: str) -> Path:
     return final.parent / PARTIAL_DIR / f"{final.name}.{sha256[:16]}.part"
 
@@ -94,9 +117,12 @@ def hash_file(path: Path, progress: ProgressFn | None = None, limit: int | None 
 class PartFile:
     """The growing part file with its running sha256; resumes from what an earlier run left."""
 
-    def __init__(self, part: Path, expected_size: int | None, progress: ProgressFn) -> None:
+    def __init__(
+        self, part: Path, expected_size: int | None, progress: ProgressFn, expected_sha: str
+    ) -> None:
         part.parent.mkdir(parents=True, exist_ok=True)
         self.path = part
+        self.expected_sha = expected_sha
         self.expected_size = expected_size
         self.progress = progress
         self.digest = hashlib.sha256()
@@ -122,8 +148,13 @@ class PartFile:
         self.offset = self._written_back = 0
         return 0
 
-    def write(self, chunk: bytes | memoryview) -> None:
-        self.handle.write(chunk)
+    def write(self, chunk: bytes | memoryview, entry: FileEntry) -> None:
+        try:
+            self.handle.write(chunk)
+        except OSError as exc:
+            if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+                raise no_space(entry, self.path, exc) from None
+            raise
         self.digest.update(chunk)
         self.offset += len(chunk)
         self.progress(len(chunk))
@@ -176,7 +207,7 @@ def download(
     sleep: Callable[[float], None] = time.sleep,
 ) -> str:
     """Stream `url` into the part file, resuming and retrying; returns the verified sha256."""
-    part = PartFile(partial_path(final, sha256), size, progress)
+    part = PartFile(partial_path(final, sha256), size, progress, sha256)
     try:
         failures = 0
         while size is None or part.offset < size:
@@ -236,6 +267,8 @@ def _stream_once(
         raise TransientError(f"{type(exc).__name__} connecting to {settings.endpoint}") from None
     cancel.register(response)
     with response:
+        for answer in [*response.history, response]:  # the hub's 302 names the file it redirects to
+            check_upstream(entry, part.expected_sha, size, advertised_sha256(answer.headers), None)
         if response.status_code == 416 and size is not None and part.offset == size:
             return True
         if response.status_code >= 400:
@@ -256,7 +289,7 @@ def _stream_once(
                 piece = raw.read1(CHUNK, decode_content=False)
                 if not piece:
                     break
-                part.write(piece)
+                part.write(piece, entry)
         except (urllib3.exceptions.HTTPError, requests.RequestException, OSError, AttributeError) as exc:
             if cancel.is_set():
                 raise Cancelled() from None
@@ -289,14 +322,14 @@ def copy_local(
             f"{source}: {size} bytes, catalog entry {entry.id!r} expects {entry.size}",
             hint="refresh the mirror from the hub",
         )
-    part = PartFile(partial_path(final, sha256), size, progress)
+    part = PartFile(partial_path(final, sha256), size, progress, sha256)
     try:
         with source.open("rb") as handle:
             handle.seek(part.offset)
             while chunk := handle.read(CHUNK):
                 if cancel.is_set():
                     raise Cancelled()
-                part.write(chunk)
+                part.write(chunk, entry)
         return part.commit(final, sha256, entry)
     finally:
         part.close()

@@ -1,0 +1,84 @@
+"""The pieces of a segmented transfer on their own: range bookkeeping and the prefix hash."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import random
+import threading
+import time
+from pathlib import Path
+
+from wanprov.models.segmented import ConnectionBudget, split_pieces
+from wanprov.models.segments import PrefixHasher, RangeSet, load_ranges, save_ranges
+
+
+def test_rangeset_merges_and_reports_gaps() -> None:
+    ranges = RangeSet([(10, 20), (30, 40)])
+    ranges.add(20, 25)  # adjacent: merged
+    ranges.add(35, 50)  # overlapping: merged
+    assert ranges.as_list() == [[10, 25], [30, 50]]
+    assert ranges.prefix_end() == 0 and ranges.total() == 35
+    assert ranges.missing(60) == [(0, 10), (25, 30), (50, 60)]
+    ranges.add(0, 10)
+    assert ranges.prefix_end() == 25
+
+
+def test_pieces_tile_the_gaps() -> None:
+    pieces = split_pieces([(0, 100), (150, 1000)], connections=4, min_piece=64)
+    spans = [(p.start, p.end) for p in pieces]
+    assert spans[0] == (0, 64) and spans[-1][1] == 1000
+    assert sum(end - start for start, end in spans) == 950
+    assert all(start == p.pos for (start, _), p in zip(spans, pieces, strict=True))
+
+
+def test_state_round_trip_and_wrong_part_size(tmp_path: Path) -> None:
+    part = tmp_path / "f.part"
+    part.write_bytes(b"\0" * 100)
+    save_ranges(part, 100, "a" * 64, RangeSet([(0, 10), (50, 60)]))
+    assert load_ranges(part, 100, "a" * 64).as_list() == [[0, 10], [50, 60]]  # type: ignore[union-attr]
+    assert load_ranges(part, 100, "b" * 64) is None
+    part.write_bytes(b"\0" * 99)  # the part does not match the state: not trusted
+    assert load_ranges(part, 100, "a" * 64) is None
+
+
+def test_prefix_hash_in_any_completion_order(tmp_path: Path) -> None:
+    data = random.Random(1).randbytes(1_000_000)
+    path = tmp_path / "f.part"
+    path.write_bytes(b"\0" * len(data))
+    fd = os.open(path, os.O_RDWR)
+    try:
+        hasher = PrefixHasher(fd)
+        pieces = [(start, min(len(data), start + 65_536)) for start in range(0, len(data), 65_536)]
+        random.Random(2).shuffle(pieces)
+        done = RangeSet()
+        for start, end in pieces:
+            os.pwrite(fd, data[start:end], start)
+            hasher.feed(start, data[start:end])  # hashed from memory only when it extends the prefix
+            done.add(start, end)
+            hasher.advance(done.prefix_end())  # the rest is read back
+        assert hasher.finish(len(data)) == hashlib.sha256(data).hexdigest()
+    finally:
+        os.close(fd)
+
+
+def test_budget_serves_a_files_first_connection_before_extra_ones() -> None:
+    budget = ConnectionBudget(2)
+    never = lambda: False  # noqa: E731
+    assert budget.acquire(never, first=True) and budget.acquire(never)  # all slots held
+    got: list[str] = []
+    first = threading.Thread(target=lambda: budget.acquire(never, first=True) and got.append("first"))
+    first.start()
+    deadline = time.monotonic() + 10
+    while not budget.contended() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert budget.contended()  # an extra connection now makes way between pieces
+    stop = threading.Event()
+    extra = threading.Thread(target=lambda: budget.acquire(stop.is_set) and got.append("extra"))
+    extra.start()
+    budget.release()  # one slot frees up: it goes to the waiting first connection, not the extra one
+    first.join(10)
+    assert got == ["first"]
+    stop.set()
+    extra.join(10)
+    assert got == ["first"] and not budget.contended()
