@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -43,16 +44,44 @@ SITE = REPO_ROOT / "site.yml"
 EXPECTED_NODES = ("UnetLoaderGGUF", "TeaCache", "VHS_VideoCombine", "RIFE VFI")
 
 
-def mirror_remote(mirrors: Path, url: str, commit: str, dest: Path) -> str:
-    """A local bare remote holding `commit` on a branch, cloned from the `fetch` tool's mirror of `url`
-    (owner+name/repo). --local copies the object store, so a commit no ref reaches still comes along."""
+def mirror_remote(mirrors: Path, url: str, commit: str, dest: Path) -> tuple[str, str, list[str]]:
+    """A local bare remote for the `fetch` tool's mirror of `url` (owner+name/repo), serving `commit`.
+
+    The mirrors leave out some large blobs (a tokenizer.json, demo media), and git refuses to pack a tree
+    with a missing object. Then the remote serves a commit of the pinned tree without those files (same
+    code, another sha, its message naming the pin and what is left out). Returns (url, commit, left out)."""
     owner, name = url.removesuffix(".git").split("/")[-2:]
     source = mirrors / f"{owner}+{name}" / "repo"
-    subprocess.run(["git", "clone", "-q", "--bare", "--local", str(source), str(dest)], check=True)
-    subprocess.run(
-        ["git", "--git-dir", str(dest), "update-ref", "refs/heads/wanprov-pin", commit], check=True
+    subprocess.run(["git", "init", "-q", "--bare", str(dest)], check=True)
+    (dest / "objects/info/alternates").write_text(f"{source / 'objects'}\n")
+    git = ["git", "--git-dir", str(dest)]
+    listing = subprocess.run(
+        [*git, "ls-tree", "-r", "-z", commit], capture_output=True, text=True, check=True
     )
-    return f"file://{dest}"
+    entries = [line.split("\t", 1) for line in listing.stdout.split("\0") if line]
+    missing = [
+        path
+        for meta, path in entries
+        if meta.split()[1] == "blob"
+        and subprocess.run([*git, "cat-file", "-e", meta.split()[2]], capture_output=True).returncode != 0
+    ]
+    served = commit
+    if missing:
+        env = {**os.environ, "GIT_INDEX_FILE": str(dest / "wanprov-index")}
+        subprocess.run([*git, "read-tree", commit], env=env, check=True)
+        subprocess.run([*git, "rm", "-q", "--cached", "--", *missing], env=env, check=True)
+        tree = subprocess.run([*git, "write-tree"], env=env, capture_output=True, text=True, check=True)
+        message = f"{name} @ {commit} without {len(missing)} file(s) the mirror lacks: {', '.join(missing)}"
+        made = subprocess.run(
+            [*git, "-c", "user.name=wanprov", "-c", "user.email=wanprov@localhost", "commit-tree",
+             tree.stdout.strip(), "-m", message],
+            capture_output=True, text=True, check=True, env={**env, "GIT_AUTHOR_DATE": "2026-01-01T00:00:00Z",
+                                                           "GIT_COMMITTER_DATE": "2026-01-01T00:00:00Z"},
+        )  # fmt: skip
+        served = made.stdout.strip()
+    subprocess.run([*git, "update-ref", "refs/heads/wanprov-pin", served], check=True)
+    subprocess.run([*git, "symbolic-ref", "HEAD", "refs/heads/wanprov-pin"], check=True)
+    return f"file://{dest}", served, missing
 
 
 def torch_index(dest: Path, wheels: list[Path]) -> str:
@@ -91,12 +120,18 @@ def main() -> int:
     comfyui = load_comfyui()
     packs = load_node_packs()
     git_root = base / "git"
-    comfyui_url = mirror_remote(opts.mirrors, comfyui.url, comfyui.commit, git_root / "ComfyUI.git")
-    remotes = {
-        name: (mirror_remote(opts.mirrors, pack.url, pack.commit, git_root / f"{name}.git"), pack.commit)
-        for name, pack in packs.items()
-    }
-    repos = SourceRepos(git_root, comfyui_url, comfyui.commit, remotes, "")
+    comfyui_url, comfyui_commit, left_out = mirror_remote(
+        opts.mirrors, comfyui.url, comfyui.commit, git_root / "ComfyUI.git"
+    )
+    print(f"ComfyUI: {comfyui_commit} (pinned {comfyui.commit}); left out: {left_out}", flush=True)
+    remotes = {}
+    for name, pack in packs.items():
+        pack_url, pack_commit, left_out = mirror_remote(
+            opts.mirrors, pack.url, pack.commit, git_root / f"{name}.git"
+        )
+        remotes[name] = (pack_url, pack_commit)
+        print(f"{name}: {pack_commit} (pinned {pack.commit}); left out: {left_out}", flush=True)
+    repos = SourceRepos(git_root, comfyui_url, comfyui_commit, remotes, "")
     manifest = repos.manifest(base / "node-packs.yaml")
     index = torch_index(base / "torch-index", [opts.torch_wheel, *opts.wheel])
 

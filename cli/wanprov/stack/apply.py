@@ -84,7 +84,7 @@ def ensure_pins(python: Path, constraints: Path) -> tuple[dict[str, str], bool]:
 
 def verify_torch(python: Path, pins: dict[str, str], context: str) -> dict[str, str | None]:
     installed = pip.installed_versions(python, list(pins))
-    wrong = {name: found for name, pin in pins.items() if not pin_satisfied(pin, found := installed.get(name))}
+    wrong = [name for name, pin in pins.items() if not pin_satisfied(pin, installed.get(name))]
     if wrong:
         detail = ", ".join(f"{name} {installed.get(name)} (pinned {pins[name]})" for name in wrong)
         raise TorchReplacedError(
