@@ -49,7 +49,8 @@ def mirror_remote(mirrors: Path, url: str, commit: str, dest: Path) -> tuple[str
 
     The mirrors leave out some large blobs (a tokenizer.json, demo media), and git refuses to pack a tree
     with a missing object. Then the remote serves a commit of the pinned tree without those files (same
-    code, another sha, its message naming the pin and what is left out). Returns (url, commit, left out)."""
+    code, another sha, its message naming the pin and what is left out); else the pinned commit itself,
+    served shallow (its history is not complete either). Returns (url, commit, left out)."""
     owner, name = url.removesuffix(".git").split("/")[-2:]
     source = mirrors / f"{owner}+{name}" / "repo"
     subprocess.run(["git", "init", "-q", "--bare", str(dest)], check=True)
@@ -79,6 +80,9 @@ def mirror_remote(mirrors: Path, url: str, commit: str, dest: Path) -> tuple[str
                                                            "GIT_COMMITTER_DATE": "2026-01-01T00:00:00Z"},
         )  # fmt: skip
         served = made.stdout.strip()
+    else:
+        # The mirrors' history is incomplete too: served shallow, the pinned commit is all a clone gets.
+        (dest / "shallow").write_text(f"{commit}\n")
     subprocess.run([*git, "update-ref", "refs/heads/wanprov-pin", served], check=True)
     subprocess.run([*git, "symbolic-ref", "HEAD", "refs/heads/wanprov-pin"], check=True)
     return f"file://{dest}", served, missing

@@ -120,7 +120,7 @@ def wait_for_service(
             raise ServiceDownError(
                 f"ComfyUI {what} before answering {url} ({watch.describe}); the last lines of its log:\n"
                 + watch.log_tail(LOG_LINES),
-                hint="fix what the log shows (a missing package, a bad flag, an unwritable folder), then rerun",
+                hint="fix what the log shows (a missing package, a bad flag, an unwritable folder); rerun",
             )
         if first is None:
             first = now
