@@ -166,7 +166,8 @@ def test_one_opencv_although_packs_ask_for_both(tmp_path, comfy_venv, source_rep
     assert refused.returncode != 0, refused.stdout
     # one installed around the guard (an older converge did this) is found and removed
     subprocess.run(
-        [str(python), "-m", "pip", "install", "-q", "--no-index", "--find-links", str(wheelhouse), "opencv-python"],
+        [str(python), "-m", "pip", "install", "-q", "--no-index", "--find-links", str(wheelhouse),
+         "opencv-python"],
         check=True, env={**os.environ, "PIP_CONFIG_FILE": os.devnull},
     )  # fmt: skip
     dry = run([*args, "--with-optional", "all", "--dry-run", "--format", "json"])
