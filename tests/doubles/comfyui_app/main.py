@@ -13,12 +13,12 @@ from comfy.cli_args import parser
 
 args = parser.parse_args()  # `--help` exits here, before torch is imported, as in the real main.py
 
-import torch  # noqa: E402 - the venv's (fake) torch: proves the service runs in the pinned venv
-
 if os.environ.get("COMFYUI_DOUBLE_DIE_AT_START"):  # a start that fails the way a real one does: log, exit 1
     print("Traceback (most recent call last):", file=sys.stderr)
     print(os.environ["COMFYUI_DOUBLE_DIE_AT_START"], file=sys.stderr, flush=True)
     sys.exit(1)
+
+import torch  # noqa: E402 - the venv's (fake) torch: proves the service runs in the pinned venv
 
 HERE = Path(__file__).resolve().parent
 VERSION = "0.3.64"
