@@ -67,14 +67,27 @@ def _module_source(name: str, version: str) -> str:
         else _UNLABELLED_CUDA.get(public)
     )
     return (
-        '"""Test double of torch (wanprov tests): versions only, no tensors."""\n'
+        '"""Test double of torch (wanprov tests): versions, no CUDA device, CPU tensors of floats."""\n'
         f'__version__ = "{version}"\n\n\n'
         "class version:  # noqa: N801 - mirrors torch.version\n"
         f"    cuda = {cuda!r}\n\n\n"
         "class cuda:  # noqa: N801 - mirrors torch.cuda\n"
         "    @staticmethod\n"
         "    def is_available():\n"
-        "        return False\n"
+        "        return False\n\n\n"
+        "class Tensor:\n"
+        "    def __init__(self, values):\n"
+        "        self._values = list(values)\n\n"
+        "    def __mul__(self, other):\n"
+        "        return Tensor([v * other for v in self._values])\n\n"
+        "    def sum(self):\n"
+        "        return Tensor([sum(self._values)])\n\n"
+        "    def item(self):\n"
+        "        return self._values[0]\n\n\n"
+        "def ones(n, device='cpu'):\n"
+        "    if str(device) != 'cpu':\n"
+        "        raise RuntimeError('Found no NVIDIA driver on your system.')\n"
+        "    return Tensor([1.0] * n)\n"
     )
 
 
