@@ -122,3 +122,29 @@ def test_a_live_service_that_never_answers_times_out(tmp_path):
 def test_wait_needs_one_way_to_watch():
     result = CliRunner().invoke(wait_command, ["--url", "http://127.0.0.1:1/"], standalone_mode=False)
     assert "either --unit" in str(result.exception)
+
+
+def test_systemd_restart_fails_the_wait_with_the_journal(tmp_path, monkeypatch):
+    """Restart=on-failure brings a crashed unit back: MainPID and NRestarts change, and the wait says so."""
+    from wanprov.stack.service_wait import systemd_watch
+
+    state = tmp_path / "state"
+    state.write_text("ActiveState=activating\nMainPID=4242\nNRestarts=0\n")
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "systemctl").write_text(f"#!/bin/sh\ncat {state}\n")
+    (bin_dir / "journalctl").write_text(
+        '#!/bin/sh\n[ "$2" = comfyui ] || exit 1\n'
+        'echo "ImportError: libcudart.so.13: cannot open shared object"\n'
+    )
+    for tool in bin_dir.iterdir():
+        tool.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+
+    def crash_and_restart(_seconds: float) -> None:
+        state.write_text("ActiveState=activating\nMainPID=4343\nNRestarts=1\n")
+
+    url = f"http://127.0.0.1:{_free_port()}/system_stats"
+    with pytest.raises(ServiceDownError, match="restarted") as caught:
+        wait_for_service(url, systemd_watch("comfyui"), timeout_s=60, sleep=crash_and_restart)
+    assert "libcudart.so.13" in caught.value.message
