@@ -2,16 +2,17 @@
 re-run wall time, re-run `changed`, ComfyUI venv size, and what `/object_info` lists.
 
 Real: ComfyUI at the pinned commit and the six node packs at theirs (bare git mirrors served as local git
-remotes), the packages of the index this machine's pip is configured with, a CPU torch wheel from a local
-index laid out like the PyTorch index, service manager `process`, `--cpu`. Stand-in: the host is an sshd on
+remotes), the packages of the index this machine's pip is configured with, the torch family from a local
+index laid out like the PyTorch index (the CPU wheel here lacks a CPU torchvision: see the docs), service manager `process`, `--cpu`. Stand-in: the host is an sshd on
 loopback (the fleet double), whose `nvidia-smi` is the GPU double's (an H100 without any torch); no
 PYTHONPATH, so nothing fake is on any interpreter's path. The models stage is skipped (no Hugging Face).
 
     .venv/bin/python benchmarks/real_stack_converge.py --mirrors /work/.mirror \\
-        --torch-wheel /opt/wheels/torch-2.13.0+cpu-cp311-cp311-manylinux_2_28_x86_64.whl \\
-        --wheel /opt/pypi-more/files/torchvision-0.28.0-cp311-cp311-manylinux_2_28_x86_64.whl \\
-        --wheel /tmp/ta/torchaudio-2.11.1-py3-none-manylinux_2_28_x86_64.whl \\
-        --torch 2.13.0 --torchvision 0.28.0 --torchaudio 2.11.1
+        --torch-wheel /opt/pypi-more/files/torch-2.14.1-cp311-cp311-manylinux_2_28_x86_64.whl \\
+        --wheel /opt/pypi-more/files/torchvision-0.29.1-cp311-cp311-manylinux_2_28_x86_64.whl \\
+        --wheel /tmp/wheels/torchaudio-2.11.1-py3-none-manylinux_2_28_x86_64.whl \\
+        --wheel /tmp/wheels/triton-3.8.0-... --wheel /tmp/wheels/cuda_bindings-13.5.0-... \\
+        --torch 2.14.1 --torchvision 0.29.1 --torchaudio 2.11.1
 
 Steps and figures: docs/fleet.md, "Converge the real stack".
 """
