@@ -3,9 +3,10 @@ re-run wall time, re-run `changed`, ComfyUI venv size, and what `/object_info` l
 
 Real: ComfyUI at the pinned commit and the six node packs at theirs (bare git mirrors served as local git
 remotes), the packages of the index this machine's pip is configured with, the torch family from a local
-index laid out like the PyTorch index (the CPU wheel here lacks a CPU torchvision: see the docs), service manager `process`, `--cpu`. Stand-in: the host is an sshd on
-loopback (the fleet double), whose `nvidia-smi` is the GPU double's (an H100 without any torch); no
-PYTHONPATH, so nothing fake is on any interpreter's path. The models stage is skipped (no Hugging Face).
+index laid out like the PyTorch index (the CPU wheel here lacks a CPU torchvision: see the docs), service
+manager `process`, `--cpu`. Stand-in: the host is an sshd on loopback (the fleet double), whose `nvidia-smi`
+is the GPU double's (an H100 without any torch); no PYTHONPATH, so nothing fake is on any interpreter's
+path. The models stage is skipped (no Hugging Face).
 
     .venv/bin/python benchmarks/real_stack_converge.py --mirrors /work/.mirror \\
         --torch-wheel /opt/pypi-more/files/torch-2.14.1-cp311-cp311-manylinux_2_28_x86_64.whl \\
