@@ -20,4 +20,5 @@ class ExitCode(IntEnum):
     NOT_FOUND = 8  # 404: repo, revision or file missing upstream / in a catalog
     NO_SPACE = 9  # disk preflight: not enough free space
     BAD_MANIFEST = 10  # a manifest, lock or workflow file is invalid
+    SERVICE_DOWN = 11  # the waited-on service exited or restarted before answering (log tail printed)
     INTERRUPTED = 130  # Ctrl-C (128 + SIGINT)

@@ -172,9 +172,11 @@ def stack_host_vars(repos: SourceRepos, manifest: Path, wheelhouse: Path, root: 
         # The wheelhouse holds cu128 fakes only; the doctor's own pick (cu130 for the H100's driver 580)
         # cannot be served offline, so the test pins what it has.
         "comfyui_torch_variant": "cu128",
-        "comfyui_torch_version": "2.9.1",
-        "comfyui_torchvision_version": "0.24.1",
-        "comfyui_torchaudio_version": "2.9.1",
+        # Labelled pins: this wheelhouse mixes cu128 and cu126 builds, as no real index does; a label-less
+        # pin (tests/fleet/test_bare_host.py) is for an index that serves one variant.
+        "comfyui_torch_version": "2.9.1+cu128",
+        "comfyui_torchvision_version": "0.24.1+cu128",
+        "comfyui_torchaudio_version": "2.9.1+cu128",
         "comfyui_pip_extra_args": f"--no-index --find-links {wheelhouse}",
         "comfyui_wait_delay": 1,
         "health_delay": 1,

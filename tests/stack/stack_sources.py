@@ -13,10 +13,10 @@ from wanprov.stack.manifest import load_node_packs
 PACK_REQUIREMENTS = {
     "ComfyUI-GGUF": "gguf>=0.13.0\n",
     "ComfyUI-TeaCache": "",
-    "ComfyUI-VideoHelperSuite": "opencv-python-headless\nimageio-ffmpeg\n",
+    "ComfyUI-VideoHelperSuite": "opencv-python\nimageio-ffmpeg\n",  # as the real packs: VHS asks for the GUI
+    "ComfyUI-KJNodes": "opencv-python-headless\n",  # build, KJNodes for the headless one (the same cv2)
     "ComfyUI-Frame-Interpolation": "",
     "ComfyUI-WanVideoWrapper": "gguf\n",
-    "ComfyUI-KJNodes": "",
 }
 BAD_PACK = "ComfyUI-Bad-Torch-Pin"
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -137,3 +138,75 @@ def test_venv_without_torch_is_refused_before_anything(tmp_path, comfy_venv, sou
     assert result.exception is not None and result.exception.code == "bad_manifest"
     assert "no torch" in result.exception.message and "wanprov doctor" in (result.exception.hint or "")
     assert not (comfyui_dir / "custom_nodes").exists()
+
+
+def _cv2(python) -> str:
+    code = "import cv2, importlib.metadata as m; print(cv2.__version__, m.version('opencv-python-headless'))"
+    return subprocess.run([str(python), "-c", code], capture_output=True, text=True).stdout.strip()
+
+
+def test_one_opencv_although_packs_ask_for_both(tmp_path, comfy_venv, source_repos, wheelhouse):
+    """VHS asks for opencv-python, KJNodes for opencv-python-headless: both write `cv2`. Only the headless
+    one is installed, and a venv that already has the other is brought back to one."""
+    comfyui_dir, python = comfy_venv
+    args = base_args(comfyui_dir, python, source_repos.manifest(tmp_path / "packs.yaml"), wheelhouse)
+    first = run([*args, "--with-optional", "all", "--format", "json"])
+    assert first.return_value == 0, (first.output, first.exception)
+    assert installed_versions(python, ["opencv-python", "opencv-python-headless"]) == {
+        "opencv-python": None,
+        "opencv-python-headless": "4.12.0.88",
+    }
+    assert _cv2(python) == "4.12.0.88 4.12.0.88"
+
+    # pip.conf names the constraints: a later `pip install opencv-python` in the venv is refused there
+    refused = subprocess.run(
+        [str(python), "-m", "pip", "install", "--no-index", "--find-links", str(wheelhouse), "opencv-python"],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert refused.returncode != 0, refused.stdout
+    # one installed around the guard (an older converge did this) is found and removed
+    subprocess.run(
+        [str(python), "-m", "pip", "install", "-q", "--no-index", "--find-links", str(wheelhouse),
+         "opencv-python"],
+        check=True, env={**os.environ, "PIP_CONFIG_FILE": os.devnull},
+    )  # fmt: skip
+    dry = run([*args, "--with-optional", "all", "--dry-run", "--format", "json"])
+    assert dry.return_value == 4 and json.loads(dry.stdout)["opencv"]["removed"] == ["opencv-python"]
+    fixed = run([*args, "--with-optional", "all", "--format", "json"])
+    assert fixed.return_value == 0, (fixed.output, fixed.exception)
+    assert json.loads(fixed.stdout)["opencv"]["removed"] == ["opencv-python"]
+    assert installed_versions(python, ["opencv-python"]) == {"opencv-python": None}
+    assert _cv2(python) == "4.12.0.88 4.12.0.88"  # its cv2 files, removed with opencv-python, are back
+
+
+@pytest.mark.parametrize(
+    ("index", "pins", "ok"),
+    [
+        ("pypi", "2.9.1 0.24.1 2.9.1", True),  # label-less index, label-less pins
+        ("pytorch", "2.9.1 0.24.1 2.9.1", True),  # PyTorch index, the same pins (PEP 440 local labels)
+        ("pypi", "2.9.1+cu128 0.24.1+cu128 2.9.1+cu128", False),  # a labelled pin the mirror cannot meet
+    ],
+)
+def test_torch_pins_with_or_without_local_labels(tmp_path, source_repos, index, pins, ok):
+    from doubles.wheels import build_wheelhouse
+
+    house = build_wheelhouse(tmp_path / "house", index)
+    comfyui_dir = tmp_path / "ComfyUI"
+    git(tmp_path, "clone", "--quiet", source_repos.comfyui_url, str(comfyui_dir))
+    subprocess.run([sys.executable, "-m", "venv", str(tmp_path / "venv")], check=True)
+    python = tmp_path / "venv" / "bin" / "python"
+    family = [w.name.split("-")[0] for w in house.glob("torch*.whl")]
+    subprocess.run(
+        [str(python), "-m", "pip", "install", "-q", "--no-index", "--find-links", str(house), *family],
+        check=True,
+    )
+    constraints = tmp_path / "constraints.txt"
+    torch, vision, audio = pins.split()
+    constraints.write_text(f"torch=={torch}\ntorchvision=={vision}\ntorchaudio=={audio}\n")
+    args = base_args(comfyui_dir, python, source_repos.manifest(tmp_path / "packs.yaml"), house)
+    result = run([*args, "--constraints", str(constraints), "--format", "json"])
+    if ok:
+        assert result.return_value == 0, (result.output, result.exception)
+        assert json.loads(result.stdout)["torch"]["installed"]["torchaudio"].startswith("2.9.1")
+    else:
+        assert "no longer has the pinned torch" in str(result.exception)

@@ -107,11 +107,14 @@ def stack_host(full_wheelhouse: Path, source_repos: SourceRepos) -> Iterator[Sta
         "comfyui_version": source_repos.comfyui_commit,
         "comfyui_node_manifest": str(manifests / "node-packs.yaml"),
         "comfyui_torch_variant": "cu128",
-        "comfyui_torch_version": "2.9.1",
-        "comfyui_torchvision_version": "0.24.1",
-        "comfyui_torchaudio_version": "2.9.1",
+        # Labelled pins: this wheelhouse mixes cu128 and cu126 builds, as no real index does; a label-less
+        # pin (tests/fleet/test_bare_host.py) is for an index that serves one variant.
+        "comfyui_torch_version": "2.9.1+cu128",
+        "comfyui_torchvision_version": "0.24.1+cu128",
+        "comfyui_torchaudio_version": "2.9.1+cu128",
         "comfyui_pip_extra_args": f"--no-index --find-links {full_wheelhouse}",
         "comfyui_launch_flags": ["--highvram"],
+        "comfyui_judge_torch": False,  # no GPU double here: the torch verdict is the fleet tests' business
         "comfyui_wait_delay": 1,
     }
     fleet = Fleet.start(base, [HostSpec("gpu-a", vars=host_vars)])

@@ -1,4 +1,5 @@
-"""`wanprov install-nodes` and `wanprov stack flags`: thin click adapters over wanprov.stack."""
+"""`wanprov install-nodes`, `wanprov stack flags` and `wanprov stack wait`: thin click adapters over
+wanprov.stack."""
 
 from __future__ import annotations
 
@@ -132,3 +133,38 @@ def flags_command(comfyui_dir: Path, python: Path | None, flags: tuple[str, ...]
         for name in result.rejected:
             click.echo(f"REFUSED {name} (not a flag of this ComfyUI; checked with {source})")
     return ExitCode.CHECK_FAILED if result.rejected else ExitCode.OK
+
+
+@stack.command("wait")
+@click.option("--url", required=True, help="What must answer 200, e.g. http://127.0.0.1:8188/system_stats.")
+@click.option("--pidfile", type=_FILE, help="The `process` supervisor's pid file (with --log).")
+@click.option("--log", "logfile", type=_FILE, help="The `process` supervisor's log file.")
+@click.option("--unit", help="The systemd unit (its journal is the log).")
+@click.option("--timeout", "timeout_s", type=click.FloatRange(min=0), default=120.0, show_default=True)
+@click.option("--interval", "interval_s", type=click.FloatRange(min=0.1), default=1.0, show_default=True)
+@FORMAT_OPTION
+def wait_command(
+    url: str,
+    pidfile: Path | None,
+    logfile: Path | None,
+    unit: str | None,
+    timeout_s: float,
+    interval_s: float,
+    output_format: str,
+) -> int:
+    """Wait for the service to answer URL; fail at once, with its log's tail, if it exits or restarts.
+
+    Exit codes: 0 answered, 11 the service exited or restarted, 5 it runs but did not answer in time.
+    """
+    from wanprov.errors import UsageError
+    from wanprov.stack.service_wait import process_watch, systemd_watch, wait_for_service
+
+    if bool(unit) == bool(pidfile or logfile) or (pidfile is None) != (logfile is None):
+        raise UsageError("give either --unit NAME or both --pidfile FILE and --log FILE")
+    watch = systemd_watch(unit) if unit else process_watch(pidfile, logfile)  # type: ignore[arg-type]
+    result = wait_for_service(url, watch, timeout_s=timeout_s, interval_s=interval_s)
+    if output_format == "json":
+        emit_json({"schema": "wanprov.stack-wait/1", **result})
+    else:
+        click.echo(f"{url} answered after {result['waited_s']} s")
+    return ExitCode.OK

@@ -10,8 +10,16 @@ from pathlib import Path
 
 from wanprov.datafiles import write_text_if_changed
 from wanprov.errors import ManifestError
-from wanprov.stack import git, pip
-from wanprov.stack.constraints import PROTECTED, protection_changes, read_pins, write_protection
+from wanprov.stack import git, opencv, pip
+from wanprov.stack.constraints import (
+    OPENCV,
+    OPENCV_OTHERS,
+    PROTECTED,
+    pin_satisfied,
+    protection_changes,
+    read_pins,
+    write_protection,
+)
 from wanprov.stack.errors import RefusedError, TorchReplacedError
 from wanprov.stack.manifest import NodePack
 from wanprov.stack.plan import STATE_FILE, PackPlan, build_plan, file_digest, read_records, wanted_record
@@ -31,11 +39,17 @@ class InstallReport:
     core_requirements: dict[str, object] = field(default_factory=dict)
     torch_after: dict[str, str | None] = field(default_factory=dict)
     protection_changes: list[str] = field(default_factory=list)
+    opencv_removed: list[str] = field(default_factory=list)
 
     @property
     def pending(self) -> bool:
         core_pending = bool(self.core_requirements.get("actions"))
-        return core_pending or bool(self.protection_changes) or any(plan.actions for plan in self.packs)
+        return (
+            core_pending
+            or bool(self.protection_changes)
+            or bool(self.opencv_removed)
+            or any(plan.actions for plan in self.packs)
+        )
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -49,6 +63,7 @@ class InstallReport:
             "packs": [plan.to_dict() for plan in self.packs],
             "protection_files": self.protection_changes,
             "torch": {"pinned": self.torch_pins, "installed": self.torch_after},
+            "opencv": {"allowed": OPENCV, "removed": self.opencv_removed},
         }
 
 
@@ -69,7 +84,7 @@ def ensure_pins(python: Path, constraints: Path) -> tuple[dict[str, str], bool]:
 
 def verify_torch(python: Path, pins: dict[str, str], context: str) -> dict[str, str | None]:
     installed = pip.installed_versions(python, list(pins))
-    wrong = {name: installed.get(name) for name, ver in pins.items() if installed.get(name) != ver}
+    wrong = [name for name, pin in pins.items() if not pin_satisfied(pin, installed.get(name))]
     if wrong:
         detail = ", ".join(f"{name} {installed.get(name)} (pinned {pins[name]})" for name in wrong)
         raise TorchReplacedError(
@@ -113,6 +128,7 @@ def install_nodes(
         report.core_requirements = {"path": str(core_file), "actions": ["requirements"] if stale else []}
     if dry_run:
         report.protection_changes = protection_changes(python, constraints, pins, pins_from_venv)
+        report.opencv_removed = opencv.extra_opencv(pip.installed_versions(python, list(OPENCV_OTHERS)))
         return report
     blocked = [plan for plan in plans if plan.blocked]
     if blocked:
@@ -146,6 +162,11 @@ def install_nodes(
             records[plan.name] = wanted_record(replace(pack, commit=plan.commit), constraints)
             _save_records(python, records)
     report.torch_after = verify_torch(python, pins, "after installing node packs")
+    report.opencv_removed = opencv.restore_one_opencv(
+        python, pip.installed_versions(python, [OPENCV, *OPENCV_OTHERS]), constraints, pip_args
+    )
+    if report.opencv_removed:
+        log(f"one OpenCV: removed {', '.join(report.opencv_removed)}, reinstalled {OPENCV}")
     return report
 
 

@@ -1,5 +1,10 @@
-"""Torch protection: a pip constraints file pinning torch/torchvision/torchaudio, and the venv's pip.conf
-pointing every later `pip install` in that venv (ComfyUI-Manager, a user) at it."""
+"""Torch protection: a pip constraints file pinning torch/torchvision/torchaudio together (ComfyUI requires
+all three) and allowing one OpenCV distribution, and the venv's pip.conf pointing every later `pip install`
+in that venv (ComfyUI-Manager, a user) at it.
+
+A pin is written as given: `2.9.1+cu128` (the PyTorch index's local label) or `2.9.1`, which PEP 440 matches
+against any local label (`==2.9.1` accepts `2.9.1+cu128`), so one pin serves the PyTorch index and a mirror
+of the ordinary index alike (where Linux torch 2.9.1 is the cu128 build with no label)."""
 
 from __future__ import annotations
 
@@ -12,13 +17,54 @@ from wanprov.datafiles import write_text_if_changed
 from wanprov.errors import ManifestError
 
 PROTECTED = ("torch", "torchvision", "torchaudio")
+# The wheels that each install the same `cv2` package over one another. Node packs ask for either (VHS for
+# opencv-python, KJNodes for opencv-python-headless); the venv keeps one, the headless build (a service
+# has no display, and the GUI build needs libGL).
+OPENCV = "opencv-python-headless"
+OPENCV_OTHERS = ("opencv-python", "opencv-contrib-python", "opencv-contrib-python-headless")
 _PIN_RE = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*==\s*([^\s;#]+)")
 
 
 def render_constraints(pins: Mapping[str, str]) -> str:
+    missing = [name for name in PROTECTED if not pins.get(name) or pins[name] == "none"]
+    if missing:
+        raise ManifestError(
+            f"no version for {', '.join(missing)}: torch, torchvision and torchaudio are pinned together",
+            hint="ComfyUI requires all three; install the matching torchvision/torchaudio, or pin them",
+        )
     lines = ["# Written by wanprov: pins the CUDA torch so no node requirement can replace it."]
-    lines += [f"{name}=={pins[name]}" for name in PROTECTED if pins.get(name)]
+    lines += [f"{name}=={pins[name]}" for name in PROTECTED]
+    return "\n".join(lines) + "\n" + render_opencv_guard()
+
+
+def render_opencv_guard() -> str:
+    """Constraints no version satisfies: a later `pip install opencv-python` in the venv fails instead of
+    writing a second `cv2` over the first (install-nodes asks for OPENCV in their place)."""
+    lines = [f"# One OpenCV: cv2 comes from {OPENCV}; the other distributions of cv2 are refused."]
+    lines += [f"{name}<0" for name in OPENCV_OTHERS]
     return "\n".join(lines) + "\n"
+
+
+def pin_satisfied(pin: str, installed: str | None) -> bool:
+    """Whether `installed` satisfies `==pin` (PEP 440): a pin without a local label ignores the candidate's
+    label; release segments compare with zero padding (`2.9` == `2.9.0`)."""
+    if not installed:
+        return False
+    pin_public, _, pin_local = pin.strip().lower().partition("+")
+    public, _, local = installed.strip().lower().partition("+")
+    if pin_local and pin_local != local:
+        return False
+    return _release(pin_public) == _release(public)
+
+
+def _release(version: str) -> tuple[object, ...]:
+    parts = version.lstrip("v").split(".")
+    if all(part.isdigit() for part in parts):
+        numbers = [int(part) for part in parts]
+        while len(numbers) > 1 and numbers[-1] == 0:
+            numbers.pop()
+        return tuple(numbers)
+    return (version,)
 
 
 def render_pip_conf(constraints: Path) -> str:

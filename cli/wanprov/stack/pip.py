@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from wanprov.stack.errors import InstallFailedError
+from wanprov.stack.opencv import requirements_for_pip
 
 _VERSIONS = (
     "import json, sys, importlib.metadata as m\n"
@@ -32,12 +33,14 @@ def installed_versions(python: Path, names: Sequence[str]) -> dict[str, str | No
 def install_requirements(
     python: Path, requirements: Path, constraints: Path, extra_args: Sequence[str] = ()
 ) -> str:
-    """`pip install -r REQ -c CONSTRAINTS`: a requirement that conflicts with the torch pin fails here."""
-    command = [
-        str(python), "-m", "pip", "install", "--disable-pip-version-check", "--no-input",
-        "-r", str(requirements), "-c", str(constraints), *extra_args,
-    ]  # fmt: skip
-    proc = subprocess.run(command, capture_output=True, text=True, check=False)
+    """`pip install -r REQ -c CONSTRAINTS`: a requirement that conflicts with the torch pin fails here. Any
+    OpenCV distribution REQ names is asked for as the one the constraints allow."""
+    with requirements_for_pip(requirements) as asked:
+        command = [
+            str(python), "-m", "pip", "install", "--disable-pip-version-check", "--no-input",
+            "-r", str(asked), "-c", str(constraints), *extra_args,
+        ]  # fmt: skip
+        proc = subprocess.run(command, capture_output=True, text=True, check=False)
     if proc.returncode != 0:
         tail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-12:])
         raise InstallFailedError(

@@ -1,6 +1,8 @@
 """TEST DOUBLE of ComfyUI's main.py (wanprov tests): parses the pinned version's launch flags and serves
 `GET /system_stats` (same shape as ComfyUI 0.3.64's server.py) and `GET /object_info` (a recorded reply,
-from COMFYUI_DOUBLE_OBJECT_INFO or object_info.json beside this file). It runs no models."""
+from COMFYUI_DOUBLE_OBJECT_INFO or object_info.json beside this file, its file lists filled from this host's
+folders as the real server fills them: file_lists.py). It runs no models.
+COMFYUI_DOUBLE_DIE_AT_START=TEXT: log TEXT as a traceback's last line and exit 1 before serving."""
 
 import json
 import os
@@ -12,6 +14,11 @@ from comfy.cli_args import parser
 
 args = parser.parse_args()  # `--help` exits here, before torch is imported, as in the real main.py
 
+if os.environ.get("COMFYUI_DOUBLE_DIE_AT_START"):  # a start that fails the way a real one does: log, exit 1
+    print("Traceback (most recent call last):", file=sys.stderr)
+    print(os.environ["COMFYUI_DOUBLE_DIE_AT_START"], file=sys.stderr, flush=True)
+    sys.exit(1)
+
 import torch  # noqa: E402 - the venv's (fake) torch: proves the service runs in the pinned venv
 
 HERE = Path(__file__).resolve().parent
@@ -19,8 +26,13 @@ VERSION = "0.3.64"
 
 
 def _object_info() -> bytes:
+    from file_lists import fill  # beside this file, as ComfyUI's own modules are
+
     path = Path(os.environ.get("COMFYUI_DOUBLE_OBJECT_INFO", HERE / "object_info.json"))
-    return path.read_bytes() if path.is_file() else b"{}"
+    data = json.loads(path.read_bytes()) if path.is_file() else {}
+    configs = [c for group in args.extra_model_paths_config or [] for c in group]
+    input_dir = Path(args.input_directory) if args.input_directory else HERE / "input"
+    return json.dumps(fill(data, HERE, configs, input_dir)).encode()
 
 
 def _custom_nodes() -> list[str]:
