@@ -66,7 +66,7 @@ def main() -> int:
         print(f"{name:<16}{first_s:>15.1f}s{rerun_s:>9.1f}s")
     print(f"2 GPUs / 1 GPU: first {two_first / one_first:.2f}x, re-run {two_rerun / one_rerun:.2f}x")
     if not args.gpus_only:
-        print(f"3 hosts / 1 host: first {three_first / one_first:.2f}x, re-run {three_rerun / one_rerun:.2f}x")
+        print(f"3 hosts / 1: first {three_first / one_first:.2f}x, re-run {three_rerun / one_rerun:.2f}x")
         print(f"re-run per host (3 in parallel): {three_rerun / 3:.1f}s  (goals: < 30 s; 3 <= 1.5x one)")
     return 0
 
