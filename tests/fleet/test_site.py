@@ -127,8 +127,8 @@ def test_controller_cache_downloads_once_for_the_fleet(fut, first_run):
     """models_source=controller_cache: two hosts miss the same file; the hub serves it once (to the
     controller), and each host gets it from the controller's copy, verified by `fetch-models --from`."""
     victims = []
-    for host in READY_HOSTS:
-        victim = next(path for path in _model_files(fut, host) if path.suffix == ".gguf")
+    for host in READY_HOSTS:  # a file of the Q5_K_S profile, which both hosts need (rtx4090's GPU 0 too)
+        victim = next(path for path in _model_files(fut, host) if path.name.endswith("Q5_K_S.gguf"))
         victims.append((victim, hashlib.sha256(victim.read_bytes()).hexdigest()))
         victim.unlink()
     assert victims[0][0].name == victims[1][0].name  # same profile on both: one download is enough
