@@ -224,7 +224,8 @@ def install_cmd(
 @click.option(
     "--comfyui-dir",
     type=click.Path(path_type=Path, file_okay=False),
-    help="a ComfyUI folder: also check that every model file the workflow names is there",
+    help="a ComfyUI folder: also check that ComfyUI lists every file the workflow names (its folders, "
+    "extra_model_paths.yaml and each loader's file types)",
 )
 @FORMAT_OPTION
 def check_cmd(file: Path, object_info: str | None, comfyui_dir: Path | None, output_format: str) -> int:
@@ -370,6 +371,8 @@ def _print_report(report: Any) -> None:
             click.echo(f"  file ok    {f.name} ({f.found})")
         else:
             click.secho(
-                f"  file MISSING  {f.name} (node {f.node_id} {f.class_type}.{f.input_name})", fg="red"
+                f"  file MISSING  {f.name} (node {f.node_id} {f.class_type}.{f.input_name}; not listed from "
+                f"{', '.join(f.looked_in) or 'no folder'})",
+                fg="red",
             )
     click.secho("  verdict: OK" if report.ok else "  verdict: FAILED", fg="green" if report.ok else "red")
