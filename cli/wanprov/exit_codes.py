@@ -20,4 +20,6 @@ class ExitCode(IntEnum):
     NOT_FOUND = 8  # 404: repo, revision or file missing upstream / in a catalog
     NO_SPACE = 9  # disk preflight: not enough free space
     BAD_MANIFEST = 10  # a manifest, lock or workflow file is invalid
+    EXECUTION_FAILED = 11  # ComfyUI accepted the workflow, then a node failed while it ran
+    TIMED_OUT = 12  # no result within --timeout (the run was interrupted)
     INTERRUPTED = 130  # Ctrl-C (128 + SIGINT)

@@ -1,4 +1,4 @@
-"""`wanprov workflow list | render | install | check | optimize`: thin click adapters over the core."""
+"""`wanprov workflow list | render | install | check | optimize | smoke`: thin click adapters over the core"""
 
 from __future__ import annotations
 
@@ -335,6 +335,88 @@ def optimize_cmd(
             click.echo(f"  {change}")
         click.echo(f"wrote {output}: {len(result.changes)} change(s); it passes `wanprov workflow check`")
     return ExitCode.OK
+
+
+@workflow.command("smoke")
+@click.argument("name")
+@click.option(
+    "--url",
+    default="http://127.0.0.1:8188",
+    show_default=True,
+    help="the running ComfyUI's base URL",
+)
+@render_options
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=1),
+    default=600,
+    show_default=True,
+    help="seconds to wait for the result (the first run loads every model)",
+)
+@click.option(
+    "--poll", type=click.FloatRange(min=0.05), default=1.0, show_default=True, help="seconds between polls"
+)
+@FORMAT_OPTION
+def smoke_cmd(
+    name: str,
+    url: str,
+    preset: str | None,
+    profile: str | None,
+    facts_file: Path | None,
+    tier: str | None,
+    nvenc: bool | None,
+    sets: tuple[str, ...],
+    timeout: float,
+    poll: float,
+    output_format: str,
+) -> int:
+    """Run template NAME at a tiny size on the ComfyUI at --url and report the seconds and the output file.
+
+    Exit 0: an output was written; 1: refused; 11: a node failed while running; 12: timed out;
+    5: server unreachable."""
+    from wanprov.workflows.host import settings
+    from wanprov.workflows.params import load_defaults, parse_set
+    from wanprov.workflows.render import render
+    from wanprov.workflows.smoke import FAILED, REFUSED, TIMED_OUT, run_smoke, smoke_overrides
+
+    overrides = {**smoke_overrides(name), **parse_set(sets)}
+    template = load_defaults()[1].get(name)
+    host = settings(
+        facts_file, tier=tier, nvenc=nvenc, uses_nvenc=template is None or "nvenc" in template.params
+    )
+    rendered = render(
+        name, preset=preset, profile=profile, tier=host.tier, nvenc=host.nvenc, overrides=overrides
+    )
+    report = run_smoke(url, rendered.prompt, template=name, timeout=timeout, poll=poll)
+    report.params = {
+        k: rendered.params[k] for k in ("width", "height", "length", "steps") if k in rendered.params
+    }
+    report.params["profile"] = rendered.profile
+    code = {REFUSED: ExitCode.CHECK_FAILED, FAILED: ExitCode.EXECUTION_FAILED, TIMED_OUT: ExitCode.TIMED_OUT}
+    if output_format == "json":
+        emit_json(report.to_dict())
+        return code.get(report.status, ExitCode.OK)
+    for note in host.notes:
+        click.echo(f"note: {note}", err=True)
+    size = f"{report.params['width']}x{report.params['height']}"
+    if report.status == "success":
+        click.echo(
+            f"{name}: ok in {report.seconds:.1f} s ({size}, profile {rendered.profile}): {report.output}"
+        )
+    else:
+        error = report.error or {}
+        where = f" at node {error['node_id']} ({error.get('node_type')})" if error.get("node_id") else ""
+        message = str(error.get("exception_message") or error.get("message") or "").strip()
+        click.secho(f"{name}: {report.status}{where}: {message}", fg="red", err=True)
+        for node_id, node in report.node_errors.items():
+            for err in node.get("errors", []):
+                click.secho(
+                    f"  node {node_id} ({node.get('class_type')}): {err.get('message')}: "
+                    f"{err.get('details')}",
+                    fg="red",
+                    err=True,
+                )
+    return code.get(report.status, ExitCode.OK)
 
 
 _MARK = {
