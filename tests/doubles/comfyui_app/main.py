@@ -1,6 +1,7 @@
 """TEST DOUBLE of ComfyUI's main.py (wanprov tests): parses the pinned version's launch flags and serves
 `GET /system_stats` (same shape as ComfyUI 0.3.64's server.py) and `GET /object_info` (a recorded reply,
-from COMFYUI_DOUBLE_OBJECT_INFO or object_info.json beside this file). It runs no models."""
+from COMFYUI_DOUBLE_OBJECT_INFO or object_info.json beside this file). It runs no models; /prompt, /history,
+/queue and /interrupt are answered by prompt_queue.py."""
 
 import json
 import os
@@ -13,6 +14,7 @@ from comfy.cli_args import parser
 args = parser.parse_args()  # `--help` exits here, before torch is imported, as in the real main.py
 
 import torch  # noqa: E402 - the venv's (fake) torch: proves the service runs in the pinned venv
+from prompt_queue import PromptQueue  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 VERSION = "0.3.64"
@@ -59,15 +61,34 @@ def system_stats() -> dict:
 
 
 class Handler(BaseHTTPRequestHandler):
+    queue: PromptQueue | None = None
+
     def do_GET(self) -> None:
         if self.path == "/system_stats":
             body = json.dumps(system_stats()).encode()
         elif self.path == "/object_info":
             body = _object_info()
         else:
+            self._queue_route(None)
+            return
+        self._reply(200, body)
+
+    def do_POST(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        try:
+            self._queue_route(json.loads(self.rfile.read(length) or b"null"))
+        except ValueError:
+            self._reply(400, b"")  # aiohttp's request.json() raises; ComfyUI answers 500 or 400
+
+    def _queue_route(self, document: object) -> None:
+        answer = self.queue.handle(self.command, self.path, document) if self.queue else None
+        if answer is None:
             self.send_error(404)
             return
-        self.send_response(200)
+        self._reply(answer[0], b"" if answer[1] is None else json.dumps(answer[1]).encode())
+
+    def _reply(self, status: int, body: bytes) -> None:
+        self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
@@ -79,6 +100,7 @@ class Handler(BaseHTTPRequestHandler):
 
 if __name__ == "__main__":
     host = (args.listen or "127.0.0.1").split(",")[0]
+    Handler.queue = PromptQueue(json.loads(_object_info()))
     server = ThreadingHTTPServer((host, args.port), Handler)
     print(f"To see the GUI go to: http://{host}:{args.port}", flush=True)
     server.serve_forever()
