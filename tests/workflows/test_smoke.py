@@ -91,8 +91,8 @@ def test_a_node_failing_while_running_is_exit_11_with_the_servers_message(tmp_pa
         text = run_workflow("smoke", WAN, "--url", url, "--poll", "0.05")
     assert result.returncode == 11 and report["status"] == "failed"
     assert report["error"]["node_type"] == "UnetLoaderGGUF"
-    assert "HeaderTooSmall" in report["error"]["exception_message"]
-    assert text.returncode == 11 and "UnetLoaderGGUF" in text.stderr and "HeaderTooSmall" in text.stderr
+    assert "header too small" in report["error"]["exception_message"]
+    assert text.returncode == 11 and "UnetLoaderGGUF" in text.stderr and "header too small" in text.stderr
 
 
 def test_timeout_interrupts_and_dequeues_the_run(tmp_path, object_info_path):
@@ -165,3 +165,45 @@ def test_the_double_answers_like_the_real_server(recorded_server, responses, cas
         }
 
     assert pairs(reply) == pairs(want)
+
+
+# ---- the double's queue and history against a real ComfyUI 0.3.64 run (queue_responses.json) ----------
+
+
+def _shape(value):
+    """Key structure of a JSON value: what a client may rely on, without the run's values."""
+    if isinstance(value, dict):
+        return {k: _shape(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_shape(v) for v in value[:1]]
+    return type(value).__name__ if value is not None else None
+
+
+@pytest.mark.parametrize(
+    ("case", "env"),
+    [
+        ("success_save_image", {}),
+        ("execution_error_save_outside_output", {"COMFYUI_DOUBLE_FAIL_NODE": "SaveImage"}),
+    ],
+)
+def test_the_doubles_history_has_the_real_servers_shape(tmp_path, object_info_path, fixtures_dir, case, env):
+    recorded = json.loads((fixtures_dir / "comfyui" / "queue_responses.json").read_text())
+    real = next(c for c in recorded["cases"] if c["case"] == case)
+    with comfyui_double(tmp_path, object_info_path, env=env) as (url, _):
+        status, reply = post(url, "/prompt", {"prompt": real["prompt"], "client_id": "wanprov-record"})
+        entry = _wait_for_history(url, reply["prompt_id"])
+    real_entry = next(iter(real["history"].values()))
+    assert status == real["http_status"] and set(reply) == set(real["response"])
+    assert set(entry) == set(real_entry)
+    assert entry["status"]["status_str"] == real_entry["status"]["status_str"]
+    assert entry["status"]["completed"] == real_entry["status"]["completed"]
+    events = [m[0] for m in entry["status"]["messages"]]
+    assert events == [m[0] for m in real_entry["status"]["messages"]]
+    for (_, mine), (_, theirs) in zip(
+        entry["status"]["messages"], real_entry["status"]["messages"], strict=True
+    ):
+        assert set(mine) == set(theirs)
+    assert _shape(entry["outputs"]) == _shape(real_entry["outputs"])
+    assert _shape(entry["meta"]) == _shape(real_entry["meta"])
+    assert entry["prompt"][1] == reply["prompt_id"] and entry["prompt"][2] == real["prompt"]
+    assert entry["prompt"][3] == real_entry["prompt"][3] and entry["prompt"][4] == real_entry["prompt"][4]

@@ -37,7 +37,7 @@ class PromptQueue:
         self.file_lists = json.loads(Path(lists).read_text()) if lists else {}
         self.fail_node = os.environ.get("COMFYUI_DOUBLE_FAIL_NODE")
         self.fail_message = os.environ.get(
-            "COMFYUI_DOUBLE_FAIL_MESSAGE", "Error while deserializing header: HeaderTooSmall"
+            "COMFYUI_DOUBLE_FAIL_MESSAGE", "Error while deserializing header: header too small"
         )
         self.run_seconds = float(os.environ.get("COMFYUI_DOUBLE_RUN_SECONDS", "0"))
         self.number = 0
@@ -276,7 +276,10 @@ class PromptQueue:
                 self.history[item[1]] = {
                     "prompt": item,
                     "outputs": outputs,
-                    "meta": {k: {"node_id": k, "display_node": k} for k in outputs},
+                    "meta": {
+                        k: {"node_id": k, "display_node": k, "parent_node": None, "real_node_id": k}
+                        for k in outputs
+                    },
                     "status": {"status_str": status, "completed": status == "success", "messages": messages},
                 }
                 self.running = None
@@ -314,7 +317,7 @@ class PromptQueue:
                             "node_type": node_type,
                             "executed": executed,
                             "exception_message": f"{self.fail_message}\n",
-                            "exception_type": "safetensors_rust.SafetensorError",
+                            "exception_type": "safetensors._safetensors_rust.SafetensorError",
                             "traceback": ['  File "execution.py", line 496, in execute\n'],
                             "current_inputs": {},
                             "current_outputs": [],
