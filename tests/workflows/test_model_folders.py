@@ -142,3 +142,19 @@ def test_check_uses_extra_model_paths(tmp_path, shared_schemas, load_data):
     (comfy / "extra_model_paths.yaml").write_text(f"x:\n  diffusion_models: {tmp_path / 'elsewhere'}\n")
     files = check_prompt(seed, shared_schemas, comfyui_dir=comfy).files
     assert {f.name for f in files if f.found} >= names
+
+
+def test_listings_equal_a_real_comfyuis_lists(tmp_path, fixtures_dir):
+    """fixtures/comfyui/file_lists.json: the lists a real ComfyUI (+ GGUF + wrapper @ pinned commits) gave
+    for a tree of placeholder files and an extra_model_paths.yaml; the rules must rebuild every one."""
+    recorded = json.loads((fixtures_dir / "comfyui" / "file_lists.json").read_text())
+    for rel in recorded["tree"]:
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_bytes(b"")
+    rules = load_file_inputs()
+    host = _host(tmp_path / "ComfyUI", recorded["extra_model_paths_yaml"])
+    assert set(recorded["lists"]) == set(rules.inputs)
+    for cls, spec in rules.inputs.items():
+        for name, keys in spec.items():
+            real = sorted(v for v in recorded["lists"][cls][name] if v not in rules.pseudo)
+            assert sorted({f for key in keys for f in host.listing(key)}) == real, (cls, name)
