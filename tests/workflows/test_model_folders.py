@@ -126,6 +126,23 @@ def test_extra_model_paths_yaml_base_path_legacy_names_and_is_default(tmp_path):
     assert comfy / "relative" / "loras" in host.folders("loras")  # relative to the yaml's folder
 
 
+def test_extra_model_paths_config_files_come_after_the_one_beside_main_py(tmp_path):
+    """main.py: ComfyUI/extra_model_paths.yaml first, then each --extra-model-paths-config (the fleet's)."""
+    (tmp_path / "data").mkdir()
+    config = tmp_path / "data" / "extra_model_paths.yaml"
+    config.write_text("fleet:\n  base_path: /srv/models\n  loras: loras\n")
+    host = HostFolders(load_file_inputs(), tmp_path / "ComfyUI", [config])
+    assert host.folders("loras") == [tmp_path / "ComfyUI" / "models" / "loras", Path("/srv/models/loras")]
+    refused = run_workflow("check", str(WRAPPER), "--extra-model-paths-config", str(config))
+    assert refused.returncode == 2 and "--comfyui-dir" in refused.stderr
+    used = run_workflow(
+        "check", str(WRAPPER), "--comfyui-dir", str(tmp_path), "--extra-model-paths-config", str(config),
+        "--format", "json",
+    )  # fmt: skip
+    lora = next(f for f in json.loads(used.stdout)["files"] if f["class_type"] == "WanVideoLoraSelect")
+    assert "/srv/models/loras" in lora["looked_in"]
+
+
 def test_a_broken_extra_model_paths_yaml_names_itself(tmp_path):
     with pytest.raises(ManifestError, match=r"extra_model_paths\.yaml"):
         _host(tmp_path, "- not\n- a mapping\n")

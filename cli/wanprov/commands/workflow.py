@@ -10,7 +10,7 @@ import click
 
 from wanprov.commands.output import FORMAT_OPTION, emit_json
 from wanprov.datafiles import write_json_atomic
-from wanprov.errors import WanprovError
+from wanprov.errors import UsageError, WanprovError
 from wanprov.exit_codes import ExitCode
 
 OBJECT_INFO_OPTION = click.option(
@@ -227,18 +227,42 @@ def install_cmd(
     help="a ComfyUI folder: also check that ComfyUI lists every file the workflow names (its folders, "
     "extra_model_paths.yaml and each loader's file types)",
 )
+@click.option(
+    "--extra-model-paths-config",
+    "extra_model_paths",
+    multiple=True,
+    type=click.Path(path_type=Path, dir_okay=False, exists=True),
+    help="with --comfyui-dir: a config the service is started with (ComfyUI's flag of the same name; "
+    "DIR/extra_model_paths.yaml is always read)",
+)
 @FORMAT_OPTION
-def check_cmd(file: Path, object_info: str | None, comfyui_dir: Path | None, output_format: str) -> int:
+def check_cmd(
+    file: Path,
+    object_info: str | None,
+    comfyui_dir: Path | None,
+    extra_model_paths: tuple[Path, ...],
+    output_format: str,
+) -> int:
     """Validate FILE (API or editor format) against node schemas and the seed checklist.
 
     Exit 0: valid and no checklist item fails; 1: errors or failed items; 10: FILE unreadable."""
     from wanprov.workflows.check import check_prompt, read_workflow
     from wanprov.workflows.schema import load_object_info
 
+    if extra_model_paths and comfyui_dir is None:
+        raise UsageError(
+            "--extra-model-paths-config needs --comfyui-dir (the install whose folders it extends)",
+            hint="add --comfyui-dir DIR",
+        )
     schemas = load_object_info(object_info)
     prompt, input_format = read_workflow(file, schemas)
     report = check_prompt(
-        prompt, schemas, source=str(file), input_format=input_format, comfyui_dir=comfyui_dir
+        prompt,
+        schemas,
+        source=str(file),
+        input_format=input_format,
+        comfyui_dir=comfyui_dir,
+        extra_model_paths=extra_model_paths,
     )
     if output_format == "json":
         emit_json(report.to_dict())

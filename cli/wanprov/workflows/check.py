@@ -7,6 +7,7 @@ printing is the command's job.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -119,9 +120,10 @@ def check_prompt(
     source: str = "<workflow>",
     input_format: str = "api",
     comfyui_dir: Path | None = None,
+    extra_model_paths: Sequence[Path] = (),
 ) -> CheckReport:
     validation = validate_prompt(prompt, schemas)
-    files = check_files(prompt, schemas, comfyui_dir) if comfyui_dir else []
+    files = check_files(prompt, schemas, comfyui_dir, extra_model_paths) if comfyui_dir else []
     return CheckReport(
         source,
         schemas.source,
@@ -133,10 +135,12 @@ def check_prompt(
     )
 
 
-def check_files(prompt: Prompt, schemas: ObjectInfo, comfyui_dir: Path) -> list[FileCheck]:
+def check_files(
+    prompt: Prompt, schemas: ObjectInfo, comfyui_dir: Path, extra_model_paths: Sequence[Path] = ()
+) -> list[FileCheck]:
     """Every file-name input, looked up in the list ComfyUI builds for it on this install (default folders,
     extra_model_paths.yaml, the loader's extensions): a file of the wrong type is as missing as no file."""
-    host = HostFolders(schemas.file_inputs, comfyui_dir)
+    host = HostFolders(schemas.file_inputs, comfyui_dir, extra_model_paths)
     out = []
     for node_id, node in prompt.items():
         if not isinstance(node, dict):

@@ -9,6 +9,7 @@ refuse it); with one, the input's list is built like `folder_paths.get_filename_
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -110,19 +111,17 @@ def load_file_inputs(path: Path | None = None) -> FileInputs:
 
 
 class HostFolders:
-    """A ComfyUI install's folder table: defaults under `root`, plus its `extra_model_paths.yaml` (beside
-    main.py, where ComfyUI reads it)."""
+    """A ComfyUI install's folder table: defaults under `root`, plus `root/extra_model_paths.yaml` and then
+    each `--extra-model-paths-config` file, in the order main.py loads them."""
 
-    def __init__(self, rules: FileInputs, root: Path) -> None:
+    def __init__(self, rules: FileInputs, root: Path, extra_configs: Sequence[Path] = ()) -> None:
         self.rules = rules
         self.root = root
         self.paths: dict[str, list[Path]] = {
             key: [root / p for p in folder.paths] for key, folder in rules.folders.items() if folder.paths
         }
-        self.extra_config: Path | None = None
-        config = root / EXTRA_MODEL_PATHS
-        if config.is_file():
-            self.extra_config = config
+        beside = root / EXTRA_MODEL_PATHS
+        for config in ([beside] if beside.is_file() else []) + list(extra_configs):
             self._add_extra_paths(config)
         self._cache: dict[str, dict[str, Path]] = {}
 
