@@ -116,6 +116,7 @@ def tiny_models_manifest(hub_root: Path, out: Path, profiles: Iterable[str]) -> 
                 "revision": entry.revision,
                 "path": entry.path,
                 "folder": entry.folder,
+                **({"node_pack": entry.node_pack} if entry.node_pack else {}),
                 "name": entry.name,
                 "size": len(data),
                 "sha256": digest,

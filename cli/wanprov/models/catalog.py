@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from wanprov.datafiles import read_yaml_mapping
-from wanprov.errors import ManifestError
+from wanprov.errors import ManifestError, UsageError
 from wanprov.resources import manifest_path
 
 # ComfyUI's model folders (folder_paths.py); `clip` is the legacy name of text_encoders, `unet` of
@@ -39,7 +39,7 @@ _COMMIT = re.compile(r"^[0-9a-f]{40}$")
 _REPO = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 _ID = re.compile(r"^[A-Za-z0-9][\w.-]*$")
 # libyaml's safe loader when built in: 10x faster, which keeps a no-op fetch well under a second.
-_ENTRY_KEYS = {"repo", "revision", "path", "name", "folder", "size", "sha256", "gated", "source"}
+_ENTRY_KEYS = {"repo", "revision", "path", "name", "folder", "node_pack", "size", "sha256", "gated", "source"}
 
 
 @dataclass(frozen=True)
@@ -57,6 +57,9 @@ class FileEntry:
     gated: bool = False
     source: str = ""
     manifest: str = ""  # the file this entry came from, for error messages
+    # A node pack's own checkpoint folder instead of models/ (Frame-Interpolation's ckpts/rife): the pack
+    # folder under custom_nodes/, and `folder` is then relative to it.
+    node_pack: str | None = None
 
     @property
     def pinned(self) -> bool:
@@ -65,8 +68,23 @@ class FileEntry:
 
     @property
     def relpath(self) -> str:
-        """Where the file lands, relative to the models folder."""
+        """Where the file lands, relative to the models folder (a pack's file: `custom_nodes/PACK/...`,
+        which is also where a `--from` mirror keeps it)."""
+        if self.node_pack:
+            return f"custom_nodes/{self.node_pack}/{self.folder}/{self.name}"
         return f"{self.folder}/{self.name}"
+
+    def destination(self, models_dir: Path, custom_nodes_dir: Path | None) -> Path:
+        """The file's path on the host; a node pack's file needs ComfyUI's custom_nodes folder."""
+        if not self.node_pack:
+            return models_dir / self.folder / self.name
+        if custom_nodes_dir is None:
+            raise UsageError(
+                f"{self.name} (entry {self.id!r}) goes into the {self.node_pack} node pack's {self.folder}/, "
+                "and no custom_nodes folder is known",
+                hint="pass --comfyui-dir DIR, or --custom-nodes-dir next to --models-dir",
+            )
+        return custom_nodes_dir / self.node_pack / self.folder / self.name
 
 
 @dataclass
@@ -174,10 +192,17 @@ def parse_entry(file_id: str, raw: Any, path: Path) -> FileEntry:
         raise bad(f"repo {repo!r} is not of the form owner/name")
     if repo_path.startswith("/") or ".." in repo_path.split("/") or "\\" in repo_path:
         raise bad(f"path {repo_path!r} must be relative inside the repo")
-    if folder not in COMFYUI_FOLDERS:
+    node_pack = raw.get("node_pack")
+    if node_pack is not None:
+        if not isinstance(node_pack, str) or not _ID.match(node_pack):
+            raise bad(f"node_pack {node_pack!r} must be a node pack's folder name under custom_nodes/")
+        parts = folder.split("/")
+        if folder.startswith("/") or "\\" in folder or any(p in ("", ".", "..") for p in parts):
+            raise bad(f"folder {folder!r} must be a relative path inside the {node_pack} pack")
+    elif folder not in COMFYUI_FOLDERS:
         raise bad(
             f"folder {folder!r} is not a ComfyUI models folder",
-            hint=f"use one of {sorted(COMFYUI_FOLDERS)}",
+            hint=f"use one of {sorted(COMFYUI_FOLDERS)} (or node_pack: for a pack's own folder)",
         )
     name = raw.get("name") or repo_path.rsplit("/", 1)[-1]
     check_local_name(name, where)
@@ -204,6 +229,7 @@ def parse_entry(file_id: str, raw: Any, path: Path) -> FileEntry:
         gated=gated,
         source=str(raw.get("source", "")),
         manifest=str(path),
+        node_pack=node_pack,
     )
 
 

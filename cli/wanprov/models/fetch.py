@@ -141,12 +141,13 @@ def plan_fetch(
     *,
     from_dir: Path | None = None,
     disk_usage: DiskUsage = free_bytes,
+    custom_nodes_dir: Path | None = None,
 ) -> FetchPlan:
     """What is there and what is not; reads only (stat + the verification record)."""
     record = VerificationRecord(models_dir)
     states = []
     for entry in entries:
-        final = models_dir / entry.folder / entry.name
+        final = entry.destination(models_dir, custom_nodes_dir)
         recorded = record.verified_sha256(entry.relpath, final)
         if recorded and (entry.sha256 is None or recorded == entry.sha256):
             states.append(
@@ -342,12 +343,14 @@ def _fetch_one(
         record.add(entry.relpath, final, sha)
 
 
-def verify_files(entries: list[FileEntry], models_dir: Path) -> list[dict[str, Any]]:
+def verify_files(
+    entries: list[FileEntry], models_dir: Path, custom_nodes_dir: Path | None = None
+) -> list[dict[str, Any]]:
     """`wanprov models verify`: re-hash every file that is there, whatever the record says."""
     record = VerificationRecord(models_dir)
     results = []
     for entry in entries:
-        final = models_dir / entry.folder / entry.name
+        final = entry.destination(models_dir, custom_nodes_dir)
         result: dict[str, Any] = {"id": entry.id, "path": str(final), "expected_sha256": entry.sha256}
         if not final.is_file():
             result.update(status="missing", sha256=None)

@@ -7,6 +7,7 @@ printing is the command's job.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ from wanprov.errors import ManifestError
 from wanprov.workflows.checklist import FAIL, Item, family, run_checklist
 from wanprov.workflows.editor import is_editor_format, to_api
 from wanprov.workflows.graph import Prompt, inputs
+from wanprov.workflows.model_folders import HostFolders
 from wanprov.workflows.schema import ObjectInfo
 from wanprov.workflows.validator import ERROR, NOTE, WARNING, Issue, ValidationResult, validate_prompt
 
@@ -30,6 +32,7 @@ class FileCheck:
     input_name: str
     name: str
     found: str | None  # the path where it was found, or None
+    looked_in: tuple[str, ...] = ()  # the folders ComfyUI lists for this input on that install
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -38,6 +41,7 @@ class FileCheck:
             "input": self.input_name,
             "name": self.name,
             "found": self.found,
+            "looked_in": list(self.looked_in),
             "ok": self.found is not None,
         }
 
@@ -116,9 +120,10 @@ def check_prompt(
     source: str = "<workflow>",
     input_format: str = "api",
     comfyui_dir: Path | None = None,
+    extra_model_paths: Sequence[Path] = (),
 ) -> CheckReport:
     validation = validate_prompt(prompt, schemas)
-    files = check_files(prompt, schemas, comfyui_dir) if comfyui_dir else []
+    files = check_files(prompt, schemas, comfyui_dir, extra_model_paths) if comfyui_dir else []
     return CheckReport(
         source,
         schemas.source,
@@ -130,20 +135,26 @@ def check_prompt(
     )
 
 
-def check_files(prompt: Prompt, schemas: ObjectInfo, comfyui_dir: Path) -> list[FileCheck]:
-    """Every file-name input, looked up in the folders ComfyUI reads it from."""
+def check_files(
+    prompt: Prompt, schemas: ObjectInfo, comfyui_dir: Path, extra_model_paths: Sequence[Path] = ()
+) -> list[FileCheck]:
+    """Every file-name input, looked up in the list ComfyUI builds for it on this install (default folders,
+    extra_model_paths.yaml, the loader's extensions): a file of the wrong type is as missing as no file."""
+    host = HostFolders(schemas.file_inputs, comfyui_dir, extra_model_paths)
     out = []
     for node_id, node in prompt.items():
         if not isinstance(node, dict):
             continue
+        class_type = str(node.get("class_type"))
         for name, value in inputs(node).items():
-            folders = schemas.file_inputs.folders_of(str(node.get("class_type")), name)
-            if folders is None or not isinstance(value, str) or value in schemas.file_inputs.pseudo:
+            if schemas.file_inputs.keys_of(class_type, name) is None or not isinstance(value, str):
                 continue
-            found = next(
-                (str(comfyui_dir / f / value) for f in folders if (comfyui_dir / f / value).is_file()), None
+            if value in schemas.file_inputs.pseudo:
+                continue
+            found, looked = host.find(class_type, name, value)
+            out.append(
+                FileCheck(str(node_id), class_type, name, value, str(found) if found else None, tuple(looked))
             )
-            out.append(FileCheck(str(node_id), str(node["class_type"]), name, value, found))
     return out
 
 

@@ -38,9 +38,6 @@ PARAM_TYPES: dict[str, type] = {
     "filename_prefix": str,
     "profile": str,
     "preset": str,
-    "clip_vision": str,
-    "attention_mode": str,
-    "load_device": str,
 }
 
 

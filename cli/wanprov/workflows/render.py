@@ -96,9 +96,11 @@ def render(
             )
         )
         if params.get("rife"):
+            # RIFE VFI downloads a missing checkpoint at first use: the profile must provision it
+            _require(files, chosen_profile, ("rife",))
             notes.append(
-                f"RIFE x2: generated at {params['fps']} fps, delivered at {params['fps'] * 2} fps; "
-                "RIFE VFI downloads rife49.pth at first use unless it is pre-placed"
+                f"RIFE x2: generated at {params['fps']} fps, delivered at {params['fps'] * 2} fps "
+                f"({files['rife']}, placed by `wanprov fetch-models --profile {chosen_profile}`)"
             )
     else:
         context["src"] = _flux_sources(files, chosen_profile)

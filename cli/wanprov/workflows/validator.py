@@ -179,7 +179,18 @@ def _validate_node(
         if _is_link(value):
             ok &= _check_link(name, spec, value, prompt, known, add)
         else:
-            _check_value(name, spec, value, add, _file_list_is_foreign(schemas, schema.class_type, spec))
+            foreign = _file_list_is_foreign(schemas, schema.class_type, spec)
+            # A recorded or empty list cannot refuse a name; the pinned loaders' extension rules can (a
+            # live server's own list is the truth, e.g. a newer pack that lists .gguf).
+            wrong_type = (
+                schemas.file_inputs.unlisted_type(schema.class_type, name, value)
+                if foreign and isinstance(value, str)
+                else None
+            )
+            if wrong_type:
+                add("value_not_in_list", f"Value not in list: {name}: {wrong_type}", name)
+                continue
+            _check_value(name, spec, value, add, foreign)
 
     for name in inputs:
         if name not in schema.inputs and not is_format_widget(schema, inputs, name):
