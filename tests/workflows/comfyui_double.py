@@ -14,6 +14,8 @@ import urllib.request
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
+from wanprov.workflows.model_folders import load_file_inputs
+
 APP = Path(__file__).resolve().parents[1] / "doubles" / "comfyui_app"
 
 
@@ -21,6 +23,18 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def _place(comfy: Path, class_type: str, name: str, files: list[str]) -> None:
+    """Empty placeholder files where the real server looks for this input: the double lists what its
+    folders hold (as ComfyUI does), so a test names files by putting them there, never by telling it."""
+    folders = load_file_inputs().folders_of(class_type, name)
+    if not folders:
+        raise ValueError(f"{class_type}.{name} names no file folder")
+    for file in files:
+        target = comfy / folders[0] / file
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(b"")
 
 
 @contextlib.contextmanager
@@ -31,16 +45,17 @@ def comfyui_double(
     file_lists: Mapping[str, Mapping[str, list[str]]] | None = None,
     env: Mapping[str, str] | None = None,
 ) -> Iterator[tuple[str, Path]]:
-    """Yield (base URL, ComfyUI folder). `file_lists`: what the server lists for each file input."""
+    """Yield (base URL, ComfyUI folder). `file_lists`: the files the server must
+    list for each file input ({class_type: {input: [names]}}), placed in its folders."""
     comfy = root / "ComfyUI"
     shutil.copytree(APP, comfy, ignore=shutil.ignore_patterns("__pycache__"))
     fake = root / "site"
     (fake / "torch").mkdir(parents=True)
     (fake / "torch" / "__init__.py").write_text('__version__ = "2.13.0+cpu"\n')
     extra = {"COMFYUI_DOUBLE_OBJECT_INFO": str(object_info), "PYTHONPATH": str(fake), **(env or {})}
-    if file_lists is not None:
-        (root / "file_lists.json").write_text(json.dumps(file_lists))
-        extra["COMFYUI_DOUBLE_FILE_LISTS"] = str(root / "file_lists.json")
+    for class_type, inputs in (file_lists or {}).items():
+        for name, files in inputs.items():
+            _place(comfy, class_type, name, files)
     port = _free_port()
     log = (root / "comfyui.log").open("w")
     process = subprocess.Popen(

@@ -7,15 +7,13 @@ Answers with the shapes of ComfyUI 0.3.64 (a125cd84):
   value_not_in_list. HTTP 400 when no output validates, else 200 with node_errors for the outputs dropped.
 - A worker "runs" each queued prompt: it writes an output file per SaveImage / VHS_VideoCombine node under
   output/ and stores the history entry {prompt, outputs, meta, status{status_str, completed, messages}}.
-It runs no models, so it is told what the real server would see:
-- COMFYUI_DOUBLE_FILE_LISTS: a JSON file {class_type: {input: [names]}}: the files the server lists (the
-  recorded schema's file lists are empty). A name not listed is refused, as on a server without the file.
+File lists come from the host's folders at each POST (main.py's object_info, filled by file_lists.py), so a
+name not on disk is refused as on a server without the file. It runs no models, so it is told what fails:
 - COMFYUI_DOUBLE_FAIL_NODE: a class_type whose execution raises (COMFYUI_DOUBLE_FAIL_MESSAGE): an
   execution_error like the real one (node_id, node_type, executed, exception_message/type, traceback).
 - COMFYUI_DOUBLE_RUN_SECONDS: how long each prompt runs (interruptible, like a sampling loop).
 """
 
-import json
 import os
 import threading
 import time
@@ -31,10 +29,9 @@ def _now_ms():
 
 
 class PromptQueue:
-    def __init__(self, object_info):
-        self.object_info = object_info
-        lists = os.environ.get("COMFYUI_DOUBLE_FILE_LISTS")
-        self.file_lists = json.loads(Path(lists).read_text()) if lists else {}
+    def __init__(self, load_object_info):
+        self.load_object_info = load_object_info  # re-read per POST /prompt: the folders may have changed
+        self.object_info = load_object_info()
         self.fail_node = os.environ.get("COMFYUI_DOUBLE_FAIL_NODE")
         self.fail_message = os.environ.get(
             "COMFYUI_DOUBLE_FAIL_MESSAGE", "Error while deserializing header: header too small"
@@ -87,6 +84,7 @@ class PromptQueue:
         return None
 
     def post_prompt(self, body):
+        self.object_info = self.load_object_info()
         if "prompt" not in body:
             error = {
                 "type": "no_prompt",
@@ -217,7 +215,7 @@ class PromptQueue:
         meta = spec[1] if len(spec) > 1 and isinstance(spec[1], dict) else {}
         options = head if isinstance(head, list) else (meta.get("options") if head == "COMBO" else None)
         if options is not None:
-            listed = list(options) + self.file_lists.get(class_type, {}).get(name, [])
+            listed = list(options)
             if value not in listed:
                 shown = f"(list of length {len(listed)})" if len(listed) > 20 else str(listed)
                 return self._err(
