@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from wanprov.commands.output import FORMAT_OPTION, emit_json
-from wanprov.datafiles import write_json_atomic
+from wanprov.datafiles import write_json_output
 from wanprov.errors import WanprovError
 from wanprov.exit_codes import ExitCode
 
@@ -130,14 +130,14 @@ def render_cmd(
     if output is None:
         emit_json(result.prompt)
     else:
-        write_json_atomic(output, result.prompt)
+        write_json_output(output, result.prompt, what="--output")
         click.echo(
             f"wrote {output} ({name}, profile {result.profile}, {result.params['width']}x"
             f"{result.params['height']})",
             err=True,
         )
     if editor_out is not None:
-        write_json_atomic(editor_out, from_api(result.prompt, schemas))
+        write_json_output(editor_out, from_api(result.prompt, schemas), what="--editor-out")
         click.echo(f"wrote {editor_out} (opens in the ComfyUI editor)", err=True)
     return ExitCode.OK
 
@@ -313,7 +313,7 @@ def optimize_cmd(
             f"the optimized workflow still fails check, nothing written: {'; '.join(problems[:5])}",
             hint="fix the listed items by hand, or render a tuned template instead",
         )
-    write_json_atomic(output, result.prompt)
+    write_json_output(output, result.prompt, what="--output")
     if output_format == "json":
         emit_json(
             {

@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from wanprov.datafiles import write_json_atomic
+from wanprov.datafiles import write_json_output
 from wanprov.errors import ManifestError, WanprovError
 
 SCHEMA = "wanprov.facts/1"
@@ -22,14 +22,7 @@ class FactsFileError(ManifestError):
 
 def save(facts: dict[str, Any], path: str | os.PathLike[str]) -> None:
     """Write atomically (never a half-written file), keys sorted so snapshots diff cleanly."""
-    target = Path(path)
-    try:
-        write_json_atomic(target, facts, sort_keys=True)
-    except OSError as exc:
-        raise WanprovError(
-            f"cannot write facts to {target}: {exc.strerror}",
-            hint=f"check that {target.parent} is writable",
-        ) from exc
+    write_json_output(Path(path), facts, what="--save-facts file", sort_keys=True)
 
 
 def load(path: str | os.PathLike[str]) -> dict[str, Any]:
