@@ -82,7 +82,7 @@ def write_output(path: Path, text: str, *, what: str = "output file") -> None:
     except FileNotFoundError:
         info = None
     except OSError as exc:
-        raise WanprovError(f"cannot use {what} {path}: {exc.strerror}", hint="choose another path") from exc
+        raise WanprovError(f"cannot write {what} {path}: {exc.strerror}", hint="fix the path") from exc
     if info is not None and not stat.S_ISREG(info.st_mode):
         kind = _file_kind(info.st_mode)
         raise UsageError(
@@ -90,8 +90,9 @@ def write_output(path: Path, text: str, *, what: str = "output file") -> None:
             hint="name a regular file (or leave the option out to print to stdout, and redirect)",
         )
     if not path.parent.is_dir():
-        raise UsageError(
-            f"the folder of {what} {path} does not exist", hint=f"create {path.parent} first, or fix the path"
+        raise WanprovError(
+            f"cannot write {what} {path}: the folder {path.parent} does not exist",
+            hint=f"create {path.parent} first, or fix the path",
         )
     if info is not None:
         if info.st_uid != os.geteuid() and os.geteuid() != 0:

@@ -105,11 +105,13 @@ def probe_pyav(python: str, *, timeout: float = PYAV_TIMEOUT_S) -> dict[str, Any
     except (ValueError, IndexError):
         tail = (result.stderr or result.stdout).strip().splitlines()[-1:] or ["no output"]
         return process.unknown(f"PyAV probe crashed (rc={result.returncode}): {tail[0]}", **base)
+    if not isinstance(raw, dict) or not isinstance(raw.get("av_import_error", ""), str):
+        return process.unknown("PyAV probe printed an unexpected document", **base)
     if "av" not in raw:
         error = raw.get("av_import_error") or "PyAV is not installed"
         missing = error.startswith(("ModuleNotFoundError", "ImportError: No module"))
         return {"status": "absent" if missing else "unknown", "reason": f"PyAV in {python}: {error}", **base}
-    results = raw.get("encoders") or {}
+    results = raw.get("encoders") if isinstance(raw.get("encoders"), dict) else {}
     verdicts = {codec: _verdict(results.get(codec)) for codec in (*CODECS, CONTROL)}
     base.update(
         av_version=raw["av"],
