@@ -8,7 +8,6 @@
 
 from __future__ import annotations
 
-import errno
 import json
 import os
 import stat
@@ -16,7 +15,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from wanprov.errors import ManifestError, NoSpaceError, UsageError, WanprovError
+from wanprov.errors import ManifestError, UsageError, WanprovError, from_os_error
 
 
 def write_text_atomic(
@@ -110,13 +109,7 @@ def write_output(path: Path, text: str, *, what: str = "output file") -> None:
     try:
         write_text_atomic(path, text, mode=mode, uid=uid, gid=gid, make_parents=False)
     except OSError as exc:
-        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-            raise NoSpaceError(
-                f"no space left writing {what} {path}", hint="free space and run again"
-            ) from exc
-        raise WanprovError(
-            f"cannot write {what} {path}: {exc.strerror}", hint=f"check that {path.parent} is writable"
-        ) from exc
+        raise from_os_error(exc, f"writing {what}") from exc
 
 
 def write_json_output(

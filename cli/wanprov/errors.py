@@ -5,6 +5,8 @@ The core raises these; only the CLI layer turns them into output and exit codes.
 
 from __future__ import annotations
 
+import errno
+
 from wanprov.exit_codes import ExitCode
 
 
@@ -61,3 +63,22 @@ class NotFoundError(WanprovError):
 class NoSpaceError(WanprovError):
     exit_code = ExitCode.NO_SPACE
     code = "no_space"
+
+
+class OfflineError(WanprovError):
+    """HF_HUB_OFFLINE is set and the work needs the hub: nothing was tried, so not a network failure."""
+
+    code = "offline"
+
+
+def from_os_error(exc: OSError, doing: str = "") -> WanprovError:
+    """An OSError as a typed error naming the file: a full disk (or quota) is exit 9, anything else exit 3."""
+    where = f" {exc.filename}" if exc.filename else ""
+    reason = exc.strerror or str(exc)
+    doing = f"{doing} " if doing else ""
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return NoSpaceError(f"no space left {doing}({reason}){where}", hint="free space and run again")
+    return WanprovError(
+        f"{doing or 'cannot use '}{where.strip() or 'a file'}: {reason}",
+        hint="check the path exists and this user may read/write it",
+    )

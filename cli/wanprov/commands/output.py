@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import errno
 import json
 import os
 import sys
@@ -11,7 +10,7 @@ from typing import Any
 
 import click
 
-from wanprov.errors import NoSpaceError, UsageError, WanprovError
+from wanprov.errors import UsageError, WanprovError, from_os_error
 from wanprov.exit_codes import ExitCode
 from wanprov.redact import redact, redact_text
 
@@ -70,7 +69,7 @@ def run_guarded(command: Callable[..., Any], args: Sequence[str] | None = None) 
         report_error(exc, output_format)
         return exc.exit_code
     except OSError as exc:
-        error = os_error(exc)
+        error = from_os_error(exc)
         report_error(error, output_format)
         return error.exit_code
     except Exception as exc:  # the last line of defence: a wanprov bug, reported as exit 3
@@ -81,17 +80,6 @@ def run_guarded(command: Callable[..., Any], args: Sequence[str] | None = None) 
             traceback.print_exc()
         return ExitCode.COULD_NOT_RUN
     return int(result) if isinstance(result, int) else ExitCode.OK
-
-
-def os_error(exc: OSError) -> WanprovError:
-    """An OSError no command anticipated: a full disk is exit 9, anything else exit 3, naming the file."""
-    where = f" ({exc.filename})" if exc.filename else ""
-    reason = exc.strerror or str(exc)
-    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-        return NoSpaceError(f"no space left while writing{where}: {reason}", hint="free space and run again")
-    return WanprovError(
-        f"{reason}{where}", hint="check the path exists and is readable/writable by this user"
-    )
 
 
 def unexpected_error(exc: BaseException) -> WanprovError:

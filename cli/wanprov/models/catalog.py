@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from wanprov.datafiles import read_yaml_mapping
-from wanprov.errors import ManifestError
+from wanprov.errors import ManifestError, NotFoundError
 from wanprov.resources import manifest_path
 
 # ComfyUI's model folders (folder_paths.py); `clip` is the legacy name of text_encoders, `unet` of
@@ -82,7 +82,7 @@ class Catalog:
         roles = self.profiles.get(name)
         if roles is None:
             known = ", ".join(sorted(self.profiles)) or "none"
-            raise ManifestError(
+            raise NotFoundError(  # documented: a name not in the catalog is exit 8
                 f"unknown model profile {name!r}",
                 hint=f"pick one of: {known} (or add it with --manifest FILE)",
             )

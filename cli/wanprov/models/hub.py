@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from wanprov import __version__
-from wanprov.errors import AuthError, NetworkError, NotFoundError, WanprovError
+from wanprov.errors import AuthError, NetworkError, NotFoundError, OfflineError, WanprovError
 from wanprov.models.catalog import FileEntry
 
 T = TypeVar("T")
@@ -144,7 +144,7 @@ def with_retries(
 def fetch_metadata(entry: FileEntry, settings: HubSettings) -> RemoteFile:
     """HEAD the file: size, sha256 (X-Linked-Etag of an LFS file) and the commit the revision points at."""
     if settings.offline:
-        raise NetworkError(
+        raise OfflineError(
             f"HF_HUB_OFFLINE is set and {entry.relpath} (entry {entry.id!r}) needs the hub",
             hint="unset HF_HUB_OFFLINE, or fetch --from a local copy",
         )

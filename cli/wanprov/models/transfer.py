@@ -9,6 +9,7 @@ Ctrl-C or a kill; the next run re-hashes that prefix once and asks for the rest 
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import os
 import threading
@@ -18,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from wanprov.datafiles import fsync_dir
-from wanprov.errors import IntegrityError, NetworkError, WanprovError
+from wanprov.errors import IntegrityError, NetworkError, WanprovError, from_os_error
 from wanprov.models.catalog import FileEntry
 from wanprov.models.hub import HubSettings, TransientError, backoff_delay, classify_status, request_headers
 
@@ -260,6 +261,8 @@ def _stream_once(
         except (urllib3.exceptions.HTTPError, requests.RequestException, OSError, AttributeError) as exc:
             if cancel.is_set():
                 raise Cancelled() from None
+            if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+                raise from_os_error(exc, f"writing {entry.relpath}") from None  # exit 9: retrying cannot help
             raise TransientError(f"{type(exc).__name__} during the body at byte {part.offset}") from None
         finally:
             cancel.unregister(response)
