@@ -14,7 +14,7 @@ from typing import Any
 from wanprov.errors import ManifestError
 from wanprov.workflows.checklist import FAIL, Item, family, run_checklist
 from wanprov.workflows.editor import is_editor_format, to_api
-from wanprov.workflows.graph import Prompt, inputs
+from wanprov.workflows.graph import Prompt, inputs, is_safe_file_name
 from wanprov.workflows.schema import ObjectInfo
 from wanprov.workflows.validator import ERROR, NOTE, WARNING, Issue, ValidationResult, validate_prompt
 
@@ -89,6 +89,8 @@ def read_workflow(path: Path, schemas: ObjectInfo) -> tuple[dict[str, Any], str]
     """Return (API-format prompt, "api"|"editor"). Raises WorkflowFileError (exit 10) if unreadable."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
+    except RecursionError as exc:
+        raise WorkflowFileError(f"workflow file {path} is nested too deeply", hint="check the file") from exc
     except FileNotFoundError as exc:
         raise WorkflowFileError(f"workflow file {path} does not exist", hint="check the path") from exc
     except (OSError, UnicodeDecodeError, ValueError) as exc:
@@ -99,7 +101,14 @@ def read_workflow(path: Path, schemas: ObjectInfo) -> tuple[dict[str, Any], str]
     if isinstance(data, dict) and isinstance(data.get("prompt"), dict):
         data = data["prompt"]  # the body of a POST /prompt request
     if is_editor_format(data):
-        return to_api(data, schemas), "editor"
+        try:
+            return to_api(data, schemas), "editor"
+        except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
+            # to_api trusts the editor's shapes; a hand-edited file breaks them in many ways
+            raise WorkflowFileError(
+                f"editor workflow {path} is malformed ({type(exc).__name__}: {exc})",
+                hint="open and save it in the ComfyUI editor, or export it in API format",
+            ) from exc
     if not isinstance(data, dict) or not data or not all(isinstance(v, dict) for v in data.values()):
         raise WorkflowFileError(
             f"{path} is neither an API-format workflow (node id -> {{class_type, inputs}}) "
@@ -140,8 +149,14 @@ def check_files(prompt: Prompt, schemas: ObjectInfo, comfyui_dir: Path) -> list[
             folders = schemas.file_inputs.folders_of(str(node.get("class_type")), name)
             if folders is None or not isinstance(value, str) or value in schemas.file_inputs.pseudo:
                 continue
-            found = next(
-                (str(comfyui_dir / f / value) for f in folders if (comfyui_dir / f / value).is_file()), None
+            # a name with '..' or an absolute path would be looked up outside the folder: never "present"
+            found = (
+                next(
+                    (str(comfyui_dir / f / value) for f in folders if (comfyui_dir / f / value).is_file()),
+                    None,
+                )
+                if is_safe_file_name(value)
+                else None
             )
             out.append(FileCheck(str(node_id), str(node["class_type"]), name, value, found))
     return out
