@@ -271,7 +271,9 @@ def check_cmd(file: Path, object_info: str | None, comfyui_dir: Path | None, out
     default=None,
     help="NVENC works on the host (overrides --facts); unset without facts: the video format is kept",
 )
-@click.option("--max-length", type=int, default=41, show_default=True, help="clamp frames (4n+1)")
+@click.option(
+    "--max-length", type=click.IntRange(1, 10_000), default=41, show_default=True, help="clamp frames (4n+1)"
+)
 @OBJECT_INFO_OPTION
 @FORMAT_OPTION
 def optimize_cmd(

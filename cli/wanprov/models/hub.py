@@ -9,6 +9,7 @@ once on a 503 or a TCP reset.
 
 from __future__ import annotations
 
+import math
 import os
 import random
 import time
@@ -17,7 +18,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from wanprov import __version__
-from wanprov.errors import AuthError, NetworkError, NotFoundError, OfflineError, WanprovError
+from wanprov.errors import AuthError, NetworkError, NotFoundError, OfflineError, UsageError, WanprovError
 from wanprov.models.catalog import FileEntry
 
 T = TypeVar("T")
@@ -40,10 +41,25 @@ class HubSettings:
         return cls(
             endpoint=(env.get("HF_ENDPOINT") or "https://huggingface.co").rstrip("/"),
             offline=env.get("HF_HUB_OFFLINE", "").strip().upper() in {"1", "ON", "YES", "TRUE"},
-            retries=int(env.get("WANPROV_RETRIES", "5")),
-            backoff_base_s=float(env.get("WANPROV_BACKOFF_BASE", "1.0")),
-            timeout_s=float(env.get("HF_HUB_DOWNLOAD_TIMEOUT", "30")),
+            retries=int(_env_number(env, "WANPROV_RETRIES", "5", 0, 100, integer=True)),
+            backoff_base_s=_env_number(env, "WANPROV_BACKOFF_BASE", "1.0", 0, 600),
+            timeout_s=_env_number(env, "HF_HUB_DOWNLOAD_TIMEOUT", "30", 0.001, 86400),
         )
+
+
+def _env_number(
+    env: Mapping[str, str], name: str, default: str, low: float, high: float, *, integer: bool = False
+) -> float:
+    """A numeric setting from the environment: finite and in range, else a usage error (exit 2)."""
+    raw = env.get(name, default)
+    try:
+        value = int(raw) if integer else float(raw)
+    except ValueError:
+        value = None
+    if value is None or not math.isfinite(value) or not low <= value <= high:
+        kind = "an integer" if integer else "a number"
+        raise UsageError(f"{name}={raw!r} is not {kind} in {low:g}..{high:g}", hint=f"unset {name} or fix it")
+    return value
 
 
 @dataclass(frozen=True)
