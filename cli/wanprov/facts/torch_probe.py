@@ -28,12 +28,16 @@ def default_python(comfyui_dir: str | None) -> tuple[str, str]:
 def probe(python: str) -> dict[str, Any]:
     if not (Path(python).is_file() and os.access(python, os.X_OK)):
         return process.unknown(f"target interpreter {python} is not an executable file", python=python)
-    result = process.run([python, str(SCRIPT)], timeout=TIMEOUT_S)
+    return read_output(process.run([python, str(SCRIPT)], timeout=TIMEOUT_S), python)
+
+
+def read_output(result: process.Result, python: str) -> dict[str, Any]:
+    """The probe script's output -> the `torch` section; anything malformed is "unknown", never an error."""
     if result.returncode is None:
         return process.unknown(result.error or "did not run", python=python)
     try:
         raw = json.loads(result.stdout.strip().splitlines()[-1])
-    except (ValueError, IndexError):
+    except (ValueError, IndexError, RecursionError):
         tail = (result.stderr or result.stdout).strip().splitlines()[-1:] or ["no output"]
         return process.unknown(f"torch probe crashed (rc={result.returncode}): {tail[0]}", python=python)
     if not isinstance(raw, dict) or not all(
