@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from wanprov.errors import ManifestError
-from wanprov.workflows.checklist import FAIL, Item, family, run_checklist
+from wanprov.workflows.checklist import FAIL, NA, Item, family, run_checklist
 from wanprov.workflows.editor import is_editor_format, to_api
 from wanprov.workflows.graph import Prompt, inputs, is_safe_file_name
 from wanprov.workflows.schema import ObjectInfo
@@ -128,6 +128,19 @@ def check_prompt(
 ) -> CheckReport:
     validation = validate_prompt(prompt, schemas)
     files = check_files(prompt, schemas, comfyui_dir) if comfyui_dir else []
+    malformed = sorted({i.kind for i in validation.errors if i.kind in MALFORMED})
+    if malformed:
+        # ComfyUI refuses such a prompt outright, and the checklist reads node values by their schema
+        # types: judging it would be advice on a workflow that cannot run (or a crash on a list-valued seed).
+        checklist = [
+            Item(
+                "family",
+                "Workflow family",
+                NA,
+                f"checklist skipped: the workflow is malformed ({', '.join(malformed)})",
+            )
+        ]
+        return CheckReport(source, schemas.source, input_format, "unknown", validation, checklist, files)
     return CheckReport(
         source,
         schemas.source,
@@ -137,6 +150,18 @@ def check_prompt(
         run_checklist(prompt, schemas),
         files,
     )
+
+
+# Validation errors that mean the prompt's shape is broken, not merely a value out of range.
+MALFORMED = frozenset(
+    {
+        "invalid_prompt",
+        "invalid_input_type",
+        "bad_linked_input",
+        "exception_during_validation",
+        "return_type_mismatch",
+    }
+)
 
 
 def check_files(prompt: Prompt, schemas: ObjectInfo, comfyui_dir: Path) -> list[FileCheck]:
