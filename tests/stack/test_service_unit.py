@@ -189,3 +189,33 @@ def test_environment_names_are_checked(repo_root):
     )
     bad = templar.template(ansible_template.trust_as_template(expression))
     assert bad == ["1BAD", "A=B"]
+
+
+@pytest.mark.parametrize(
+    ("url", "scheme"),
+    [
+        ("https://github.com/Comfy-Org/ComfyUI.git", "https"),
+        ("HTTPS://github.com/x", "https"),
+        ("file:///srv/git/ComfyUI", "file"),
+        ("/srv/git/ComfyUI", "file"),
+        ("git@github.com:Comfy-Org/ComfyUI.git", "ssh"),
+        ("ssh://git@host/x", "ssh"),
+        ("http://mirror/x", "http"),
+        ("--upload-pack=touch /tmp/pwned", "bad"),
+        ("-u x", "bad"),
+        ("ext::sh -c touch% /tmp/pwned", "bad"),
+        ("https://host/x y", "bad"),
+        ("relative/path", "bad"),
+    ],
+)
+def test_the_role_reads_the_comfyui_url_transport_like_the_cli(repo_root, url, scheme):
+    from wanprov.stack.manifest import url_scheme
+
+    variables = _variables(repo_root, comfyui_git_url=url)
+    templar = ansible_template.Templar(loader=DataLoader(), variables=variables)
+    assert templar.template(variables["__comfyui_git_url_scheme"]) == scheme
+    cli_view = None if url.startswith("-") or any(c.isspace() for c in url) else url_scheme(url)
+    assert cli_view == (None if scheme == "bad" else scheme)
+    conditions = _task(repo_root, "Check the ComfyUI git URL's transport")["ansible.builtin.assert"]["that"]
+    allowed = all(evaluate(repo_root, c, comfyui_git_url=url, comfyui_git_url_schemes=[]) for c in conditions)
+    assert allowed is (scheme == "https")
