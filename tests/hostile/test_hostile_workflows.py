@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from doctor.facts_builder import BASE
 from wanprov.doctor import evaluate
-from wanprov.facts import process, snapshot, torch_probe
+from wanprov.facts import nvenc, process, snapshot, torch_probe
 from wanprov.workflows.params import PARAM_TYPES
 
 WORKFLOWS = Path(__file__).resolve().parents[1] / "workflows" / "data"
@@ -191,4 +191,27 @@ def test_hostile_torch_probe_output(stdout: str, rc: int | None) -> None:
     assert snapshot.section_problem("torch", section) is None
     facts = copy.deepcopy(BASE)
     facts["torch"] = section
+    evaluate(facts)  # must not raise
+
+
+@given(
+    stdout=st.one_of(
+        st.text(max_size=80),
+        st.fixed_dictionaries(
+            {"av": st.one_of(st.text(max_size=5), VALUES)},
+            optional={
+                "encoders": st.one_of(
+                    VALUES, st.dictionaries(st.sampled_from([*nvenc.CODECS, nvenc.CONTROL]), VALUES)
+                ),
+                "av_import_error": VALUES,
+            },
+        ).map(json.dumps),
+    ),
+    rc=st.one_of(st.none(), st.integers(-9, 2)),
+)
+def test_hostile_pyav_probe_output(stdout: str, rc: int | None) -> None:
+    section = nvenc.read_pyav_output(process.Result(rc, stdout, "boom"), "/venv/bin/python")
+    assert snapshot.section_problem("nvenc", section) is None
+    facts = copy.deepcopy(BASE)
+    facts["nvenc"] = section
     evaluate(facts)  # must not raise
