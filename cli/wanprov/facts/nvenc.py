@@ -95,7 +95,7 @@ def probe_pyav(python: str, *, timeout: float = PYAV_TIMEOUT_S) -> dict[str, Any
     "unknown" (never an exception) when PyAV is absent, the script crashes or times out, or the control
     fails: then the nvenc failures say nothing about the GPU."""
     if not (Path(python).is_file() and os.access(python, os.X_OK)):
-        return process.unknown(f"target interpreter {python} is not an executable file", **base)
+        return process.unknown(f"target interpreter {python} is not an executable file", **_pyav_base(python))
     return read_pyav_output(
         process.run([python, str(PYAV_SCRIPT), *CODECS, CONTROL], timeout=timeout), python
     )
