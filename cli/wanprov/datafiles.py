@@ -67,7 +67,7 @@ def write_json_atomic(path: Path, document: Any, *, sort_keys: bool = False) -> 
     write_text_atomic(path, json.dumps(document, indent=2, sort_keys=sort_keys, allow_nan=False) + "\n")
 
 
-def write_output(path: Path, text: str, *, what: str = "output file") -> None:
+def write_output(path: Path, text: str, *, what: str = "output file", fsync: bool = False) -> None:
     """Write a file a user named on the command line (`-o`, `--editor-out`, `--save-facts`), atomically.
 
     Unlike write_text_atomic it never creates folders and never replaces what is not a regular file: a
@@ -107,7 +107,7 @@ def write_output(path: Path, text: str, *, what: str = "output file") -> None:
     else:
         mode, uid, gid = 0o666 & ~_umask(), None, None
     try:
-        write_text_atomic(path, text, mode=mode, uid=uid, gid=gid, make_parents=False)
+        write_text_atomic(path, text, mode=mode, uid=uid, gid=gid, fsync=fsync, make_parents=False)
     except OSError as exc:
         raise from_os_error(exc, f"writing {what}") from exc
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import yaml
 
-from wanprov.datafiles import read_yaml, write_text_atomic
+from wanprov.datafiles import read_yaml, write_output
 from wanprov.errors import IntegrityError, ManifestError
 from wanprov.models.catalog import (
     Catalog,
@@ -96,9 +96,8 @@ def write_lock(path: Path, entries: dict[str, LockEntry]) -> None:
         for key, e in sorted(entries.items())
     }
     header = "# Written by `wanprov models lock`: what the hub resolved for each catalog entry.\n"
-    write_text_atomic(
-        path, header + yaml.safe_dump({"schema": SCHEMA, "files": files}, sort_keys=False), fsync=True
-    )
+    document = header + yaml.safe_dump({"schema": SCHEMA, "files": files}, sort_keys=False)
+    write_output(path, document, what="lock file", fsync=True)  # a user-named path: same rules as -o
 
 
 def apply_lock(entry: FileEntry, locked: LockEntry | None) -> FileEntry:
@@ -159,13 +158,7 @@ def lock_entries(
             sha256=remote.sha256 or entry.sha256,
         )
     for path, locked in by_file.items():
-        try:
-            write_lock(path, locked)
-        except OSError as exc:
-            raise ManifestError(
-                f"cannot write lock file {path}: {exc.strerror}",
-                hint="pass --lock FILE to write it elsewhere",
-            ) from exc
+        write_lock(path, locked)  # an unwritable path: exit 3 naming it (a full disk: 9)
     return by_file
 
 
