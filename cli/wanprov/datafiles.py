@@ -68,7 +68,7 @@ def write_json_atomic(path: Path, document: Any, *, sort_keys: bool = False) -> 
 
 
 def write_output(path: Path, text: str, *, what: str = "output file", fsync: bool = False) -> None:
-    """Write a file a user named on the command line (`-o`, `--editor-out`, `--save-facts`), atomically.
+    """Write a file a user named (`-o`, `--editor-out`, `--save-facts`, a lock file), atomically.
 
     Unlike write_text_atomic it never creates folders and never replaces what is not a regular file: a
     symlink, FIFO, device or folder at `path` is refused (the rename would silently swap it for a regular
@@ -131,7 +131,15 @@ def _file_kind(mode: int) -> str:
 
 
 def _umask() -> int:
-    current = os.umask(0)
+    """The process umask, read without changing it where Linux says it (setting it races with threads)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    current = os.umask(0o022)
     os.umask(current)
     return current
 
