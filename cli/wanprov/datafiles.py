@@ -133,7 +133,7 @@ def _file_kind(mode: int) -> str:
 def _umask() -> int:
     """The process umask, read without changing it where Linux says it (setting it races with threads)."""
     try:
-        with open("/proc/self/status", encoding="ascii") as status:
+        with Path("/proc/self/status").open(encoding="ascii") as status:
             for line in status:
                 if line.startswith("Umask:"):
                     return int(line.split()[1], 8)
