@@ -80,7 +80,8 @@ def test_hostile_values_stay_inside_their_directive(repo_root, tmp_path):
     assert 'Environment="CUDA_VISIBLE_DEVICES=0"' in unit
     # in ExecStart= `$` expands a variable: doubled; `%` is a specifier: doubled
     assert '"$$HOME x\\"y%%h\\\\z\\nExecStartPre=/bin/touch /tmp/pwned"' in unit
-    assert 'ReadWritePaths="/var/lib/comfyui" "/srv/a%%b c"' in unit
+    assert 'ReadWritePaths=/var/lib/comfyui "/srv/a%%b c"' in unit
+    assert f"ExecStart={sys.executable} /opt/comfyui/ComfyUI/main.py --x " in unit  # plain words: as is
     verify(tmp_path, unit)
 
 
