@@ -109,7 +109,7 @@ def write_output(path: Path, text: str, *, what: str = "output file", fsync: boo
     try:
         write_text_atomic(path, text, mode=mode, uid=uid, gid=gid, fsync=fsync, make_parents=False)
     except OSError as exc:
-        raise from_os_error(exc, f"writing {what}") from exc
+        raise from_os_error(exc, f"write {what} {path}") from exc
 
 
 def write_json_output(

@@ -71,14 +71,17 @@ class OfflineError(WanprovError):
     code = "offline"
 
 
-def from_os_error(exc: OSError, doing: str = "") -> WanprovError:
-    """An OSError as a typed error naming the file: a full disk (or quota) is exit 9, anything else exit 3."""
-    where = f" {exc.filename}" if exc.filename else ""
+def from_os_error(exc: OSError, doing: str = "use") -> WanprovError:
+    """An OSError as a typed error naming the file: a full disk (or quota) is exit 9, anything else exit 3.
+
+    `doing` is what failed, as a verb phrase: "write --output", "fetch vae/x.safetensors"."""
+    if doing == "use":
+        doing, where = f"use {exc.filename or 'a file'}", ""
+    else:  # the file the OS names, when it is not the one in `doing` (a temp file beside it)
+        where = f" ({exc.filename})" if exc.filename and str(exc.filename) not in doing else ""
     reason = exc.strerror or str(exc)
-    doing = f"{doing} " if doing else ""
     if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-        return NoSpaceError(f"no space left {doing}({reason}){where}", hint="free space and run again")
+        return NoSpaceError(f"no space left to {doing}{where}: {reason}", hint="free space and run again")
     return WanprovError(
-        f"{doing or 'cannot use '}{where.strip() or 'a file'}: {reason}",
-        hint="check the path exists and this user may read/write it",
+        f"cannot {doing}{where}: {reason}", hint="check the path exists and this user may read/write it"
     )

@@ -247,7 +247,7 @@ def run_fetch(
         except WanprovError as exc:
             state.status, state.error = "failed", exc
         except OSError as exc:  # a read-only models folder, a full disk: this file fails, typed and named
-            state.status, state.error = "failed", from_os_error(exc, f"fetching {state.entry.relpath}")
+            state.status, state.error = "failed", from_os_error(exc, f"fetch {state.entry.relpath}")
         finally:
             progress.finish_file(state.entry.id)
 

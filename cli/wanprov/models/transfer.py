@@ -262,7 +262,7 @@ def _stream_once(
             if cancel.is_set():
                 raise Cancelled() from None
             if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
-                raise from_os_error(exc, f"writing {entry.relpath}") from None  # exit 9: retrying cannot help
+                raise from_os_error(exc, f"write {entry.relpath}") from None  # exit 9: retrying cannot help
             raise TransientError(f"{type(exc).__name__} during the body at byte {part.offset}") from None
         finally:
             cancel.unregister(response)
