@@ -65,6 +65,13 @@ class NoSpaceError(WanprovError):
     code = "no_space"
 
 
+class Interrupted(WanprovError):
+    """Ctrl-C: reported (as a JSON document under --format json too) with exit 130."""
+
+    exit_code = ExitCode.INTERRUPTED
+    code = "interrupted"
+
+
 class OfflineError(WanprovError):
     """HF_HUB_OFFLINE is set and the work needs the hub: nothing was tried, so not a network failure."""
 

@@ -169,6 +169,8 @@ def test_130_interrupted(monkeypatch):
 
     monkeypatch.setattr(render, "list_templates", interrupted)
     assert invoke("workflow", "list").code == ExitCode.INTERRUPTED
+    result = invoke("workflow", "list", "--format", "json")
+    assert result.code == ExitCode.INTERRUPTED and result.json()["error"] == "interrupted"
 
 
 def test_every_code_has_a_reaching_test():

@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from wanprov.errors import UsageError, WanprovError, from_os_error
+from wanprov.errors import Interrupted, UsageError, WanprovError, from_os_error
 from wanprov.exit_codes import ExitCode
 from wanprov.redact import redact, redact_text
 
@@ -53,18 +53,21 @@ def run_guarded(command: Callable[..., Any], args: Sequence[str] | None = None) 
     try:
         result = command.main(args=argv, prog_name="wanprov", standalone_mode=False)
     except (click.exceptions.Abort, KeyboardInterrupt):
+        if output_format == "json":
+            emit_json(Interrupted("interrupted", hint="run it again: work done so far is kept").to_dict())
         click.echo("interrupted", err=True)
         return ExitCode.INTERRUPTED
     except click.exceptions.Exit as exc:
         return exc.exit_code
     except click.ClickException as exc:
         # click's other exceptions (an unopenable click.File) mean the command could not run, not exit 1
-        code = ExitCode.USAGE if isinstance(exc, click.UsageError) else ExitCode.COULD_NOT_RUN
+        kind = UsageError if isinstance(exc, click.UsageError) else WanprovError
+        error = kind(redact_text(exc.format_message()), hint=_usage_hint(exc))
         if output_format == "json":
-            emit_json(UsageError(exc.format_message(), hint=_usage_hint(exc)).to_dict() | {"exit_code": code})
+            emit_json(error.to_dict())
         else:
             exc.show()
-        return code
+        return error.exit_code
     except WanprovError as exc:
         report_error(exc, output_format)
         return exc.exit_code
