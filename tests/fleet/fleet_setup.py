@@ -168,6 +168,7 @@ def stack_host_vars(repos: SourceRepos, manifest: Path, wheelhouse: Path, root: 
         "comfyui_service_manager": "process",  # systemd is not PID 1 here: the role's test-only supervisor
         "comfyui_port": _free_port(),
         "comfyui_git_url": repos.comfyui_url,
+        "comfyui_git_url_schemes": ["file"],  # the local repos: the documented opt-in
         "comfyui_version": repos.comfyui_commit,
         "comfyui_node_manifest": str(manifest),
         # The wheelhouse holds cu128 fakes only; the doctor's own pick (cu130 for the H100's driver 580)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from wanprov.errors import ManifestError
+from wanprov.errors import ManifestError, NotFoundError
 from wanprov.models.catalog import load_catalog, profile_roles
 
 WAN_ROLES = {
@@ -136,7 +136,7 @@ def test_two_entries_on_one_local_name_are_refused(tmp_path: Path) -> None:
 
 
 def test_unknown_profile_lists_the_known_ones() -> None:
-    with pytest.raises(ManifestError) as caught:
+    with pytest.raises(NotFoundError) as caught:
         load_catalog().profile_roles("nope")
     assert "wan22-i2v-a14b-q5-lightning" in (caught.value.hint or "")
 

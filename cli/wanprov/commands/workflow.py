@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from wanprov.commands.output import FORMAT_OPTION, emit_json
-from wanprov.datafiles import write_json_atomic
+from wanprov.datafiles import write_json_output
 from wanprov.errors import UsageError, WanprovError
 from wanprov.exit_codes import ExitCode
 
@@ -130,14 +130,14 @@ def render_cmd(
     if output is None:
         emit_json(result.prompt)
     else:
-        write_json_atomic(output, result.prompt)
+        write_json_output(output, result.prompt, what="--output")
         click.echo(
             f"wrote {output} ({name}, profile {result.profile}, {result.params['width']}x"
             f"{result.params['height']})",
             err=True,
         )
     if editor_out is not None:
-        write_json_atomic(editor_out, from_api(result.prompt, schemas))
+        write_json_output(editor_out, from_api(result.prompt, schemas), what="--editor-out")
         click.echo(f"wrote {editor_out} (opens in the ComfyUI editor)", err=True)
     return ExitCode.OK
 
@@ -296,7 +296,9 @@ def check_cmd(
     default=None,
     help="NVENC works on the host (overrides --facts); unset without facts: the video format is kept",
 )
-@click.option("--max-length", type=int, default=41, show_default=True, help="clamp frames (4n+1)")
+@click.option(
+    "--max-length", type=click.IntRange(1, 10_000), default=41, show_default=True, help="clamp frames (4n+1)"
+)
 @OBJECT_INFO_OPTION
 @FORMAT_OPTION
 def optimize_cmd(
@@ -338,7 +340,7 @@ def optimize_cmd(
             f"the optimized workflow still fails check, nothing written: {'; '.join(problems[:5])}",
             hint="fix the listed items by hand, or render a tuned template instead",
         )
-    write_json_atomic(output, result.prompt)
+    write_json_output(output, result.prompt, what="--output")
     if output_format == "json":
         emit_json(
             {

@@ -18,7 +18,14 @@ from typing import Any
 
 from filelock import FileLock
 
-from wanprov.errors import IntegrityError, NetworkError, NoSpaceError, WanprovError
+from wanprov.errors import (
+    IntegrityError,
+    NetworkError,
+    NoSpaceError,
+    OfflineError,
+    WanprovError,
+    from_os_error,
+)
 from wanprov.models.catalog import FileEntry
 from wanprov.models.hub import HubSettings, fetch_metadata
 from wanprov.models.progress import NullProgress, Progress
@@ -278,7 +285,7 @@ def run_fetch(
     pending = plan.pending
     if settings.offline and from_dir is None and any(s.action == "download" for s in pending):
         missing = ", ".join(s.entry.relpath for s in pending if s.action == "download")
-        raise WanprovError(
+        raise OfflineError(
             f"HF_HUB_OFFLINE is set and these files are missing: {missing}",
             hint="unset HF_HUB_OFFLINE, or fetch --from a local copy",
         )
@@ -289,6 +296,8 @@ def run_fetch(
             _fetch_one(plan.models_dir, state, settings, from_dir, progress, cancel, budget, per_file)
         except WanprovError as exc:
             state.status, state.error = "failed", exc
+        except OSError as exc:  # a read-only models folder, a full disk: this file fails, typed and named
+            state.status, state.error = "failed", from_os_error(exc, f"fetch {state.entry.relpath}")
         finally:
             progress.finish_file(state.entry.id)
 

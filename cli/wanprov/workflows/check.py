@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from wanprov.errors import ManifestError
-from wanprov.workflows.checklist import FAIL, Item, family, run_checklist
+from wanprov.workflows.checklist import FAIL, NA, Item, family, run_checklist
 from wanprov.workflows.editor import is_editor_format, to_api
-from wanprov.workflows.graph import Prompt, inputs
+from wanprov.workflows.graph import Prompt, inputs, is_safe_file_name
 from wanprov.workflows.model_folders import HostFolders
 from wanprov.workflows.schema import ObjectInfo
 from wanprov.workflows.validator import ERROR, NOTE, WARNING, Issue, ValidationResult, validate_prompt
@@ -93,6 +93,8 @@ def read_workflow(path: Path, schemas: ObjectInfo) -> tuple[dict[str, Any], str]
     """Return (API-format prompt, "api"|"editor"). Raises WorkflowFileError (exit 10) if unreadable."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
+    except RecursionError as exc:
+        raise WorkflowFileError(f"workflow file {path} is nested too deeply", hint="check the file") from exc
     except FileNotFoundError as exc:
         raise WorkflowFileError(f"workflow file {path} does not exist", hint="check the path") from exc
     except (OSError, UnicodeDecodeError, ValueError) as exc:
@@ -103,7 +105,14 @@ def read_workflow(path: Path, schemas: ObjectInfo) -> tuple[dict[str, Any], str]
     if isinstance(data, dict) and isinstance(data.get("prompt"), dict):
         data = data["prompt"]  # the body of a POST /prompt request
     if is_editor_format(data):
-        return to_api(data, schemas), "editor"
+        try:
+            return to_api(data, schemas), "editor"
+        except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
+            # to_api trusts the editor's shapes; a hand-edited file breaks them in many ways
+            raise WorkflowFileError(
+                f"editor workflow {path} is malformed ({type(exc).__name__}: {exc})",
+                hint="open and save it in the ComfyUI editor, or export it in API format",
+            ) from exc
     if not isinstance(data, dict) or not data or not all(isinstance(v, dict) for v in data.values()):
         raise WorkflowFileError(
             f"{path} is neither an API-format workflow (node id -> {{class_type, inputs}}) "
@@ -124,6 +133,19 @@ def check_prompt(
 ) -> CheckReport:
     validation = validate_prompt(prompt, schemas)
     files = check_files(prompt, schemas, comfyui_dir, extra_model_paths) if comfyui_dir else []
+    malformed = sorted({i.kind for i in validation.errors if i.kind in MALFORMED})
+    if malformed:
+        # ComfyUI refuses such a prompt outright, and the checklist reads node values by their schema
+        # types: judging it would be advice on a workflow that cannot run (or a crash on a list-valued seed).
+        checklist = [
+            Item(
+                "family",
+                "Workflow family",
+                NA,
+                f"checklist skipped: the workflow is malformed ({', '.join(malformed)})",
+            )
+        ]
+        return CheckReport(source, schemas.source, input_format, "unknown", validation, checklist, files)
     return CheckReport(
         source,
         schemas.source,
@@ -133,6 +155,18 @@ def check_prompt(
         run_checklist(prompt, schemas),
         files,
     )
+
+
+# Validation errors that mean the prompt's shape is broken, not merely a value out of range.
+MALFORMED = frozenset(
+    {
+        "invalid_prompt",
+        "invalid_input_type",
+        "bad_linked_input",
+        "exception_during_validation",
+        "return_type_mismatch",
+    }
+)
 
 
 def check_files(
@@ -151,7 +185,8 @@ def check_files(
                 continue
             if value in schemas.file_inputs.pseudo:
                 continue
-            found, looked = host.find(class_type, name, value)
+            # a name with '..' or an absolute path would be looked up outside the folder: never "present"
+            found, looked = host.find(class_type, name, value) if is_safe_file_name(value) else (None, [])
             out.append(
                 FileCheck(str(node_id), class_type, name, value, str(found) if found else None, tuple(looked))
             )

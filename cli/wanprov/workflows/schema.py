@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from wanprov.errors import NetworkError, WanprovError
+from wanprov.redact import redact_text
 from wanprov.resources import manifest_path
 from wanprov.workflows.model_folders import FileInputs, load_file_inputs
 
@@ -129,7 +130,7 @@ def load_object_info(source: str | None = None, *, timeout: float = 30.0) -> Obj
         path = manifest_path(*DEFAULT_OBJECT_INFO)
         return ObjectInfo(_read_json_file(path), f"vendored {path}", recorded=True)
     if source.startswith(("http://", "https://")):
-        return ObjectInfo(_fetch(source, timeout), source)
+        return ObjectInfo(_fetch(source, timeout), redact_text(source))  # the source is printed in reports
     return ObjectInfo(_read_json_file(Path(source)), source)
 
 
@@ -141,7 +142,7 @@ def _read_json_file(path: Path) -> dict[str, Any]:
             f"object_info file {path} does not exist",
             hint="pass --object-info with a saved `GET /object_info` reply or a ComfyUI URL",
         ) from exc
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, RecursionError) as exc:
         raise SchemaError(
             f"object_info file {path} is not readable JSON: {exc}",
             hint="save it again with: curl -s http://127.0.0.1:8188/object_info > object_info.json",
