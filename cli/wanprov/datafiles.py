@@ -10,21 +10,31 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 import tempfile
 from pathlib import Path
 from typing import Any
 
-from wanprov.errors import ManifestError
+from wanprov.errors import ManifestError, UsageError, WanprovError, from_os_error
 
 
 def write_text_atomic(
-    path: Path, text: str, *, mode: int | None = None, fsync: bool = False, uid: int | None = None
+    path: Path,
+    text: str,
+    *,
+    mode: int | None = None,
+    fsync: bool = False,
+    uid: int | None = None,
+    gid: int | None = None,
+    make_parents: bool = True,
 ) -> None:
     """Replace `path` with `text` atomically; `fsync` makes the content durable before the rename.
 
-    `mode` and `uid` (owner) are set on the temp file, so the final name never shows other attributes."""
+    `mode`, `uid` and `gid` (owner) are set on the temp file, so the final name never shows other
+    attributes."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    if make_parents:
+        path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
@@ -34,8 +44,8 @@ def write_text_atomic(
                 os.fsync(handle.fileno())
         if mode is not None:
             Path(tmp).chmod(mode)
-        if uid is not None:
-            os.chown(tmp, uid, -1)
+        if uid is not None or gid is not None:
+            os.chown(tmp, -1 if uid is None else uid, -1 if gid is None else gid)
         Path(tmp).replace(path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -54,7 +64,84 @@ def write_text_if_changed(path: Path, text: str, *, mode: int = 0o644) -> bool:
 
 
 def write_json_atomic(path: Path, document: Any, *, sort_keys: bool = False) -> None:
-    write_text_atomic(path, json.dumps(document, indent=2, sort_keys=sort_keys) + "\n")
+    write_text_atomic(path, json.dumps(document, indent=2, sort_keys=sort_keys, allow_nan=False) + "\n")
+
+
+def write_output(path: Path, text: str, *, what: str = "output file", fsync: bool = False) -> None:
+    """Write a file a user named (`-o`, `--editor-out`, `--save-facts`, a lock file), atomically.
+
+    Unlike write_text_atomic it never creates folders and never replaces what is not a regular file: a
+    symlink, FIFO, device or folder at `path` is refused (the rename would silently swap it for a regular
+    file). An existing file keeps its mode and owner (a root run must not leave a 0600 root file that the
+    ComfyUI service user cannot read); a new one gets 0666 less the umask, like any shell redirection.
+    OS failures become typed errors naming the path: a full disk exit 9, anything else exit 3."""
+    path = Path(path)
+    try:
+        info = os.lstat(path)
+    except FileNotFoundError:
+        info = None
+    except OSError as exc:
+        raise WanprovError(f"cannot write {what} {path}: {exc.strerror}", hint="fix the path") from exc
+    if info is not None and not stat.S_ISREG(info.st_mode):
+        kind = _file_kind(info.st_mode)
+        raise UsageError(
+            f"{what} {path} is a {kind}, not a regular file; refusing to replace it",
+            hint="name a regular file (or leave the option out to print to stdout, and redirect)",
+        )
+    if not path.parent.is_dir():
+        raise WanprovError(
+            f"cannot write {what} {path}: the folder {path.parent} does not exist",
+            hint=f"create {path.parent} first, or fix the path",
+        )
+    if info is not None:
+        if info.st_uid != os.geteuid() and os.geteuid() != 0:
+            # the rename would hand the file to this user; only root can give it back to its owner
+            raise WanprovError(
+                f"{what} {path} belongs to uid {info.st_uid}; replacing it as uid {os.geteuid()} would "
+                "change its owner",
+                hint="run as that user or as root, or write elsewhere",
+            )
+        mode, uid, gid = stat.S_IMODE(info.st_mode), info.st_uid, info.st_gid
+        if (uid, gid) == (os.geteuid(), os.getegid()):
+            uid = gid = None  # already ours: nothing to change (and no privilege needed)
+    else:
+        mode, uid, gid = 0o666 & ~_umask(), None, None
+    try:
+        write_text_atomic(path, text, mode=mode, uid=uid, gid=gid, fsync=fsync, make_parents=False)
+    except OSError as exc:
+        raise from_os_error(exc, f"write {what} {path}") from exc
+
+
+def write_json_output(
+    path: Path, document: Any, *, what: str = "output file", sort_keys: bool = False
+) -> None:
+    write_output(path, json.dumps(document, indent=2, sort_keys=sort_keys, allow_nan=False) + "\n", what=what)
+
+
+def _file_kind(mode: int) -> str:
+    kinds = [
+        (stat.S_ISLNK, "symlink"),
+        (stat.S_ISDIR, "folder"),
+        (stat.S_ISFIFO, "FIFO"),
+        (stat.S_ISCHR, "character device"),
+        (stat.S_ISBLK, "block device"),
+        (stat.S_ISSOCK, "socket"),
+    ]
+    return next((name for test, name in kinds if test(mode)), "special file")
+
+
+def _umask() -> int:
+    """The process umask, read without changing it where Linux says it (setting it races with threads)."""
+    try:
+        with Path("/proc/self/status").open(encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    current = os.umask(0o022)
+    os.umask(current)
+    return current
 
 
 def fsync_dir(path: Path) -> None:

@@ -21,4 +21,6 @@ class ExitCode(IntEnum):
     NO_SPACE = 9  # disk preflight: not enough free space
     BAD_MANIFEST = 10  # a manifest, lock or workflow file is invalid
     SERVICE_DOWN = 11  # the waited-on service exited or restarted before answering (log tail printed)
+    EXECUTION_FAILED = 12  # ComfyUI accepted the workflow, then a node failed while it ran
+    TIMED_OUT = 13  # no result within --timeout (the run was interrupted)
     INTERRUPTED = 130  # Ctrl-C (128 + SIGINT)

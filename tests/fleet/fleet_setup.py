@@ -129,6 +129,7 @@ def tiny_models_manifest(hub_root: Path, out: Path, profiles: Iterable[str]) -> 
                 "revision": entry.revision,
                 "path": entry.path,
                 "folder": entry.folder,
+                **({"node_pack": entry.node_pack} if entry.node_pack else {}),
                 "name": entry.name,
                 "size": len(data),
                 "sha256": digest,
@@ -183,6 +184,7 @@ def stack_host_vars(repos: SourceRepos, manifest: Path, wheelhouse: Path, root: 
         # Free ports for GPU 0 and 1 (comfyui_port + 1 may be another host's).
         "comfyui_ports": {0: port, 1: _free_port()},
         "comfyui_git_url": repos.comfyui_url,
+        "comfyui_git_url_schemes": ["file"],  # the local repos: the documented opt-in
         "comfyui_version": repos.comfyui_commit,
         "comfyui_node_manifest": str(manifest),
         # The wheelhouse holds cu128 fakes only; the doctor's own pick (cu130 for the H100's driver 580)

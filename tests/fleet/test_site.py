@@ -65,6 +65,13 @@ def test_ready_hosts_converge_and_bad_host_fails_its_torch_verdict_with_reason(f
     for host in READY_HOSTS:
         names = {path.name for path in _model_files(fut, host)}
         assert any(name.endswith(".gguf") for name in names), (host, names)
+        # RIFE VFI's checkpoint sits where the pack looks, so its first run downloads nothing
+        pack = (
+            Path(str(fut.host_vars[host]["comfyui_install_dir"]))
+            / "custom_nodes"
+            / "ComfyUI-Frame-Interpolation"
+        )
+        assert (pack / "ckpts" / "rife" / "rife49.pth").is_file(), host
 
 
 def test_second_run_changes_nothing(fut, first_run):

@@ -6,10 +6,18 @@ from pathlib import Path
 
 import pytest
 
-from wanprov.errors import ManifestError
+from wanprov.errors import ManifestError, NotFoundError
 from wanprov.models.catalog import load_catalog, profile_roles
 
-WAN_ROLES = {"high_noise_unet", "low_noise_unet", "high_noise_lora", "low_noise_lora", "text_encoder", "vae"}
+WAN_ROLES = {
+    "high_noise_unet",
+    "low_noise_unet",
+    "high_noise_lora",
+    "low_noise_lora",
+    "text_encoder",
+    "vae",
+    "rife",
+}
 
 
 def test_shipped_profiles_have_the_roles_workflows_load() -> None:
@@ -21,6 +29,14 @@ def test_shipped_profiles_have_the_roles_workflows_load() -> None:
         assert roles["high_noise_unet"].folder == "unet"
         assert roles["high_noise_unet"].name.endswith(".gguf")
         assert roles["vae"].relpath == "vae/wan_2.1_vae.safetensors"
+        # RIFE VFI reads (or downloads at first use) <pack>/ckpts/rife/rife49.pth, not models/
+        rife = roles["rife"]
+        assert (rife.node_pack, rife.folder, rife.name) == (
+            "ComfyUI-Frame-Interpolation",
+            "ckpts/rife",
+            "rife49.pth",
+        )
+        assert rife.size == 21345274 and rife.sha256
     assert set(catalog.profile_roles("flux1-schnell")) == {"diffusion_model", "clip_l", "t5", "vae"}
     official = [entry for entry in catalog.profile("flux1-schnell") if entry.repo.startswith("black-forest")]
     assert official and all(entry.gated for entry in official)
@@ -120,7 +136,7 @@ def test_two_entries_on_one_local_name_are_refused(tmp_path: Path) -> None:
 
 
 def test_unknown_profile_lists_the_known_ones() -> None:
-    with pytest.raises(ManifestError) as caught:
+    with pytest.raises(NotFoundError) as caught:
         load_catalog().profile_roles("nope")
     assert "wan22-i2v-a14b-q5-lightning" in (caught.value.hint or "")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -34,17 +35,28 @@ def source_repos(tmp_path_factory: pytest.TempPathFactory, object_info_path: Pat
     return SourceRepos(root, f"file://{root / 'ComfyUI'}", comfyui_commit, packs, second)
 
 
+@pytest.fixture(scope="session")
+def torch_venv_template(tmp_path_factory: pytest.TempPathFactory, wheelhouse: Path) -> Path:
+    """A venv holding the pinned fake torch, built once (venv + ensurepip + pip install: seconds)."""
+    venv = tmp_path_factory.mktemp("venv-template") / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    pins = [f"torch=={TORCH_PINNED}", "torchvision==0.24.1+cu128", "torchaudio==2.9.1+cu128"]
+    subprocess.run(
+        [str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "--no-index", "--find-links",
+         str(wheelhouse), *pins],
+        check=True,
+    )  # fmt: skip
+    return venv
+
+
 @pytest.fixture
-def comfy_venv(tmp_path: Path, wheelhouse: Path, source_repos: SourceRepos) -> tuple[Path, Path]:
-    """A ComfyUI checkout (the double) and a venv holding the pinned fake torch: (comfyui_dir, python)."""
+def comfy_venv(tmp_path: Path, torch_venv_template: Path, source_repos: SourceRepos) -> tuple[Path, Path]:
+    """A ComfyUI checkout (the double) and its own venv holding the pinned fake torch: (comfyui_dir, python).
+
+    The venv is a copy of the session's template: everything in it runs as `python -m pip`, which does not
+    care where the venv lives (only the console scripts' shebangs would, and nothing here uses them)."""
     comfyui_dir = tmp_path / "ComfyUI"
     git(tmp_path, "clone", "--quiet", source_repos.comfyui_url, str(comfyui_dir))
     venv = tmp_path / "venv"
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-    python = venv / "bin" / "python"
-    pins = [f"torch=={TORCH_PINNED}", "torchvision==0.24.1+cu128", "torchaudio==2.9.1+cu128"]
-    subprocess.run(
-        [str(python), "-m", "pip", "install", "-q", "--no-index", "--find-links", str(wheelhouse), *pins],
-        check=True,
-    )
-    return comfyui_dir, python
+    shutil.copytree(torch_venv_template, venv, symlinks=True)
+    return comfyui_dir, venv / "bin" / "python"

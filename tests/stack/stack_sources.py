@@ -45,5 +45,7 @@ class SourceRepos:
         if bad:
             url, commit = self.packs[BAD_PACK]
             packs[BAD_PACK] = {"url": url, "commit": commit, "source": "test double", "optional": False}
-        dest.write_text(yaml.safe_dump({"source": "tests", "packs": packs}, sort_keys=False))
+        # the local repos are file:// URLs: the documented opt-in (https only by default)
+        document = {"source": "tests", "allow_url_schemes": ["file"], "packs": packs}
+        dest.write_text(yaml.safe_dump(document, sort_keys=False))
         return dest

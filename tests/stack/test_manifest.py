@@ -48,7 +48,10 @@ def test_branch_is_refused_unless_allowed():
 
 def test_overrides_and_unknown_names():
     packs = load_node_packs()
-    chosen = select(packs, urls=parse_assignments(["ComfyUI-GGUF=file:///mirror/gguf"], "url"))
+    mirror = parse_assignments(["ComfyUI-GGUF=file:///mirror/gguf"], "url")
+    with pytest.raises(ManifestError, match="only https is allowed"):
+        select(packs, urls=mirror)  # a local mirror needs the explicit opt-in
+    chosen = select(packs, urls=mirror, allow_schemes=["file"])
     assert next(p for p in chosen if p.name == "ComfyUI-GGUF").url == "file:///mirror/gguf"
     with pytest.raises(ManifestError, match="unknown node pack"):
         select(packs, only=["NoSuchPack"])
@@ -70,3 +73,39 @@ def test_invalid_entries_say_what_and_where(tmp_path, entry, message):
     with pytest.raises(ManifestError, match=message) as error:
         load_node_packs(path)
     assert str(path) in error.value.message and "'X'" in error.value.message
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "--upload-pack=touch /tmp/pwned",
+        "-u touch",
+        "ext::sh -c touch% /tmp/pwned",
+        "fd::3",
+        "relative/path",
+        "https://host/repo\n--upload-pack=x",
+        "file:///srv/packs/gguf",
+        "/srv/packs/gguf",
+        "git@github.com:city96/ComfyUI-GGUF.git",
+        "http://mirror/gguf",
+    ],
+)
+def test_only_https_urls_pass_by_default(url):
+    packs = load_node_packs()
+    with pytest.raises(ManifestError) as refused:
+        select(packs, urls={"ComfyUI-GGUF": url})
+    assert "git URL" in refused.value.message
+
+
+def test_manifest_opt_in_allows_local_repos_and_nothing_else(tmp_path):
+    body = {"url": "file:///srv/gguf", "commit": "a" * 40, "source": "s"}
+    path = tmp_path / "packs.yaml"
+    path.write_text(yaml.safe_dump({"allow_url_schemes": ["file"], "packs": {"P": body}}))
+    assert load_node_packs(path)["P"].url == "file:///srv/gguf"
+    path.write_text(yaml.safe_dump({"packs": {"P": body}}))
+    with pytest.raises(ManifestError, match="only https is allowed") as refused:
+        load_node_packs(path)
+    assert "allow_url_schemes: [file]" in (refused.value.hint or "")
+    path.write_text(yaml.safe_dump({"allow_url_schemes": ["ext"], "packs": {"P": body}}))
+    with pytest.raises(ManifestError, match="allow_url_schemes"):
+        load_node_packs(path)

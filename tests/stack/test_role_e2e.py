@@ -104,6 +104,7 @@ def stack_host(full_wheelhouse: Path, source_repos: SourceRepos) -> Iterator[Sta
         "comfyui_service_manager": "process",
         "comfyui_port": port,
         "comfyui_git_url": source_repos.comfyui_url,
+        "comfyui_git_url_schemes": ["file"],  # the local repos: the documented opt-in
         "comfyui_version": source_repos.comfyui_commit,
         "comfyui_node_manifest": str(manifests / "node-packs.yaml"),
         "comfyui_torch_variant": "cu128",

@@ -77,7 +77,7 @@ def test_optimize_refuses_a_non_wan_workflow(shared_schemas):
 
 
 def test_rendered_templates_pass_the_checklist(shared_schemas):
-    for name in ("wan22-i2v-gguf-lightning", "wan22-i2v-wrapper-lightning", "flux1-schnell"):
+    for name in ("wan22-i2v-gguf-lightning", "flux1-schnell"):
         report = check_prompt(render(name, schemas=shared_schemas).prompt, shared_schemas)
         assert report.ok, (name, [(i.id, i.reason) for i in report.checklist if i.status == "fail"])
 

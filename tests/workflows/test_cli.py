@@ -139,4 +139,4 @@ def test_optimize_writes_a_workflow_that_checks_ok(tmp_path):
 def test_list():
     result = wanprov("list", "--format", "json")
     names = [t["name"] for t in json.loads(result.stdout)["templates"]]
-    assert names == ["flux1-schnell", "wan22-i2v-gguf-lightning", "wan22-i2v-wrapper-lightning"]
+    assert names == ["flux1-schnell", "wan22-i2v-gguf-lightning"]  # the wrapper template is withdrawn

@@ -184,5 +184,5 @@ def test_every_template_by_default_and_nvenc_only_where_a_template_encodes(tmp_p
     done = wanprov("install", "--dest", str(tmp_path), "--tier", "large", "--nvenc", "--format", "json")
     assert done.returncode == 0, done.stderr
     names = set(statuses(json.loads(done.stdout)))
-    assert {"flux1-schnell.json", f"{TEMPLATE}.api.json", "wan22-i2v-wrapper-lightning.json"} <= names
+    assert {"flux1-schnell.json", f"{TEMPLATE}.api.json", f"{TEMPLATE}.json"} <= names
     assert "nvenc" in (tmp_path / f"{TEMPLATE}.api.json").read_text()

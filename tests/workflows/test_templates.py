@@ -73,12 +73,6 @@ def test_rife_generates_at_12_and_delivers_24(shared_schemas):
     assert prompt["40"]["inputs"]["frame_rate"] == 24 and prompt["40"]["inputs"]["images"] == ["31", 0]
 
 
-def test_wrapper_template_sets_real_load_device_and_attention(shared_schemas):
-    prompt = render("wan22-i2v-wrapper-lightning", tier="small", schemas=shared_schemas).prompt
-    loaders = [n["inputs"] for n in prompt.values() if n["class_type"] == "WanVideoModelLoader"]
-    assert [(i["load_device"], i["attention_mode"]) for i in loaders] == [("offload_device", "sdpa")] * 2
-
-
 def test_teacache_refused_where_model_type_is_missing(shared_schemas):
     from wanprov.workflows.params import WorkflowParamError
     from wanprov.workflows.schema import ObjectInfo

@@ -21,6 +21,12 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 def models_dir_option(function: F) -> F:  # shared by fetch-models and `models verify`
     function = click.option(
+        "--custom-nodes-dir",
+        type=click.Path(file_okay=False, path_type=Path),
+        help="ComfyUI's custom_nodes folder, for files a node pack reads from its own folder "
+        "(default with --comfyui-dir: DIR/custom_nodes).",
+    )(function)
+    function = click.option(
         "--models-dir",
         type=click.Path(file_okay=False, path_type=Path),
         help="ComfyUI's models folder itself.",
@@ -39,6 +45,12 @@ def resolve_models_dir(comfyui_dir: Path | None, models_dir: Path | None) -> Pat
             hint="e.g. --comfyui-dir ~/ComfyUI (models go to ~/ComfyUI/models)",
         )
     return (models_dir or comfyui_dir / "models").expanduser().absolute()  # type: ignore[operator]
+
+
+def resolve_custom_nodes_dir(comfyui_dir: Path | None, custom_nodes_dir: Path | None) -> Path | None:
+    """--custom-nodes-dir, else DIR/custom_nodes of --comfyui-dir; None: only models/ files can be placed."""
+    chosen = custom_nodes_dir or (comfyui_dir / "custom_nodes" if comfyui_dir else None)
+    return chosen.expanduser().absolute() if chosen else None
 
 
 @click.command("fetch-models")
@@ -83,6 +95,7 @@ def fetch_models(
     profile: str,
     comfyui_dir: Path | None,
     models_dir: Path | None,
+    custom_nodes_dir: Path | None,
     manifests: tuple[Path, ...],
     lock_file: Path | None,
     jobs: int,
@@ -110,7 +123,8 @@ def fetch_models(
     entries = _select(catalog.profile(profile), only)
     settings = HubSettings.from_env()
     source = from_dir.absolute() if from_dir else None
-    plan = plan_fetch(profile, entries, target, from_dir=source)
+    custom_nodes = resolve_custom_nodes_dir(comfyui_dir, custom_nodes_dir)
+    plan = plan_fetch(profile, entries, target, from_dir=source, custom_nodes_dir=custom_nodes)
     if dry_run:
         if not settings.offline:
             resolve_for_plan(plan, settings, source)

@@ -40,6 +40,13 @@ def _default_python(comfyui_dir: Path) -> Path:
 @click.option("--commit", "commits", multiple=True, metavar="NAME=SHA", help="Override a pack's commit.")
 @click.option("--allow-unpinned", is_flag=True, help="Accept a branch or tag instead of a 40-hex commit.")
 @click.option(
+    "--allow-url-scheme",
+    "allow_schemes",
+    multiple=True,
+    type=click.Choice(["file", "ssh", "http"]),
+    help="Also accept --url overrides of this transport (https always); local mirrors: file.",
+)
+@click.option(
     "--constraints",
     type=_FILE,
     help="Torch constraints file [default: VENV/wanprov-constraints.txt, written from the installed torch].",
@@ -58,6 +65,7 @@ def install_nodes(
     urls: tuple[str, ...],
     commits: tuple[str, ...],
     allow_unpinned: bool,
+    allow_schemes: tuple[str, ...],
     constraints: Path | None,
     pip_args: tuple[str, ...],
     skip_core_requirements: bool,
@@ -79,6 +87,7 @@ def install_nodes(
         urls=stack_manifest.parse_assignments(urls, "url"),
         commits=stack_manifest.parse_assignments(commits, "commit"),
         allow_unpinned=allow_unpinned,
+        allow_schemes=allow_schemes,
     )
     report = apply.install_nodes(
         packs,

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from wanprov.commands.fetch_models import models_dir_option, resolve_models_dir
+from wanprov.commands.fetch_models import models_dir_option, resolve_custom_nodes_dir, resolve_models_dir
 from wanprov.commands.output import FORMAT_OPTION, emit_json
 from wanprov.exit_codes import ExitCode
 
@@ -135,6 +135,7 @@ def verify(
     profile: str,
     comfyui_dir: Path | None,
     models_dir: Path | None,
+    custom_nodes_dir: Path | None,
     manifests: tuple[Path, ...],
     lock_file: Path | None,
     output_format: str,
@@ -146,7 +147,7 @@ def verify(
 
     target = resolve_models_dir(comfyui_dir, models_dir)
     entries = locked_catalog(load_catalog(manifests), lock_file).profile(profile)
-    results = verify_files(entries, target)
+    results = verify_files(entries, target, resolve_custom_nodes_dir(comfyui_dir, custom_nodes_dir))
     bad = [r for r in results if r["status"] == "mismatch"]
     missing = [r for r in results if r["status"] == "missing"]
     if output_format == "json":

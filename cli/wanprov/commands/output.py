@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import click
 
-from wanprov.errors import WanprovError
+from wanprov.errors import Interrupted, UsageError, WanprovError, from_os_error
 from wanprov.exit_codes import ExitCode
+from wanprov.redact import redact, redact_text
 
 FORMAT_OPTION = click.option(
     "--format",
@@ -21,10 +23,14 @@ FORMAT_OPTION = click.option(
     help="text for people; json prints exactly one JSON document on stdout for scripts.",
 )
 
+# Set to 1 to see the traceback of an unexpected error (a wanprov bug) after its one-line report.
+DEBUG_ENV = "WANPROV_DEBUG"
+
 
 def emit_json(document: Any) -> None:
-    """Write exactly one JSON document to stdout."""
-    sys.stdout.write(json.dumps(document, indent=2, sort_keys=False, default=str) + "\n")
+    """Write exactly one JSON document to stdout, with credentials taken out of any URL in it."""
+    text = json.dumps(redact(document), indent=2, sort_keys=False, default=str, allow_nan=False)
+    sys.stdout.write(text + "\n")
     sys.stdout.flush()
 
 
@@ -32,31 +38,69 @@ def report_error(error: WanprovError, output_format: str = "text") -> None:
     if output_format == "json":
         emit_json(error.to_dict())
         return
-    click.secho(f"error: {error.message}", fg="red", err=True)
+    click.secho(f"error: {redact_text(error.message)}", fg="red", err=True)
     if error.hint:
-        click.echo(f"  fix: {error.hint}", err=True)
+        click.echo(f"  fix: {redact_text(error.hint)}", err=True)
 
 
-def run_guarded(command: Callable[..., Any]) -> int:
-    """Run a click command in standalone=False mode and map every outcome onto an ExitCode."""
-    output_format = "json" if _wants_json(sys.argv[1:]) else "text"
+def run_guarded(command: Callable[..., Any], args: Sequence[str] | None = None) -> int:
+    """Run a click command in standalone=False mode and map every outcome onto an ExitCode.
+
+    Every failure ends here as one message (one JSON document under --format json) and a documented code;
+    nothing escapes as a traceback."""
+    argv = list(sys.argv[1:] if args is None else args)
+    output_format = "json" if _wants_json(argv) else "text"
     try:
-        result = command.main(standalone_mode=False)
-    except click.exceptions.Abort:
+        result = command.main(args=argv, prog_name="wanprov", standalone_mode=False)
+    except (click.exceptions.Abort, KeyboardInterrupt):
+        if output_format == "json":
+            emit_json(Interrupted("interrupted", hint="run it again: work done so far is kept").to_dict())
         click.echo("interrupted", err=True)
         return ExitCode.INTERRUPTED
-    except KeyboardInterrupt:
-        click.echo("interrupted", err=True)
-        return ExitCode.INTERRUPTED
-    except click.ClickException as exc:
-        exc.show()
-        return ExitCode.USAGE if isinstance(exc, click.UsageError) else exc.exit_code
     except click.exceptions.Exit as exc:
         return exc.exit_code
+    except click.ClickException as exc:
+        # click's other exceptions (an unopenable click.File) mean the command could not run, not exit 1
+        kind = UsageError if isinstance(exc, click.UsageError) else WanprovError
+        error = kind(redact_text(exc.format_message()), hint=_usage_hint(exc))
+        if output_format == "json":
+            emit_json(error.to_dict())
+        else:
+            exc.show()
+        return error.exit_code
     except WanprovError as exc:
         report_error(exc, output_format)
         return exc.exit_code
+    except OSError as exc:
+        error = from_os_error(exc)
+        report_error(error, output_format)
+        return error.exit_code
+    except Exception as exc:  # the last line of defence: a wanprov bug, reported as exit 3
+        report_error(unexpected_error(exc), output_format)
+        if os.environ.get(DEBUG_ENV):
+            import traceback
+
+            traceback.print_exc()
+        return ExitCode.COULD_NOT_RUN
     return int(result) if isinstance(result, int) else ExitCode.OK
+
+
+def unexpected_error(exc: BaseException) -> WanprovError:
+    """Any other exception is a wanprov bug: exit 3 with the standard error document, not a traceback."""
+    detail = str(exc)[:300] or "(no message)"
+    if isinstance(exc, RecursionError):
+        return WanprovError(
+            "the input is nested too deeply to process", hint="check the input file is what you meant"
+        )
+    return WanprovError(
+        f"unexpected error {type(exc).__name__}: {detail}",
+        hint=f"this is a wanprov bug; rerun with {DEBUG_ENV}=1 for the traceback and report it",
+    )
+
+
+def _usage_hint(exc: click.ClickException) -> str | None:
+    ctx = getattr(exc, "ctx", None)
+    return f"see `{ctx.command_path} --help`" if ctx is not None else "see `wanprov --help`"
 
 
 def _wants_json(argv: list[str]) -> bool:

@@ -13,6 +13,7 @@ import click
 
 from wanprov import __version__
 from wanprov.commands.output import run_guarded
+from wanprov.exit_codes import ExitCode
 
 # command name -> "module:attribute"; the modules live in wanprov.commands.
 SUBCOMMANDS: dict[str, str] = {
@@ -38,14 +39,20 @@ class LazyGroup(click.Group):
         return getattr(importlib.import_module(module_name), attribute)
 
 
-@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+# The exit-code list in --help comes from the enum itself, so it cannot drift from the code (the docs table is
+# checked against the same enum by tests/hostile/test_exit_contract.py).
+HELP = (
+    "Turn an NVIDIA GPU host into a tuned, verified ComfyUI for Wan 2.2 I2V and Flux.\n\n"
+    "Exit codes: "
+    + ", ".join(f"{int(code)} {code.name.lower().replace('_', ' ')}" for code in ExitCode)
+    + " (docs/exit-codes.md)."
+)
+
+
+@click.group(cls=LazyGroup, help=HELP, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="wanprov")
 def cli() -> None:
-    """Turn an NVIDIA GPU host into a tuned, verified ComfyUI for Wan 2.2 I2V and Flux.
-
-    Exit codes: 0 ok, 1 check failed, 2 usage, 3 could not run, 4 pending (dry run),
-    5 network, 6 integrity, 7 auth, 8 not found, 9 no space, 10 bad manifest, 130 interrupted.
-    """
+    pass
 
 
 def main() -> None:

@@ -1,4 +1,4 @@
-"""`wanprov workflow list | render | install | check | optimize`: thin click adapters over the core."""
+"""`wanprov workflow list | render | install | check | optimize | smoke`: thin click adapters over the core"""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from typing import Any
 import click
 
 from wanprov.commands.output import FORMAT_OPTION, emit_json
-from wanprov.datafiles import write_json_atomic
-from wanprov.errors import WanprovError
+from wanprov.datafiles import write_json_output
+from wanprov.errors import UsageError, WanprovError
 from wanprov.exit_codes import ExitCode
 
 OBJECT_INFO_OPTION = click.option(
@@ -130,14 +130,14 @@ def render_cmd(
     if output is None:
         emit_json(result.prompt)
     else:
-        write_json_atomic(output, result.prompt)
+        write_json_output(output, result.prompt, what="--output")
         click.echo(
             f"wrote {output} ({name}, profile {result.profile}, {result.params['width']}x"
             f"{result.params['height']})",
             err=True,
         )
     if editor_out is not None:
-        write_json_atomic(editor_out, from_api(result.prompt, schemas))
+        write_json_output(editor_out, from_api(result.prompt, schemas), what="--editor-out")
         click.echo(f"wrote {editor_out} (opens in the ComfyUI editor)", err=True)
     return ExitCode.OK
 
@@ -224,20 +224,45 @@ def install_cmd(
 @click.option(
     "--comfyui-dir",
     type=click.Path(path_type=Path, file_okay=False),
-    help="a ComfyUI folder: also check that every model file the workflow names is there",
+    help="a ComfyUI folder: also check that ComfyUI lists every file the workflow names (its folders, "
+    "extra_model_paths.yaml and each loader's file types)",
+)
+@click.option(
+    "--extra-model-paths-config",
+    "extra_model_paths",
+    multiple=True,
+    type=click.Path(path_type=Path, dir_okay=False, exists=True),
+    help="with --comfyui-dir: a config the service is started with (ComfyUI's flag of the same name; "
+    "DIR/extra_model_paths.yaml is always read)",
 )
 @FORMAT_OPTION
-def check_cmd(file: Path, object_info: str | None, comfyui_dir: Path | None, output_format: str) -> int:
+def check_cmd(
+    file: Path,
+    object_info: str | None,
+    comfyui_dir: Path | None,
+    extra_model_paths: tuple[Path, ...],
+    output_format: str,
+) -> int:
     """Validate FILE (API or editor format) against node schemas and the seed checklist.
 
     Exit 0: valid and no checklist item fails; 1: errors or failed items; 10: FILE unreadable."""
     from wanprov.workflows.check import check_prompt, read_workflow
     from wanprov.workflows.schema import load_object_info
 
+    if extra_model_paths and comfyui_dir is None:
+        raise UsageError(
+            "--extra-model-paths-config needs --comfyui-dir (the install whose folders it extends)",
+            hint="add --comfyui-dir DIR",
+        )
     schemas = load_object_info(object_info)
     prompt, input_format = read_workflow(file, schemas)
     report = check_prompt(
-        prompt, schemas, source=str(file), input_format=input_format, comfyui_dir=comfyui_dir
+        prompt,
+        schemas,
+        source=str(file),
+        input_format=input_format,
+        comfyui_dir=comfyui_dir,
+        extra_model_paths=extra_model_paths,
     )
     if output_format == "json":
         emit_json(report.to_dict())
@@ -271,7 +296,9 @@ def check_cmd(file: Path, object_info: str | None, comfyui_dir: Path | None, out
     default=None,
     help="NVENC works on the host (overrides --facts); unset without facts: the video format is kept",
 )
-@click.option("--max-length", type=int, default=41, show_default=True, help="clamp frames (4n+1)")
+@click.option(
+    "--max-length", type=click.IntRange(1, 10_000), default=41, show_default=True, help="clamp frames (4n+1)"
+)
 @OBJECT_INFO_OPTION
 @FORMAT_OPTION
 def optimize_cmd(
@@ -313,7 +340,7 @@ def optimize_cmd(
             f"the optimized workflow still fails check, nothing written: {'; '.join(problems[:5])}",
             hint="fix the listed items by hand, or render a tuned template instead",
         )
-    write_json_atomic(output, result.prompt)
+    write_json_output(output, result.prompt, what="--output")
     if output_format == "json":
         emit_json(
             {
@@ -334,6 +361,88 @@ def optimize_cmd(
             click.echo(f"  {change}")
         click.echo(f"wrote {output}: {len(result.changes)} change(s); it passes `wanprov workflow check`")
     return ExitCode.OK
+
+
+@workflow.command("smoke")
+@click.argument("name")
+@click.option(
+    "--url",
+    default="http://127.0.0.1:8188",
+    show_default=True,
+    help="the running ComfyUI's base URL",
+)
+@render_options
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=1),
+    default=600,
+    show_default=True,
+    help="seconds to wait for the result (the first run loads every model)",
+)
+@click.option(
+    "--poll", type=click.FloatRange(min=0.05), default=1.0, show_default=True, help="seconds between polls"
+)
+@FORMAT_OPTION
+def smoke_cmd(
+    name: str,
+    url: str,
+    preset: str | None,
+    profile: str | None,
+    facts_file: Path | None,
+    tier: str | None,
+    nvenc: bool | None,
+    sets: tuple[str, ...],
+    timeout: float,
+    poll: float,
+    output_format: str,
+) -> int:
+    """Run template NAME at a tiny size on the ComfyUI at --url and report the seconds and the output file.
+
+    Exit 0: an output was written; 1: refused; 12: a node failed while running; 13: timed out;
+    5: server unreachable."""
+    from wanprov.workflows.host import settings
+    from wanprov.workflows.params import load_defaults, parse_set
+    from wanprov.workflows.render import render
+    from wanprov.workflows.smoke import FAILED, REFUSED, TIMED_OUT, run_smoke, smoke_overrides
+
+    overrides = {**smoke_overrides(name), **parse_set(sets)}
+    template = load_defaults()[1].get(name)
+    host = settings(
+        facts_file, tier=tier, nvenc=nvenc, uses_nvenc=template is None or "nvenc" in template.params
+    )
+    rendered = render(
+        name, preset=preset, profile=profile, tier=host.tier, nvenc=host.nvenc, overrides=overrides
+    )
+    report = run_smoke(url, rendered.prompt, template=name, timeout=timeout, poll=poll)
+    report.params = {
+        k: rendered.params[k] for k in ("width", "height", "length", "steps") if k in rendered.params
+    }
+    report.params["profile"] = rendered.profile
+    code = {REFUSED: ExitCode.CHECK_FAILED, FAILED: ExitCode.EXECUTION_FAILED, TIMED_OUT: ExitCode.TIMED_OUT}
+    if output_format == "json":
+        emit_json(report.to_dict())
+        return code.get(report.status, ExitCode.OK)
+    for note in host.notes:
+        click.echo(f"note: {note}", err=True)
+    size = f"{report.params['width']}x{report.params['height']}"
+    if report.status == "success":
+        click.echo(
+            f"{name}: ok in {report.seconds:.1f} s ({size}, profile {rendered.profile}): {report.output}"
+        )
+    else:
+        error = report.error or {}
+        where = f" at node {error['node_id']} ({error.get('node_type')})" if error.get("node_id") else ""
+        message = str(error.get("exception_message") or error.get("message") or "").strip()
+        click.secho(f"{name}: {report.status}{where}: {message}", fg="red", err=True)
+        for node_id, node in report.node_errors.items():
+            for err in node.get("errors", []):
+                click.secho(
+                    f"  node {node_id} ({node.get('class_type')}): {err.get('message')}: "
+                    f"{err.get('details')}",
+                    fg="red",
+                    err=True,
+                )
+    return code.get(report.status, ExitCode.OK)
 
 
 _MARK = {
@@ -370,6 +479,8 @@ def _print_report(report: Any) -> None:
             click.echo(f"  file ok    {f.name} ({f.found})")
         else:
             click.secho(
-                f"  file MISSING  {f.name} (node {f.node_id} {f.class_type}.{f.input_name})", fg="red"
+                f"  file MISSING  {f.name} (node {f.node_id} {f.class_type}.{f.input_name}; not listed from "
+                f"{', '.join(f.looked_in) or 'no folder'})",
+                fg="red",
             )
     click.secho("  verdict: OK" if report.ok else "  verdict: FAILED", fg="green" if report.ok else "red")

@@ -94,22 +94,34 @@ def probe_pyav(python: str, *, timeout: float = PYAV_TIMEOUT_S) -> dict[str, Any
     """The same one-frame test through PyAV in `python` (ComfyUI's venv), plus a libx264 control.
     "unknown" (never an exception) when PyAV is absent, the script crashes or times out, or the control
     fails: then the nvenc failures say nothing about the GPU."""
-    base: dict[str, Any] = {"tool": "pyav", "python": python, "av_version": None, "encoders": {}}
     if not (Path(python).is_file() and os.access(python, os.X_OK)):
-        return process.unknown(f"target interpreter {python} is not an executable file", **base)
-    result = process.run([python, str(PYAV_SCRIPT), *CODECS, CONTROL], timeout=timeout)
+        return process.unknown(f"target interpreter {python} is not an executable file", **_pyav_base(python))
+    return read_pyav_output(
+        process.run([python, str(PYAV_SCRIPT), *CODECS, CONTROL], timeout=timeout), python
+    )
+
+
+def read_pyav_output(result: process.Result, python: str) -> dict[str, Any]:
+    """The PyAV script's output -> the `nvenc` section; anything malformed is "unknown", never an error."""
+    base = _pyav_base(python)
     if result.returncode is None:
         return process.unknown(f"PyAV probe: {result.error or 'did not run'}", **base)
     try:
         raw = json.loads(result.stdout.strip().splitlines()[-1])
-    except (ValueError, IndexError):
+    except (ValueError, IndexError, RecursionError):
         tail = (result.stderr or result.stdout).strip().splitlines()[-1:] or ["no output"]
         return process.unknown(f"PyAV probe crashed (rc={result.returncode}): {tail[0]}", **base)
+    if (
+        not isinstance(raw, dict)
+        or not isinstance(raw.get("av_import_error", ""), str)
+        or not isinstance(raw.get("av", ""), str)
+    ):
+        return process.unknown("PyAV probe printed an unexpected document", **base)
     if "av" not in raw:
         error = raw.get("av_import_error") or "PyAV is not installed"
         missing = error.startswith(("ModuleNotFoundError", "ImportError: No module"))
         return {"status": "absent" if missing else "unknown", "reason": f"PyAV in {python}: {error}", **base}
-    results = raw.get("encoders") or {}
+    results = raw.get("encoders") if isinstance(raw.get("encoders"), dict) else {}
     verdicts = {codec: _verdict(results.get(codec)) for codec in (*CODECS, CONTROL)}
     base.update(
         av_version=raw["av"],
@@ -126,10 +138,15 @@ def probe_pyav(python: str, *, timeout: float = PYAV_TIMEOUT_S) -> dict[str, Any
     return {"status": "ok", "reason": None, **base}
 
 
+def _pyav_base(python: str) -> dict[str, Any]:
+    return {"tool": "pyav", "python": python, "av_version": None, "encoders": {}}
+
+
 def _verdict(result: Any) -> dict[str, Any]:
     if not isinstance(result, dict):
         return {"ok": False, "error": "the PyAV probe returned no verdict"}
-    return {"ok": bool(result.get("ok")), "error": None if result.get("ok") else result.get("error")}
+    ok, error = result.get("ok") is True, result.get("error")
+    return {"ok": ok, "error": None if ok or error is None else str(error)[:500]}
 
 
 def _encode(ffmpeg: str, codec: str) -> tuple[dict[str, Any], str | None]:

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from wanprov.facts import process
+from wanprov.facts import process, snapshot
 
 TIMEOUT_S = 90.0  # a cold `import torch` plus CUDA init can take tens of seconds on a busy host
 SCRIPT = Path(__file__).with_name("torch_script.py")
@@ -28,15 +28,27 @@ def default_python(comfyui_dir: str | None) -> tuple[str, str]:
 def probe(python: str) -> dict[str, Any]:
     if not (Path(python).is_file() and os.access(python, os.X_OK)):
         return process.unknown(f"target interpreter {python} is not an executable file", python=python)
-    result = process.run([python, str(SCRIPT)], timeout=TIMEOUT_S)
+    return read_output(process.run([python, str(SCRIPT)], timeout=TIMEOUT_S), python)
+
+
+def read_output(result: process.Result, python: str) -> dict[str, Any]:
+    """The probe script's output -> the `torch` section; anything malformed is "unknown", never an error."""
     if result.returncode is None:
         return process.unknown(result.error or "did not run", python=python)
     try:
         raw = json.loads(result.stdout.strip().splitlines()[-1])
-    except (ValueError, IndexError):
+    except (ValueError, IndexError, RecursionError):
         tail = (result.stderr or result.stdout).strip().splitlines()[-1:] or ["no output"]
         return process.unknown(f"torch probe crashed (rc={result.returncode}): {tail[0]}", python=python)
-    return normalize(raw, python)
+    if not isinstance(raw, dict) or not all(
+        isinstance(raw.get(key), (str, type(None))) for key in ("torch", "torch_import_error", "torch_cuda")
+    ):
+        return process.unknown("torch probe printed an unexpected document", python=python)
+    facts = normalize(raw, python)
+    problem = snapshot.section_problem("torch", facts)
+    if problem:  # a probe answering in the wrong types is as good as no answer
+        return process.unknown(f"torch probe answered {problem}", python=python)
+    return facts
 
 
 def normalize(raw: dict[str, Any], python: str) -> dict[str, Any]:

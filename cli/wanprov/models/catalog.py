@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from wanprov.datafiles import read_yaml_mapping
-from wanprov.errors import ManifestError
+from wanprov.errors import ManifestError, NotFoundError, UsageError
 from wanprov.resources import manifest_path
 
 # ComfyUI's model folders (folder_paths.py); `clip` is the legacy name of text_encoders, `unet` of
@@ -38,8 +38,9 @@ _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _COMMIT = re.compile(r"^[0-9a-f]{40}$")
 _REPO = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 _ID = re.compile(r"^[A-Za-z0-9][\w.-]*$")
+_REVISION = re.compile(r"^[A-Za-z0-9][\w./-]{0,199}$")
 # libyaml's safe loader when built in: 10x faster, which keeps a no-op fetch well under a second.
-_ENTRY_KEYS = {"repo", "revision", "path", "name", "folder", "size", "sha256", "gated", "source"}
+_ENTRY_KEYS = {"repo", "revision", "path", "name", "folder", "node_pack", "size", "sha256", "gated", "source"}
 
 
 @dataclass(frozen=True)
@@ -57,16 +58,34 @@ class FileEntry:
     gated: bool = False
     source: str = ""
     manifest: str = ""  # the file this entry came from, for error messages
+    # A node pack's own checkpoint folder instead of models/ (Frame-Interpolation's ckpts/rife): the pack
+    # folder under custom_nodes/, and `folder` is then relative to it.
+    node_pack: str | None = None
 
     @property
     def pinned(self) -> bool:
         """True when the revision is a commit and the content hash is known."""
-        return bool(_COMMIT.match(self.revision)) and self.sha256 is not None
+        return bool(_COMMIT.fullmatch(self.revision)) and self.sha256 is not None
 
     @property
     def relpath(self) -> str:
-        """Where the file lands, relative to the models folder."""
+        """Where the file lands, relative to the models folder (a pack's file: `custom_nodes/PACK/...`,
+        which is also where a `--from` mirror keeps it)."""
+        if self.node_pack:
+            return f"custom_nodes/{self.node_pack}/{self.folder}/{self.name}"
         return f"{self.folder}/{self.name}"
+
+    def destination(self, models_dir: Path, custom_nodes_dir: Path | None) -> Path:
+        """The file's path on the host; a node pack's file needs ComfyUI's custom_nodes folder."""
+        if not self.node_pack:
+            return models_dir / self.folder / self.name
+        if custom_nodes_dir is None:
+            raise UsageError(
+                f"{self.name} (entry {self.id!r}) goes into the {self.node_pack} node pack's {self.folder}/, "
+                "and no custom_nodes folder is known",
+                hint="pass --comfyui-dir DIR, or --custom-nodes-dir next to --models-dir",
+            )
+        return custom_nodes_dir / self.node_pack / self.folder / self.name
 
 
 @dataclass
@@ -81,7 +100,7 @@ class Catalog:
         roles = self.profiles.get(name)
         if roles is None:
             known = ", ".join(sorted(self.profiles)) or "none"
-            raise ManifestError(
+            raise NotFoundError(  # documented: a name not in the catalog is exit 8
                 f"unknown model profile {name!r}",
                 hint=f"pick one of: {known} (or add it with --manifest FILE)",
             )
@@ -159,7 +178,7 @@ def parse_entry(file_id: str, raw: Any, path: Path) -> FileEntry:
     def bad(message: str, hint: str | None = None) -> ManifestError:
         return ManifestError(f"{where}: {message}", hint=hint)
 
-    if not _ID.match(file_id):
+    if not _ID.fullmatch(file_id):
         raise bad("id must be letters, digits, '.', '_' or '-'")
     if not isinstance(raw, dict):
         raise bad("must be a mapping")
@@ -169,26 +188,26 @@ def parse_entry(file_id: str, raw: Any, path: Path) -> FileEntry:
     for key in ("repo", "revision", "path", "folder"):
         if not isinstance(raw.get(key), str) or not raw[key]:
             raise bad(f"{key}: is required (a non-empty string)")
-    repo, revision, repo_path, folder = raw["repo"], raw["revision"], raw["path"], raw["folder"]
-    if not _REPO.match(repo):
-        raise bad(f"repo {repo!r} is not of the form owner/name")
-    if repo_path.startswith("/") or ".." in repo_path.split("/") or "\\" in repo_path:
-        raise bad(f"path {repo_path!r} must be relative inside the repo")
-    if folder not in COMFYUI_FOLDERS:
+    repo = check_repo(raw["repo"], where)
+    revision = check_revision(raw["revision"], where)
+    repo_path = check_repo_path(raw["path"], where)
+    folder = raw["folder"]
+    node_pack = raw.get("node_pack")
+    if node_pack is not None:
+        if not isinstance(node_pack, str) or not _ID.fullmatch(node_pack):
+            raise bad(f"node_pack {node_pack!r} must be a node pack's folder name under custom_nodes/")
+        parts = folder.split("/")
+        if folder.startswith("/") or "\\" in folder or any(p in ("", ".", "..") for p in parts):
+            raise bad(f"folder {folder!r} must be a relative path inside the {node_pack} pack")
+    elif folder not in COMFYUI_FOLDERS:
         raise bad(
             f"folder {folder!r} is not a ComfyUI models folder",
-            hint=f"use one of {sorted(COMFYUI_FOLDERS)}",
+            hint=f"use one of {sorted(COMFYUI_FOLDERS)} (or node_pack: for a pack's own folder)",
         )
     name = raw.get("name") or repo_path.rsplit("/", 1)[-1]
     check_local_name(name, where)
-    size = raw.get("size")
-    if size is not None and (isinstance(size, bool) or not isinstance(size, int) or size < 0):
-        raise bad(f"size {size!r} must be a non-negative integer (bytes) or null")
-    sha256 = raw.get("sha256")
-    if sha256 is not None:
-        sha256 = str(sha256).lower()
-        if not _SHA256.match(sha256):
-            raise bad(f"sha256 {raw['sha256']!r} is not 64 hex digits")
+    size = check_size(raw.get("size"), where)
+    sha256 = check_sha256(raw.get("sha256"), where)
     gated = raw.get("gated", False)
     if not isinstance(gated, bool):
         raise bad("gated: must be true or false")
@@ -204,7 +223,63 @@ def parse_entry(file_id: str, raw: Any, path: Path) -> FileEntry:
         gated=gated,
         source=str(raw.get("source", "")),
         manifest=str(path),
+        node_pack=node_pack,
     )
+
+
+# The checks below are shared by the manifest (parse_entry) and the lock file (lock.read_lock): a value
+# either file gives ends up in a URL or a path, so both are held to the same rules.
+
+
+def check_repo(repo: Any, where: str) -> str:
+    if not isinstance(repo, str) or not _REPO.fullmatch(repo):
+        raise ManifestError(f"{where}: repo {repo!r} is not of the form owner/name", hint=None)
+    return repo
+
+
+def check_revision(revision: Any, where: str) -> str:
+    """A branch, tag or commit as the hub takes it in a URL path; no '..', no URL syntax."""
+    if not isinstance(revision, str) or not _REVISION.fullmatch(revision) or ".." in revision:
+        raise ManifestError(
+            f"{where}: revision {revision!r} is not a branch, tag or commit name",
+            hint="use a 40-hex commit (or a branch such as main)",
+        )
+    return revision
+
+
+def check_commit(commit: Any, where: str) -> str | None:
+    if commit is not None and (not isinstance(commit, str) or not _COMMIT.fullmatch(commit)):
+        raise ManifestError(f"{where}: commit {commit!r} is not 40 lowercase hex digits", hint=None)
+    return commit
+
+
+def check_repo_path(repo_path: Any, where: str) -> str:
+    if (
+        not isinstance(repo_path, str)
+        or not repo_path
+        or repo_path.startswith("/")
+        or ".." in repo_path.split("/")
+        or "\\" in repo_path
+        or any(ord(c) < 32 for c in repo_path)
+    ):
+        raise ManifestError(f"{where}: path {repo_path!r} must be relative inside the repo", hint=None)
+    return repo_path
+
+
+def check_size(size: Any, where: str) -> int | None:
+    if size is not None and (isinstance(size, bool) or not isinstance(size, int) or size < 0):
+        raise ManifestError(
+            f"{where}: size {size!r} must be a non-negative integer (bytes) or null", hint=None
+        )
+    return size
+
+
+def check_sha256(sha256: Any, where: str) -> str | None:
+    if sha256 is None:
+        return None
+    if not isinstance(sha256, str) or not _SHA256.fullmatch(sha256.lower()):
+        raise ManifestError(f"{where}: sha256 {sha256!r} is not 64 hex digits", hint=None)
+    return sha256.lower()
 
 
 def check_local_name(name: Any, where: str) -> None:

@@ -18,7 +18,14 @@ from typing import Any
 
 from filelock import FileLock
 
-from wanprov.errors import IntegrityError, NetworkError, NoSpaceError, WanprovError
+from wanprov.errors import (
+    IntegrityError,
+    NetworkError,
+    NoSpaceError,
+    OfflineError,
+    WanprovError,
+    from_os_error,
+)
 from wanprov.models.catalog import FileEntry
 from wanprov.models.hub import HubSettings, fetch_metadata
 from wanprov.models.progress import NullProgress, Progress
@@ -141,12 +148,13 @@ def plan_fetch(
     *,
     from_dir: Path | None = None,
     disk_usage: DiskUsage = free_bytes,
+    custom_nodes_dir: Path | None = None,
 ) -> FetchPlan:
     """What is there and what is not; reads only (stat + the verification record)."""
     record = VerificationRecord(models_dir)
     states = []
     for entry in entries:
-        final = models_dir / entry.folder / entry.name
+        final = entry.destination(models_dir, custom_nodes_dir)
         recorded = record.verified_sha256(entry.relpath, final)
         if recorded and (entry.sha256 is None or recorded == entry.sha256):
             states.append(
@@ -277,7 +285,7 @@ def run_fetch(
     pending = plan.pending
     if settings.offline and from_dir is None and any(s.action == "download" for s in pending):
         missing = ", ".join(s.entry.relpath for s in pending if s.action == "download")
-        raise WanprovError(
+        raise OfflineError(
             f"HF_HUB_OFFLINE is set and these files are missing: {missing}",
             hint="unset HF_HUB_OFFLINE, or fetch --from a local copy",
         )
@@ -288,6 +296,8 @@ def run_fetch(
             _fetch_one(plan.models_dir, state, settings, from_dir, progress, cancel, budget, per_file)
         except WanprovError as exc:
             state.status, state.error = "failed", exc
+        except OSError as exc:  # a read-only models folder, a full disk: this file fails, typed and named
+            state.status, state.error = "failed", from_os_error(exc, f"fetch {state.entry.relpath}")
         finally:
             progress.finish_file(state.entry.id)
 
@@ -342,12 +352,14 @@ def _fetch_one(
         record.add(entry.relpath, final, sha)
 
 
-def verify_files(entries: list[FileEntry], models_dir: Path) -> list[dict[str, Any]]:
+def verify_files(
+    entries: list[FileEntry], models_dir: Path, custom_nodes_dir: Path | None = None
+) -> list[dict[str, Any]]:
     """`wanprov models verify`: re-hash every file that is there, whatever the record says."""
     record = VerificationRecord(models_dir)
     results = []
     for entry in entries:
-        final = models_dir / entry.folder / entry.name
+        final = entry.destination(models_dir, custom_nodes_dir)
         result: dict[str, Any] = {"id": entry.id, "path": str(final), "expected_sha256": entry.sha256}
         if not final.is_file():
             result.update(status="missing", sha256=None)

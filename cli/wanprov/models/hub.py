@@ -10,6 +10,7 @@ several connections, and gives up at once on a 503 or a TCP reset.
 
 from __future__ import annotations
 
+import math
 import os
 import random
 import time
@@ -18,7 +19,15 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from wanprov import __version__
-from wanprov.errors import AuthError, IntegrityError, NetworkError, NotFoundError, WanprovError
+from wanprov.errors import (
+    AuthError,
+    IntegrityError,
+    NetworkError,
+    NotFoundError,
+    OfflineError,
+    UsageError,
+    WanprovError,
+)
 from wanprov.models.catalog import FileEntry
 
 T = TypeVar("T")
@@ -42,11 +51,28 @@ class HubSettings:
         return cls(
             endpoint=(env.get("HF_ENDPOINT") or "https://huggingface.co").rstrip("/"),
             offline=env.get("HF_HUB_OFFLINE", "").strip().upper() in {"1", "ON", "YES", "TRUE"},
-            retries=int(env.get("WANPROV_RETRIES", "5")),
-            backoff_base_s=float(env.get("WANPROV_BACKOFF_BASE", "1.0")),
-            timeout_s=float(env.get("HF_HUB_DOWNLOAD_TIMEOUT", "30")),
-            segment_bytes=max(64 << 10, int(env.get("WANPROV_SEGMENT_BYTES", str(8 << 20)))),
+            retries=int(_env_number(env, "WANPROV_RETRIES", "5", 0, 100, integer=True)),
+            backoff_base_s=_env_number(env, "WANPROV_BACKOFF_BASE", "1.0", 0, 600),
+            timeout_s=_env_number(env, "HF_HUB_DOWNLOAD_TIMEOUT", "30", 0.001, 86400),
+            segment_bytes=int(
+                _env_number(env, "WANPROV_SEGMENT_BYTES", str(8 << 20), 64 << 10, 1 << 40, integer=True)
+            ),
         )
+
+
+def _env_number(
+    env: Mapping[str, str], name: str, default: str, low: float, high: float, *, integer: bool = False
+) -> float:
+    """A numeric setting from the environment: finite and in range, else a usage error (exit 2)."""
+    raw = env.get(name, default)
+    try:
+        value = int(raw) if integer else float(raw)
+    except ValueError:
+        value = None
+    if value is None or not math.isfinite(value) or not low <= value <= high:
+        kind = "an integer" if integer else "a number"
+        raise UsageError(f"{name}={raw!r} is not {kind} in {low:g}..{high:g}", hint=f"unset {name} or fix it")
+    return value
 
 
 @dataclass(frozen=True)
@@ -178,7 +204,7 @@ def with_retries(
 def fetch_metadata(entry: FileEntry, settings: HubSettings) -> RemoteFile:
     """HEAD the file: size, sha256 (X-Linked-Etag of an LFS file) and the commit the revision points at."""
     if settings.offline:
-        raise NetworkError(
+        raise OfflineError(
             f"HF_HUB_OFFLINE is set and {entry.relpath} (entry {entry.id!r}) needs the hub",
             hint="unset HF_HUB_OFFLINE, or fetch --from a local copy",
         )

@@ -13,9 +13,18 @@ from typing import Any
 
 import yaml
 
-from wanprov.datafiles import write_text_atomic, yaml_loader
+from wanprov.datafiles import read_yaml, write_output
 from wanprov.errors import IntegrityError, ManifestError
-from wanprov.models.catalog import Catalog, FileEntry
+from wanprov.models.catalog import (
+    Catalog,
+    FileEntry,
+    check_commit,
+    check_repo,
+    check_repo_path,
+    check_revision,
+    check_sha256,
+    check_size,
+)
 from wanprov.models.hub import HubSettings, fetch_metadata
 
 SCHEMA = "wanprov.lock/1"
@@ -36,26 +45,42 @@ def lock_path_for(manifest: Path) -> Path:
 
 
 def read_lock(path: Path) -> dict[str, LockEntry]:
+    """The lock's entries, each validated like a manifest entry (catalog.check_*): a lock value lands in
+    a download URL (commit) and a part-file path (sha256), so a hand-edited lock is not trusted more."""
     if not path.is_file():
         return {}
-    try:
-        data = yaml.load(path.read_text(encoding="utf-8"), Loader=yaml_loader()) or {}
-        raw_files = data.get("files") or {}
-        return {
-            str(key): LockEntry(
-                repo=str(item["repo"]),
-                path=str(item["path"]),
-                revision=str(item["revision"]),
-                commit=item.get("commit"),
-                size=item.get("size"),
-                sha256=item.get("sha256"),
-            )
-            for key, item in raw_files.items()
-        }
-    except (OSError, yaml.YAMLError, AttributeError, KeyError, TypeError) as exc:
-        raise ManifestError(
-            f"lock file {path} is invalid: {exc}", hint="delete it and run `wanprov models lock` again"
-        ) from exc
+    data = read_yaml(path, what="lock file", hint=_HINT)
+    if data is None:
+        return {}
+    raw_files = data.get("files") if isinstance(data, dict) else None
+    if raw_files is None and isinstance(data, dict):
+        return {}
+    if not isinstance(raw_files, dict):
+        raise ManifestError(f"lock file {path}: files: must be a mapping of id -> entry", hint=_HINT)
+    return {
+        str(key): _lock_entry(item, f"lock file {path}: entry {str(key)!r}")
+        for key, item in raw_files.items()
+    }
+
+
+_HINT = "delete it and run `wanprov models lock` again"
+_LOCK_KEYS = {"repo", "path", "revision", "commit", "size", "sha256"}
+
+
+def _lock_entry(item: Any, where: str) -> LockEntry:
+    if not isinstance(item, dict):
+        raise ManifestError(f"{where}: must be a mapping", hint=_HINT)
+    unknown = set(item) - _LOCK_KEYS
+    if unknown:
+        raise ManifestError(f"{where}: unknown key(s) {sorted(map(str, unknown))}", hint=_HINT)
+    return LockEntry(
+        repo=check_repo(item.get("repo"), where),
+        path=check_repo_path(item.get("path"), where),
+        revision=check_revision(item.get("revision"), where),
+        commit=check_commit(item.get("commit"), where),
+        size=check_size(item.get("size"), where),
+        sha256=check_sha256(item.get("sha256"), where),
+    )
 
 
 def write_lock(path: Path, entries: dict[str, LockEntry]) -> None:
@@ -71,9 +96,8 @@ def write_lock(path: Path, entries: dict[str, LockEntry]) -> None:
         for key, e in sorted(entries.items())
     }
     header = "# Written by `wanprov models lock`: what the hub resolved for each catalog entry.\n"
-    write_text_atomic(
-        path, header + yaml.safe_dump({"schema": SCHEMA, "files": files}, sort_keys=False), fsync=True
-    )
+    document = header + yaml.safe_dump({"schema": SCHEMA, "files": files}, sort_keys=False)
+    write_output(path, document, what="lock file", fsync=True)  # a user-named path: same rules as -o
 
 
 def apply_lock(entry: FileEntry, locked: LockEntry | None) -> FileEntry:
@@ -134,13 +158,7 @@ def lock_entries(
             sha256=remote.sha256 or entry.sha256,
         )
     for path, locked in by_file.items():
-        try:
-            write_lock(path, locked)
-        except OSError as exc:
-            raise ManifestError(
-                f"cannot write lock file {path}: {exc.strerror}",
-                hint="pass --lock FILE to write it elsewhere",
-            ) from exc
+        write_lock(path, locked)  # an unwritable path: exit 3 naming it (a full disk: 9)
     return by_file
 
 

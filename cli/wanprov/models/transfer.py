@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from wanprov.datafiles import fsync_dir
-from wanprov.errors import IntegrityError, NetworkError, NoSpaceError, WanprovError
+from wanprov.errors import IntegrityError, NetworkError, NoSpaceError, WanprovError, from_os_error
 from wanprov.models.catalog import FileEntry
 from wanprov.models.hub import (
     HubSettings,
@@ -293,6 +293,8 @@ def _stream_once(
         except (urllib3.exceptions.HTTPError, requests.RequestException, OSError, AttributeError) as exc:
             if cancel.is_set():
                 raise Cancelled() from None
+            if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+                raise from_os_error(exc, f"write {entry.relpath}") from None  # exit 9: retrying cannot help
             raise TransientError(f"{type(exc).__name__} during the body at byte {part.offset}") from None
         finally:
             cancel.unregister(response)

@@ -8,10 +8,12 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from wanprov.redact import redact_text
 from wanprov.stack.errors import InstallFailedError
 
-# Never prompt for credentials (a private URL must fail, not hang an unattended run).
-_GIT_ENV = {"GIT_TERMINAL_PROMPT": "0", "GIT_ASKPASS": "true"}
+# Never prompt for credentials (a private URL must fail, not hang an unattended run); and only the
+# transports stack.manifest.check_git_url lets through, so ext:: or fd:: cannot run a program.
+_GIT_ENV = {"GIT_TERMINAL_PROMPT": "0", "GIT_ASKPASS": "true", "GIT_ALLOW_PROTOCOL": "https:http:ssh:file"}
 
 
 @dataclass(frozen=True)
@@ -29,7 +31,7 @@ def _git(args: list[str], cwd: Path | None = None, check: bool = True) -> subpro
     if check and proc.returncode != 0:
         where = f" in {cwd}" if cwd else ""
         raise InstallFailedError(
-            f"git {' '.join(args)}{where} failed: {proc.stderr.strip()[-500:]}",
+            redact_text(f"git {' '.join(args)}{where} failed: {proc.stderr.strip()[-500:]}"),
             hint="check the URL and commit are reachable from this host (or point --url at a mirror)",
         )
     return proc
@@ -55,9 +57,11 @@ def inspect(path: Path) -> CheckoutState:
 
 def resolve_remote_ref(url: str, ref: str) -> str:
     """The commit a branch or tag points at now (only for packs the user let float)."""
-    out = _git(["ls-remote", url, ref]).stdout.split()
+    out = _git(["ls-remote", "--", url, ref]).stdout.split()
     if not out:
-        raise InstallFailedError(f"{url} has no ref {ref!r}", hint="check the branch or tag name")
+        raise InstallFailedError(
+            f"{redact_text(url)} has no ref {ref!r}", hint="check the branch or tag name"
+        )
     return out[0]
 
 
@@ -69,11 +73,11 @@ def checkout(path: Path, url: str, commit: str, *, force: bool = False) -> None:
         if tmp.exists():  # left by an interrupted clone
             shutil.rmtree(tmp)
         # Clone beside the target, then rename: a failed clone never leaves a half pack in custom_nodes.
-        _git(["clone", "--quiet", "--no-checkout", url, str(tmp)])
+        _git(["clone", "--quiet", "--no-checkout", "--", url, str(tmp)])  # '--': a URL is never an option
         _git(["checkout", "--quiet", "--detach", commit], cwd=tmp)
         tmp.replace(path)
         return
-    _git(["remote", "set-url", "origin", url], cwd=path)
+    _git(["remote", "set-url", "--", "origin", url], cwd=path)
     have = _git(["cat-file", "-e", f"{commit}^{{commit}}"], cwd=path, check=False).returncode == 0
     if not have:
         _git(["fetch", "--quiet", "origin"], cwd=path)

@@ -14,6 +14,60 @@ from wanprov.stack.errors import RefusedError
 
 COMMIT_RE = re.compile(r"^[0-9a-f]{40}$")
 REQUIREMENT_POLICIES = ("install", "skip")
+# https is always allowed; the others only by an explicit opt-in: `allow_url_schemes: [file]` in the
+# manifest, or `--allow-url-scheme file` (local repositories for tests and air-gapped mirrors).
+OPT_IN_SCHEMES = ("file", "ssh", "http")
+_SCP_LIKE = re.compile(r"^[A-Za-z0-9][\w.-]*@[A-Za-z0-9][\w.-]*:[^:]")
+
+
+def url_scheme(url: str) -> str | None:
+    """https/http/ssh/file for a URL git would take from us, None for anything else (ext::, relative...)."""
+    if "://" in url:
+        scheme = url.split("://", 1)[0].lower()
+        return scheme if scheme in ("https", *OPT_IN_SCHEMES) else None
+    if url.startswith("/"):
+        return "file"  # a plain absolute path: git's local transport
+    if _SCP_LIKE.match(url):
+        return "ssh"  # git@host:owner/repo
+    return None
+
+
+def check_git_url(url: object, where: str, allowed: Iterable[str] = ()) -> str:
+    """Refuse a git URL that is not https (or an opted-in scheme): a URL starting with '-' would be an
+    option to git (`--upload-pack=...` runs a command), and ext:: or odd transports run programs too."""
+    allowed = {"https", *allowed}
+    if (
+        not isinstance(url, str)
+        or not url
+        or url.startswith("-")
+        or any(c.isspace() or ord(c) < 32 for c in url)
+    ):
+        raise ManifestError(
+            f"{where}: git URL {url!r} is not a URL",
+            hint="use https://host/owner/repo (no spaces, no leading '-')",
+        )
+    scheme = url_scheme(url)
+    if scheme is None:
+        raise ManifestError(
+            f"{where}: git URL {url!r} uses an unsupported transport",
+            hint=f"use https://...; {', '.join(OPT_IN_SCHEMES)} (or a plain /path) only with an opt-in",
+        )
+    if scheme not in allowed:
+        raise ManifestError(
+            f"{where}: git URL {url!r} is {scheme}, and only https is allowed by default",
+            hint=f"opt in: `allow_url_schemes: [{scheme}]` in the manifest, or --allow-url-scheme {scheme}",
+        )
+    return url
+
+
+def _allowed_schemes(data: Mapping[str, object], path: Path) -> frozenset[str]:
+    raw = data.get("allow_url_schemes") or []
+    if not isinstance(raw, list) or any(item not in OPT_IN_SCHEMES for item in raw):
+        raise ManifestError(
+            f"{path}: allow_url_schemes: {raw!r} must be a list drawn from {list(OPT_IN_SCHEMES)}",
+            hint="https is always allowed; list only the extra transports you need",
+        )
+    return frozenset(str(item) for item in raw)
 
 
 @dataclass(frozen=True)
@@ -24,10 +78,11 @@ class NodePack:
     source: str
     requirements: str = "install"
     optional: bool = False
+    url_schemes: frozenset[str] = frozenset()  # what its manifest opted into beyond https
 
     @property
     def pinned(self) -> bool:
-        return bool(COMMIT_RE.match(self.commit))
+        return bool(COMMIT_RE.fullmatch(self.commit))
 
 
 @dataclass(frozen=True)
@@ -52,24 +107,28 @@ def _read_yaml(path: Path) -> Mapping[str, object]:
 
 def load_comfyui(path: Path | None = None) -> ComfyUIPin:
     path = path or default_comfyui_path()
-    entry = _read_yaml(path).get("comfyui")
+    data = _read_yaml(path)
+    entry = data.get("comfyui")
     if not isinstance(entry, dict):
         raise ManifestError(f"{path}: missing the `comfyui:` mapping", hint="add url, commit and version")
     pin = ComfyUIPin(
         url=str(entry.get("url", "")),
         commit=str(entry.get("commit", "")),
         version=str(entry.get("version", "")),
-        source=str(_read_yaml(path).get("source", "")),
+        source=str(data.get("source", "")),
     )
-    if not pin.url or not COMMIT_RE.match(pin.commit):
+    if not pin.url or not COMMIT_RE.fullmatch(pin.commit):
         raise ManifestError(f"{path}: comfyui needs a url and a 40-hex commit", hint="pin an exact commit")
+    check_git_url(pin.url, f"{path}: comfyui", _allowed_schemes(data, path))
     return pin
 
 
 def load_node_packs(path: Path | None = None) -> dict[str, NodePack]:
     """Every pack of the manifest, validated; a branch or tag is kept here and refused by `select`."""
     path = path or default_node_packs_path()
-    packs = _read_yaml(path).get("packs")
+    data = _read_yaml(path)
+    schemes = _allowed_schemes(data, path)
+    packs = data.get("packs")
     if not isinstance(packs, dict) or not packs:
         raise ManifestError(f"{path}: `packs:` must be a non-empty mapping", hint="see manifests/stack/")
     result: dict[str, NodePack] = {}
@@ -77,7 +136,7 @@ def load_node_packs(path: Path | None = None) -> dict[str, NodePack]:
         where = f"{path}: pack {name!r}"
         if not isinstance(entry, dict):
             raise ManifestError(f"{where} must be a mapping", hint="give url, commit, source")
-        if not re.match(r"^[A-Za-z0-9][A-Za-z0-9._-]*$", str(name)):
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", str(name)) or str(name) in {".", ".."}:
             raise ManifestError(f"{where}: the name must be a plain folder name", hint="use [A-Za-z0-9._-]")
         missing = [key for key in ("url", "commit", "source") if not entry.get(key)]
         if missing:
@@ -87,13 +146,20 @@ def load_node_packs(path: Path | None = None) -> dict[str, NodePack]:
             raise ManifestError(
                 f"{where}: requirements={policy!r}", hint=f"use one of {REQUIREMENT_POLICIES}"
             )
+        commit = entry["commit"]
+        if not isinstance(commit, str) or not re.fullmatch(r"[A-Za-z0-9][\w./-]*", commit) or ".." in commit:
+            raise ManifestError(f"{where}: commit {commit!r} is not a commit, branch or tag name", hint=None)
+        optional = entry.get("optional", False)
+        if not isinstance(optional, bool):
+            raise ManifestError(f"{where}: optional: must be true or false", hint=None)
         result[str(name)] = NodePack(
             name=str(name),
-            url=str(entry["url"]),
-            commit=str(entry["commit"]),
+            url=check_git_url(entry["url"], where, schemes),
+            commit=commit,
             source=str(entry["source"]),
             requirements=str(policy),
-            optional=bool(entry.get("optional", False)),
+            optional=optional,
+            url_schemes=schemes,
         )
     return result
 
@@ -119,11 +185,14 @@ def select(
     urls: Mapping[str, str] | None = None,
     commits: Mapping[str, str] | None = None,
     allow_unpinned: bool = False,
+    allow_schemes: Iterable[str] = (),
 ) -> list[NodePack]:
     """The packs to converge: required ones (or `only`), plus optional ones named; overrides applied.
 
     A pack whose commit is not 40 hex is refused unless `allow_unpinned`: a branch moves under you.
+    An override URL is held to the same allow-list (https, plus the manifest's and `allow_schemes`).
     """
+    allow_schemes = frozenset(allow_schemes)
     only, with_optional = list(only), list(with_optional)
     urls, commits = dict(urls or {}), dict(commits or {})
     known = set(packs)
@@ -140,6 +209,12 @@ def select(
             continue
         if not only and pack.optional and name not in wanted_optional:
             continue
+        if name in urls:
+            check_git_url(urls[name], f"--url {name}", pack.url_schemes | allow_schemes)
+        if name in commits and not re.fullmatch(r"[A-Za-z0-9][\w./-]*", commits[name]):
+            raise ManifestError(
+                f"--commit {name}={commits[name]!r} is not a commit, branch or tag", hint=None
+            )
         pack = replace(pack, url=urls.get(name, pack.url), commit=commits.get(name, pack.commit))
         if not pack.pinned and not allow_unpinned:
             raise RefusedError(

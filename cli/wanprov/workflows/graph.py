@@ -62,3 +62,49 @@ def model_chain(prompt: Prompt, node_id: str) -> list[tuple[str, dict[str, Any]]
 def next_free_id(prompt: Prompt) -> int:
     numeric = [int(i) for i in prompt if str(i).isdigit()]
     return max(numeric, default=0) + 1
+
+
+def find_cycle(prompt: Prompt) -> list[str] | None:
+    """One link cycle as [a, b, ..., a] (a depends on b ... depends on a), or None. Iterative, so a
+    workflow of any depth cannot exhaust the stack; ComfyUI refuses such a graph when it executes."""
+    state: dict[str, int] = {}  # 1: on the current path, 2: done
+    for start in prompt:
+        if state.get(str(start)):
+            continue
+        path: list[str] = [str(start)]
+        pending: list[Iterator[str]] = [iter(_links_of(prompt, str(start)))]
+        state[str(start)] = 1
+        while pending:
+            child = next(pending[-1], None)
+            if child is None:
+                state[path.pop()] = 2
+                pending.pop()
+                continue
+            if state.get(child) == 1:
+                return [*path[path.index(child) :], child]
+            if child not in state:
+                state[child] = 1
+                path.append(child)
+                pending.append(iter(_links_of(prompt, child)))
+    return None
+
+
+def _links_of(prompt: Prompt, node_id: str) -> list[str]:
+    node = prompt.get(node_id)
+    if not isinstance(node, Mapping):
+        return []
+    return [str(v[0]) for v in inputs(node).values() if is_link(v) and str(v[0]) in prompt]
+
+
+def is_safe_file_name(name: str) -> bool:
+    """A model/input file name ComfyUI can list: relative, inside its folder (subfolders allowed)."""
+    parts = name.replace("\\", "/").split("/")
+    return (
+        bool(name)
+        and not name.startswith(("/", "\\"))
+        and ".." not in parts
+        and "\0" not in name
+        and (
+            len(name) < 2 or name[1] != ":"  # C:\\ on a Windows host
+        )
+    )

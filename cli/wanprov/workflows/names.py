@@ -10,7 +10,7 @@ from wanprov.models.catalog import profile_roles
 
 
 def names_for_profile(profile: str) -> dict[str, str]:
-    """Role (high_noise_unet, vae, unet, ...) -> local file name; ManifestError for unknown profiles."""
+    """Role (high_noise_unet, vae, unet, ...) -> local file name; NotFoundError for unknown profiles."""
     return {role: entry.name for role, entry in profile_roles(profile).items()}
 
 

@@ -6,6 +6,7 @@ Pure apart from reading the shipped YAML.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,9 +39,6 @@ PARAM_TYPES: dict[str, type] = {
     "filename_prefix": str,
     "profile": str,
     "preset": str,
-    "clip_vision": str,
-    "attention_mode": str,
-    "load_device": str,
 }
 
 
@@ -107,6 +105,8 @@ def parse_set(items: list[str] | tuple[str, ...]) -> dict[str, Any]:
 def coerce(key: str, raw: Any) -> Any:
     kind = PARAM_TYPES[key]
     if isinstance(raw, kind) and not (kind is int and isinstance(raw, bool)):
+        if isinstance(raw, float) and not math.isfinite(raw):
+            raise WorkflowParamError(f"--set {key}={raw}: not a finite number", hint=f"give {key} a number")
         return raw
     text = str(raw).strip()
     try:
@@ -117,7 +117,10 @@ def coerce(key: str, raw: Any) -> Any:
             if lowered in ("0", "false", "no", "off"):
                 return False
             raise ValueError("expected true or false")
-        return kind(text)
+        value = kind(text)
+        if kind is float and not math.isfinite(value):
+            raise ValueError("not a finite number")  # NaN/inf would be written into the workflow as is
+        return value
     except ValueError as exc:
         raise WorkflowParamError(
             f"--set {key}={text}: not a valid {kind.__name__} ({exc})",

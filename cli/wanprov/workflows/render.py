@@ -96,9 +96,11 @@ def render(
             )
         )
         if params.get("rife"):
+            # RIFE VFI downloads a missing checkpoint at first use: the profile must provision it
+            _require(files, chosen_profile, ("rife",))
             notes.append(
-                f"RIFE x2: generated at {params['fps']} fps, delivered at {params['fps'] * 2} fps; "
-                "RIFE VFI downloads rife49.pth at first use unless it is pre-placed"
+                f"RIFE x2: generated at {params['fps']} fps, delivered at {params['fps'] * 2} fps "
+                f"({files['rife']}, placed by `wanprov fetch-models --profile {chosen_profile}`)"
             )
     else:
         context["src"] = _flux_sources(files, chosen_profile)
@@ -114,12 +116,23 @@ def render(
     validation = validate_prompt(prompt, schemas)
     if not validation.ok:
         details = "; ".join(f"{i.where()}: {i.message}" for i in validation.errors[:5])
+        if overrides and all(i.kind in _VALUE_ERRORS for i in validation.errors):
+            # a value the user set (--set seed=-1, a huge width) is outside what the node accepts: usage
+            raise WorkflowParamError(
+                f"the values set are outside what the nodes accept: {details}",
+                hint="use values within the ranges the node schema gives",
+            )
         raise TemplateError(
             f"template {name} does not validate against {schemas.source}: {details}",
             hint="the node schema differs from the pinned one; render against the pinned "
             "stack or report the mismatch",
         )
     return Rendered(name, prompt, params, chosen_profile, validation, notes)
+
+
+_VALUE_ERRORS = frozenset(
+    {"value_smaller_than_min", "value_bigger_than_max", "value_not_in_list", "invalid_input_type"}
+)
 
 
 class _Names(dict):

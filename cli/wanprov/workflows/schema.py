@@ -12,9 +12,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from wanprov.datafiles import read_yaml
-from wanprov.errors import ManifestError, NetworkError, WanprovError
+from wanprov.errors import NetworkError, WanprovError
+from wanprov.redact import redact_text
 from wanprov.resources import manifest_path
+from wanprov.workflows.model_folders import FileInputs, load_file_inputs
 
 DEFAULT_OBJECT_INFO = ("comfyui", "object_info.json")
 
@@ -64,32 +65,6 @@ def parse_input(name: str, category: str, raw: Any) -> InputSpec:
     if head == "COMBO":
         return InputSpec(name, category, "COMBO", tuple(meta.get("options", [])), meta)
     return InputSpec(name, category, str(head), None, meta)
-
-
-@dataclass(frozen=True)
-class FileInputs:
-    """Inputs that name files on the host (manifests/workflows/file_inputs.yaml)."""
-
-    folders: dict[str, dict[str, tuple[str, ...]]]  # class_type -> input -> folders under the ComfyUI root
-    pseudo: frozenset[str]  # list values that are not files ("pixel_space")
-
-    def folders_of(self, class_type: str, name: str) -> tuple[str, ...] | None:
-        return self.folders.get(class_type, {}).get(name)
-
-
-def load_file_inputs(path: Path | None = None) -> FileInputs:
-    import yaml
-
-    path = path or manifest_path("workflows", "file_inputs.yaml")
-    try:
-        data = read_yaml(path, what="workflow manifest")
-        folders = {
-            cls: {name: tuple(dirs) for name, dirs in inputs.items()}
-            for cls, inputs in data["inputs"].items()
-        }
-        return FileInputs(folders, frozenset(data.get("pseudo", [])))
-    except (OSError, yaml.YAMLError, KeyError, TypeError, AttributeError) as exc:
-        raise ManifestError(f"{path} is invalid: {exc}", hint="restore it from the release") from exc
 
 
 class ObjectInfo:
@@ -155,7 +130,7 @@ def load_object_info(source: str | None = None, *, timeout: float = 30.0) -> Obj
         path = manifest_path(*DEFAULT_OBJECT_INFO)
         return ObjectInfo(_read_json_file(path), f"vendored {path}", recorded=True)
     if source.startswith(("http://", "https://")):
-        return ObjectInfo(_fetch(source, timeout), source)
+        return ObjectInfo(_fetch(source, timeout), redact_text(source))  # the source is printed in reports
     return ObjectInfo(_read_json_file(Path(source)), source)
 
 
@@ -167,7 +142,7 @@ def _read_json_file(path: Path) -> dict[str, Any]:
             f"object_info file {path} does not exist",
             hint="pass --object-info with a saved `GET /object_info` reply or a ComfyUI URL",
         ) from exc
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, RecursionError) as exc:
         raise SchemaError(
             f"object_info file {path} is not readable JSON: {exc}",
             hint="save it again with: curl -s http://127.0.0.1:8188/object_info > object_info.json",

@@ -8,10 +8,12 @@ Pure: no I/O.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from wanprov.workflows.graph import find_cycle, is_safe_file_name, upstream
 from wanprov.workflows.schema import InputSpec, NodeSchema, ObjectInfo
 
 ERROR = "error"
@@ -112,8 +114,21 @@ def validate_prompt(prompt: Mapping[str, Any], schemas: ObjectInfo) -> Validatio
     validated: dict[str, bool] = {}
     for node_id in known:
         _validate_node(node_id, prompt, known, schemas, validated, result.issues)
+    cycle = find_cycle(prompt)
+    if cycle is not None:
+        result.issues.append(
+            Issue(
+                "dependency_cycle",
+                ERROR,
+                "Dependency cycle detected: " + " -> ".join(f"#{i}" for i in cycle) + " (ComfyUI cannot "
+                "order these nodes and refuses the prompt when it runs)",
+                node_id=cycle[0],
+            )
+        )
+        for node_id in cycle:
+            validated[node_id] = False
     result.outputs.sort(key=_id_key)
-    result.failed_outputs = [o for o in result.outputs if not _ancestors_ok(o, prompt, validated, set())]
+    result.failed_outputs = [o for o in result.outputs if not _ancestors_ok(o, prompt, validated)]
     return result
 
 
@@ -121,22 +136,11 @@ def _id_key(node_id: str) -> tuple[int, str]:
     return (int(node_id), "") if node_id.isdigit() else (1 << 62, node_id)
 
 
-def _ancestors_ok(
-    node_id: str, prompt: Mapping[str, Any], validated: dict[str, bool], seen: set[str]
-) -> bool:
-    if node_id in seen:
-        return True
-    seen.add(node_id)
-    if not validated.get(node_id, False):
-        return False
-    for value in (prompt[node_id].get("inputs") or {}).values():
-        if (
-            _is_link(value)
-            and str(value[0]) in prompt
-            and not _ancestors_ok(str(value[0]), prompt, validated, seen)
-        ):
-            return False
-    return True
+def _ancestors_ok(node_id: str, prompt: Mapping[str, Any], validated: dict[str, bool]) -> bool:
+    """The node and everything upstream validated (iterative: any depth)."""
+    return validated.get(node_id, False) and all(
+        validated.get(i, False) for i, _ in upstream(prompt, node_id)
+    )
 
 
 def _is_link(value: Any) -> bool:
@@ -176,10 +180,28 @@ def _validate_node(
                 add("required_input_missing", f"Required input is missing: {name}", name)
             continue
         value = inputs[name]
+        if (
+            isinstance(value, str)
+            and (spec.is_file_list or schemas.file_inputs.folders_of(schema.class_type, name) is not None)
+            and not is_safe_file_name(value)
+        ):
+            add("unsafe_file_name", f"{name}: {value!r} is not a file name inside its models folder", name)
+            continue
         if _is_link(value):
             ok &= _check_link(name, spec, value, prompt, known, add)
         else:
-            _check_value(name, spec, value, add, _file_list_is_foreign(schemas, schema.class_type, spec))
+            foreign = _file_list_is_foreign(schemas, schema.class_type, spec)
+            # A recorded or empty list cannot refuse a name; the pinned loaders' extension rules can (a
+            # live server's own list is the truth, e.g. a newer pack that lists .gguf).
+            wrong_type = (
+                schemas.file_inputs.unlisted_type(schema.class_type, name, value)
+                if foreign and isinstance(value, str)
+                else None
+            )
+            if wrong_type:
+                add("value_not_in_list", f"Value not in list: {name}: {wrong_type}", name)
+                continue
+            _check_value(name, spec, value, add, foreign)
 
     for name in inputs:
         if name not in schema.inputs and not is_format_widget(schema, inputs, name):
@@ -258,12 +280,15 @@ def _check_value(name: str, spec: InputSpec, value: Any, add: Any, foreign_file_
     if converter is not None:
         try:
             value = converter(value)
-        except (TypeError, ValueError) as exc:
+        except (TypeError, ValueError, OverflowError) as exc:
             add(
                 "invalid_input_type",
                 f"Failed to convert an input value to a {spec.type} value: {name}, {value!r}, {exc}",
                 name,
             )
+            return
+        if isinstance(value, float) and not math.isfinite(value):
+            add("invalid_input_type", f"{name}: {value} is not a finite {spec.type} value", name)
             return
     low, high = spec.meta.get("min"), spec.meta.get("max")
     try:

@@ -8,7 +8,14 @@ from pathlib import Path
 from doubles.git import commit_files, make_repo
 
 APP_DIR = Path(__file__).resolve().parent
-_FILES = ("main.py", "file_lists.py", "requirements.txt", "comfy/__init__.py", "comfy/cli_args.py")
+_FILES = (
+    "main.py",
+    "file_lists.py",
+    "prompt_queue.py",
+    "requirements.txt",
+    "comfy/__init__.py",
+    "comfy/cli_args.py",
+)
 
 
 def build_comfyui_repo(dest: Path, object_info: Path | None = None) -> str:

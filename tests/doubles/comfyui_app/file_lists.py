@@ -11,6 +11,10 @@ FOLDERS = {
     ("UNETLoader", "unet_name"): ("diffusion_models",),
     ("CLIPLoader", "clip_name"): ("text_encoders",),
     ("CLIPLoaderGGUF", "clip_name"): ("text_encoders",),
+    ("DualCLIPLoader", "clip_name1"): ("text_encoders",),
+    ("DualCLIPLoader", "clip_name2"): ("text_encoders",),
+    ("DualCLIPLoaderGGUF", "clip_name1"): ("text_encoders",),
+    ("DualCLIPLoaderGGUF", "clip_name2"): ("text_encoders",),
     ("VAELoader", "vae_name"): ("vae",),
     ("LoraLoader", "lora_name"): ("loras",),
     ("LoraLoaderModelOnly", "lora_name"): ("loras",),
@@ -75,7 +79,9 @@ def fill(object_info: dict, base: Path, extra_configs: list[str], input_dir: Pat
         spec = object_info.get(cls, {}).get("input", {}).get("required", {}).get(name)
         if spec is None:
             continue
-        extensions = {".gguf"} if cls.endswith("GGUF") else PT_EXTENSIONS
+        # ComfyUI-GGUF: the UNet loaders list .gguf only; its CLIP loaders list clip (pt files) + clip_gguf
+        extensions = {".gguf"} if cls.startswith("UnetLoader") else PT_EXTENSIONS
+        extensions = extensions | {".gguf"} if "CLIPLoaderGGUF" in cls else extensions
         spec[0] = _files([d for folder in folders for d in roots.get(folder, [])], extensions)
     image = object_info.get("LoadImage", {}).get("input", {}).get("required", {}).get("image")
     if image is not None:

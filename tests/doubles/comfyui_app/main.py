@@ -1,7 +1,8 @@
 """TEST DOUBLE of ComfyUI's main.py (wanprov tests): parses the pinned version's launch flags and serves
 `GET /system_stats` (same shape as ComfyUI 0.3.64's server.py) and `GET /object_info` (a recorded reply,
 from COMFYUI_DOUBLE_OBJECT_INFO or object_info.json beside this file, its file lists filled from this host's
-folders as the real server fills them: file_lists.py). It runs no models.
+folders as the real server fills them: file_lists.py). It runs no models; /prompt, /history, /queue and
+/interrupt are answered by prompt_queue.py.
 COMFYUI_DOUBLE_DIE_AT_START=TEXT: log TEXT as a traceback's last line and exit 1 before serving."""
 
 import json
@@ -20,6 +21,7 @@ if os.environ.get("COMFYUI_DOUBLE_DIE_AT_START"):  # a start that fails the way 
     sys.exit(1)
 
 import torch  # noqa: E402 - the venv's (fake) torch: proves the service runs in the pinned venv
+from prompt_queue import PromptQueue  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 VERSION = "0.3.64"
@@ -71,15 +73,34 @@ def system_stats() -> dict:
 
 
 class Handler(BaseHTTPRequestHandler):
+    queue: PromptQueue | None = None
+
     def do_GET(self) -> None:
         if self.path == "/system_stats":
             body = json.dumps(system_stats()).encode()
         elif self.path == "/object_info":
             body = _object_info()
         else:
+            self._queue_route(None)
+            return
+        self._reply(200, body)
+
+    def do_POST(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        try:
+            self._queue_route(json.loads(self.rfile.read(length) or b"null"))
+        except ValueError:
+            self._reply(400, b"")  # aiohttp's request.json() raises; ComfyUI answers 500 or 400
+
+    def _queue_route(self, document: object) -> None:
+        answer = self.queue.handle(self.command, self.path, document) if self.queue else None
+        if answer is None:
             self.send_error(404)
             return
-        self.send_response(200)
+        self._reply(answer[0], b"" if answer[1] is None else json.dumps(answer[1]).encode())
+
+    def _reply(self, status: int, body: bytes) -> None:
+        self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
@@ -91,6 +112,7 @@ class Handler(BaseHTTPRequestHandler):
 
 if __name__ == "__main__":
     host = (args.listen or "127.0.0.1").split(",")[0]
+    Handler.queue = PromptQueue(lambda: json.loads(_object_info()))
     server = ThreadingHTTPServer((host, args.port), Handler)
     print(f"To see the GUI go to: http://{host}:{args.port}", flush=True)
     server.serve_forever()

@@ -1,0 +1,204 @@
+"""A real run on a running ComfyUI: POST /prompt, follow GET /history/{prompt_id}, report seconds and outputs.
+
+Shapes follow ComfyUI 0.3.64 (server.py post_prompt / get_history_prompt_id, execution.py PromptQueue):
+- POST /prompt {"prompt", "client_id"} -> 200 {"prompt_id", "number", "node_errors"} or
+  400 {"error": {type, message, details, extra_info},
+  "node_errors": {id: {errors, dependent_outputs, class_type}}};
+  a 200 can still carry node_errors for outputs that will not run (the others do).
+- GET /history/{id} -> {} until the prompt is done, then {id: {"prompt", "outputs": {node: ui},
+  "status": {"status_str": "success"|"error", "completed", "messages": [[event, data], ...]}}};
+  an `execution_error` message names the node, its class, the exception and the traceback.
+On timeout the prompt is interrupted and dropped from the queue, so a stuck run does not hold the GPU.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from wanprov.errors import NetworkError, WanprovError
+
+SUCCESS = "success"
+REFUSED = "refused"  # HTTP 400 from /prompt, or a 200 whose node_errors leave the smoke's outputs out
+FAILED = "failed"  # accepted, then an execution_error (or an error status) during the run
+TIMED_OUT = "timed_out"
+
+
+class SmokeProtocolError(WanprovError):
+    """The server answered, but not like ComfyUI."""
+
+    code = "not_comfyui"
+
+
+@dataclass
+class SmokeReport:
+    url: str
+    template: str
+    status: str
+    seconds: float | None = None  # from POST to the finished history entry
+    prompt_id: str | None = None
+    outputs: list[dict[str, Any]] = field(default_factory=list)  # {node_id, filename, subfolder, type, path}
+    error: dict[str, Any] | None = None  # /prompt's error, or the execution_error message
+    node_errors: dict[str, Any] = field(default_factory=dict)
+    params: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def output(self) -> str | None:
+        return self.outputs[0]["path"] if self.outputs else None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "schema": "wanprov.workflow-smoke/1",
+            "url": self.url,
+            "template": self.template,
+            "status": self.status,
+            "ok": self.status == SUCCESS,
+            "seconds": self.seconds,
+            "prompt_id": self.prompt_id,
+            "output": self.output,
+            "outputs": self.outputs,
+            "error": self.error,
+            "node_errors": self.node_errors,
+            "params": self.params,
+        }
+
+
+class _Http:
+    """The few calls the smoke needs; every transport failure is a NetworkError naming the URL."""
+
+    def __init__(self, base: str, timeout: float) -> None:
+        self.base = base.rstrip("/")
+        self.timeout = timeout
+
+    def call(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+        import requests  # deferred: only the smoke and URL schemas need it
+
+        url = self.base + path
+        try:
+            response = requests.request(method, url, json=body, timeout=self.timeout)
+        except requests.RequestException as exc:
+            raise NetworkError(
+                f"{method} {url} failed: {exc}",
+                hint="is ComfyUI running and listening there? (curl URL/system_stats)",
+            ) from exc
+        if not response.content:
+            return response.status_code, None
+        try:
+            return response.status_code, response.json()
+        except ValueError as exc:
+            raise SmokeProtocolError(
+                f"{method} {url} answered HTTP {response.status_code} without JSON: {response.text[:200]!r}",
+                hint="point --url at a ComfyUI server",
+            ) from exc
+
+
+def smoke_overrides(template: str) -> dict[str, Any]:
+    """The tiny-run parameters of a shipped template (manifests/workflows/defaults.yaml `smoke:`)."""
+    from wanprov.datafiles import read_yaml_mapping
+    from wanprov.resources import manifest_path
+    from wanprov.workflows.params import WorkflowParamError
+
+    table = read_yaml_mapping(manifest_path("workflows", "defaults.yaml"), what="workflow manifest").get(
+        "smoke"
+    )
+    if not isinstance(table, dict) or template not in table:
+        known = ", ".join(sorted(table or {}))
+        raise WorkflowParamError(f"no smoke parameters for template {template!r}", hint=f"one of: {known}")
+    return dict(table[template])
+
+
+def run_smoke(
+    url: str,
+    prompt: dict[str, Any],
+    *,
+    template: str = "<workflow>",
+    timeout: float = 600.0,
+    poll: float = 1.0,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+) -> SmokeReport:
+    """Queue `prompt` on the ComfyUI at `url` and wait (at most `timeout` seconds) for its history entry."""
+    http = _Http(url, timeout=min(30.0, max(timeout, 1.0)))
+    report = SmokeReport(url, template, REFUSED)
+    start = clock()
+    status, reply = http.call("POST", "/prompt", {"prompt": prompt, "client_id": f"wanprov-{uuid.uuid4()}"})
+    if not isinstance(reply, dict):
+        raise SmokeProtocolError(f"POST {url}/prompt answered HTTP {status} with {reply!r}", hint=None)
+    report.node_errors = reply.get("node_errors") or {}
+    if status != 200:
+        if status == 400 and "error" in reply:
+            report.error = reply["error"]
+            return report
+        raise SmokeProtocolError(f"POST {url}/prompt answered HTTP {status}: {reply}", hint=None)
+    prompt_id = reply.get("prompt_id")
+    if not isinstance(prompt_id, str):
+        raise SmokeProtocolError(f"POST {url}/prompt gave no prompt_id: {reply}", hint=None)
+    report.prompt_id = prompt_id
+    if report.node_errors:
+        # ComfyUI runs the outputs that validated and drops the rest: a smoke needs all of them
+        report.error = {"type": "prompt_outputs_failed_validation", "message": "some outputs will not run"}
+        _cancel(http, prompt_id)
+        return report
+    while True:
+        _, history = http.call("GET", f"/history/{prompt_id}")
+        entry = history.get(prompt_id) if isinstance(history, dict) else None
+        if isinstance(entry, dict) and entry.get("status") is not None:
+            report.seconds = round(clock() - start, 3)
+            return _finished(report, entry)
+        if clock() - start >= timeout:
+            report.status = TIMED_OUT
+            report.seconds = round(clock() - start, 3)
+            report.error = {"type": "timed_out", "message": f"no result after {timeout:g} s"}
+            _cancel(http, prompt_id)
+            return report
+        sleep(poll)
+
+
+def _finished(report: SmokeReport, entry: dict[str, Any]) -> SmokeReport:
+    status = entry["status"]
+    messages = status.get("messages") or []
+    error = next(
+        (m[1] for m in messages if isinstance(m, list | tuple) and len(m) == 2 and m[0] == "execution_error"),
+        None,
+    )
+    if status.get("status_str") != "success" or error is not None:
+        report.status = FAILED
+        report.error = error or {"type": "error", "message": f"history status {status}"}
+        return report
+    report.outputs = list(_output_files(entry.get("outputs") or {}))
+    report.status = SUCCESS
+    if not report.outputs:
+        report.status = FAILED
+        report.error = {"type": "no_output", "message": "the run finished without writing an output file"}
+    return report
+
+
+def _output_files(outputs: dict[str, Any]) -> Any:
+    """SaveImage's `images`, VHS_VideoCombine's `gifs`, core video nodes' `images`/`videos`."""
+    for node_id, ui in outputs.items():
+        if not isinstance(ui, dict):
+            continue
+        for items in ui.values():
+            for item in items if isinstance(items, list) else ():
+                if isinstance(item, dict) and isinstance(item.get("filename"), str):
+                    subfolder = item.get("subfolder") or ""
+                    kind = item.get("type") or "output"
+                    rel = "/".join(p for p in (kind, subfolder, item["filename"]) if p)
+                    yield {
+                        "node_id": str(node_id),
+                        "filename": item["filename"],
+                        "subfolder": subfolder,
+                        "type": kind,
+                        "path": item.get("fullpath") or rel,
+                    }
+
+
+def _cancel(http: _Http, prompt_id: str) -> None:
+    """Stop it if it runs (targeted /interrupt), drop it if it waits (/queue delete). Best effort."""
+    for path, body in (("/interrupt", {"prompt_id": prompt_id}), ("/queue", {"delete": [prompt_id]})):
+        with contextlib.suppress(WanprovError):
+            http.call("POST", path, body)

@@ -1,0 +1,226 @@
+"""The comfyui role's unit template, rendered in-process the way the template module renders it (Ansible's
+own templar, trim_blocks, no backslash escaping): hostile values stay inside their directive, credentials
+stay out of the world-readable unit, and the hardening keeps the GPU reachable."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+ansible_template = pytest.importorskip("ansible.template")
+from ansible.parsing.dataloader import DataLoader  # noqa: E402
+
+HOSTILE = 'x"y%h\\z\nExecStartPre=/bin/touch /tmp/pwned'
+
+
+def _role(repo_root: Path) -> Path:
+    return repo_root / "roles" / "comfyui"
+
+
+def _variables(repo_root: Path, **overrides: Any) -> dict[str, Any]:
+    role = _role(repo_root)
+    variables = yaml.safe_load((role / "defaults" / "main.yml").read_text())
+    variables.update(yaml.safe_load((role / "vars" / "main.yml").read_text()))
+    variables = {
+        k: ansible_template.trust_as_template(v) if isinstance(v, str) else v for k, v in variables.items()
+    }
+    variables.update(
+        ansible_managed="Ansible managed",
+        comfyui_user="comfyui",
+        comfyui_group="comfyui",
+        comfyui_install_dir="/opt/comfyui/ComfyUI",
+        __comfyui_venv_python=sys.executable,
+        # GPU 0's instance, built by the role's own vars (one instance per GPU) from a doctor summary.
+        __comfyui_summary={"gpus": [{"index": 0, "launch_flags": []}], "usable_gpus": [0]},
+        __comfyui_tier_flags=[],
+        __comfyui_instance=ansible_template.trust_as_template("{{ __comfyui_instances[0] }}"),
+    )
+    variables.update(overrides)
+    return variables
+
+
+def render(repo_root: Path, name: str, **overrides: Any) -> str:
+    templar = ansible_template.Templar(loader=DataLoader(), variables=_variables(repo_root, **overrides))
+    text = ansible_template.trust_as_template((_role(repo_root) / "templates" / name).read_text())
+    # what the template action does: no backslash escaping, trim_blocks on
+    return templar.template(text, escape_backslashes=False, overrides={"trim_blocks": True})
+
+
+def evaluate(repo_root: Path, expression: str, **overrides: Any) -> Any:
+    templar = ansible_template.Templar(loader=DataLoader(), variables=_variables(repo_root, **overrides))
+    return templar.evaluate_expression(ansible_template.trust_as_template(expression))
+
+
+def directives(unit: str) -> list[str]:
+    return [line for line in unit.splitlines() if line and not line.startswith(("#", "["))]
+
+
+def verify(tmp_path: Path, unit: str) -> None:
+    if shutil.which("systemd-analyze") is None:
+        pytest.skip("systemd-analyze is not installed")
+    path = tmp_path / "comfyui.service"
+    path.write_text(unit)
+    proc = subprocess.run(["systemd-analyze", "verify", str(path)], capture_output=True, text=True)
+    assert proc.returncode == 0 and "comfyui.service" not in proc.stderr, proc.stderr
+
+
+def test_hostile_values_stay_inside_their_directive(repo_root, tmp_path):
+    unit = render(
+        repo_root,
+        "comfyui.service.j2",
+        comfyui_service_environment={"HOSTILE": HOSTILE, "CUDA_VISIBLE_DEVICES": 0},
+        comfyui_extra_launch_flags=["--x", "$HOME " + HOSTILE],
+        comfyui_service_write_paths=["/srv/a%b c"],
+    )
+    keys = [line.split("=", 1)[0] for line in directives(unit)]
+    assert "ExecStartPre" not in keys and keys.count("ExecStart") == 1
+    assert 'Environment="HOSTILE=x\\"y%%h\\\\z\\nExecStartPre=/bin/touch /tmp/pwned"' in unit
+    assert 'Environment="CUDA_VISIBLE_DEVICES=0"' in unit
+    # in ExecStart= `$` expands a variable: doubled; `%` is a specifier: doubled
+    assert '"$$HOME x\\"y%%h\\\\z\\nExecStartPre=/bin/touch /tmp/pwned"' in unit
+    assert 'ReadWritePaths=/var/lib/comfyui "/srv/a%%b c"' in unit
+    assert f"ExecStart={sys.executable} /opt/comfyui/ComfyUI/main.py --x " in unit  # plain words: as is
+    verify(tmp_path, unit)
+
+
+def test_credentials_go_to_the_root_only_file_not_the_unit(repo_root):
+    environment = {"HF_TOKEN": "hf_abc", "MY_API_KEY": "k1", "db_password": "p", "HF_HOME": "/srv/hf"}
+    secrets = {"EXTRA": 'a"$b`c\\'}
+    unit = render(
+        repo_root,
+        "comfyui.service.j2",
+        comfyui_service_environment=environment,
+        comfyui_service_secret_environment=secrets,
+    )
+    for value in ("hf_abc", "k1", '"db_password=', 'a"$b'):
+        assert value not in unit
+    assert 'Environment="HF_HOME=/srv/hf"' in unit
+    assert "EnvironmentFile=-/etc/systemd/system/comfyui.service.d/secrets.env" in unit
+    env_file = render(
+        repo_root,
+        "comfyui.env.j2",
+        comfyui_service_environment=environment,
+        comfyui_service_secret_environment=secrets,
+    )
+    assert directives(env_file) == [
+        'EXTRA="a\\"\\$b\\`c\\\\"',  # systemd's env-file escapes inside double quotes: \" \$ \` \\
+        'HF_TOKEN="hf_abc"',
+        'MY_API_KEY="k1"',
+        'db_password="p"',
+    ]
+
+
+def test_env_file_and_launch_file_tasks_hide_their_content(repo_root):
+    tasks = yaml.safe_load((_role(repo_root) / "tasks" / "service.yml").read_text())
+    by_src = {t["ansible.builtin.template"]["src"]: t for t in tasks if "ansible.builtin.template" in t}
+    for src in ("comfyui.env.j2", "comfyui-launch.json.j2"):
+        task = by_src[src]
+        assert task["no_log"] is True and task["diff"] is False, src
+        assert task["ansible.builtin.template"]["mode"] == "0600", src
+        assert task["ansible.builtin.template"]["owner"] == "root", src
+    assert by_src["comfyui.service.j2"]["ansible.builtin.template"]["mode"] == "0644"
+
+
+def test_hardening_keeps_the_gpu_reachable(repo_root, tmp_path):
+    unit = render(repo_root, "comfyui.service.j2")
+    keys = dict(line.split("=", 1) for line in directives(unit))
+    for key, value in {
+        "CapabilityBoundingSet": "",
+        "RestrictAddressFamilies": "AF_UNIX AF_INET AF_INET6 AF_NETLINK",
+        "RestrictNamespaces": "true",
+        "SystemCallFilter": "@system-service",
+        "SystemCallErrorNumber": "EPERM",
+        "SystemCallArchitectures": "native",
+        "ProtectKernelLogs": "true",
+        "ProtectHostname": "true",
+        "UMask": "0027",
+        "NoNewPrivileges": "true",
+    }.items():
+        assert keys.get(key) == value, key
+    # each of these would close /dev/nvidia* (ProtectClock implies DeviceAllow=char-rtc) or break the JIT
+    for key in ("PrivateDevices", "DevicePolicy", "DeviceAllow", "ProtectClock", "MemoryDenyWriteExecute"):
+        assert key not in keys, key
+    verify(tmp_path, unit)
+
+
+def test_a_privileged_port_gets_only_the_bind_capability(repo_root):
+    keys = dict(
+        line.split("=", 1) for line in directives(render(repo_root, "comfyui.service.j2", comfyui_port=80))
+    )
+    assert keys["CapabilityBoundingSet"] == "CAP_NET_BIND_SERVICE"
+    assert keys["AmbientCapabilities"] == "CAP_NET_BIND_SERVICE"
+
+
+def _task(repo_root: Path, name: str) -> dict[str, Any]:
+    tasks = yaml.safe_load((_role(repo_root) / "tasks" / "validate.yml").read_text())
+    return next(t for t in tasks if t["name"] == name)
+
+
+@pytest.mark.parametrize(
+    ("listen", "warned"),
+    [
+        ("127.0.0.1", False),
+        ("127.0.0.53", False),
+        ("::1", False),
+        ("127.0.0.1,::1", False),
+        ("0.0.0.0", True),
+        ("", True),
+        ("10.0.0.5", True),
+        ("127.0.0.1,0.0.0.0", True),
+        ("127.0.0.1.evil.example", True),
+    ],
+)
+def test_listening_beyond_loopback_warns(repo_root, listen, warned):
+    task = _task(repo_root, "Warn when ComfyUI listens on more than loopback")
+    assert evaluate(repo_root, task["when"], comfyui_listen=listen) is warned
+
+
+def test_environment_names_are_checked(repo_root):
+    task = _task(repo_root, "Check the service environment's variable names")
+    expression = task["vars"]["__comfyui_env_bad_names"]
+    templar = ansible_template.Templar(
+        loader=DataLoader(),
+        variables=_variables(
+            repo_root,
+            comfyui_service_environment={"GOOD_1": "x", "1BAD": "x"},
+            comfyui_service_secret_environment={"A=B": "x", "_ok": "y"},
+        ),
+    )
+    bad = templar.template(ansible_template.trust_as_template(expression))
+    assert bad == ["1BAD", "A=B"]
+
+
+@pytest.mark.parametrize(
+    ("url", "scheme"),
+    [
+        ("https://github.com/Comfy-Org/ComfyUI.git", "https"),
+        ("HTTPS://github.com/x", "https"),
+        ("file:///srv/git/ComfyUI", "file"),
+        ("/srv/git/ComfyUI", "file"),
+        ("git@github.com:Comfy-Org/ComfyUI.git", "ssh"),
+        ("ssh://git@host/x", "ssh"),
+        ("http://mirror/x", "http"),
+        ("--upload-pack=touch /tmp/pwned", "bad"),
+        ("-u x", "bad"),
+        ("ext::sh -c touch% /tmp/pwned", "bad"),
+        ("https://host/x y", "bad"),
+        ("relative/path", "bad"),
+    ],
+)
+def test_the_role_reads_the_comfyui_url_transport_like_the_cli(repo_root, url, scheme):
+    from wanprov.stack.manifest import url_scheme
+
+    variables = _variables(repo_root, comfyui_git_url=url)
+    templar = ansible_template.Templar(loader=DataLoader(), variables=variables)
+    assert templar.template(variables["__comfyui_git_url_scheme"]) == scheme
+    cli_view = None if url.startswith("-") or any(c.isspace() for c in url) else url_scheme(url)
+    assert cli_view == (None if scheme == "bad" else scheme)
+    conditions = _task(repo_root, "Check the ComfyUI git URL's transport")["ansible.builtin.assert"]["that"]
+    allowed = all(evaluate(repo_root, c, comfyui_git_url=url, comfyui_git_url_schemes=[]) for c in conditions)
+    assert allowed is (scheme == "https")

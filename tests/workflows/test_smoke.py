@@ -1,0 +1,209 @@
+"""`wanprov workflow smoke` against the ComfyUI double, which validates, queues, "runs" and records history
+like ComfyUI 0.3.64. The double first has to answer the recorded validation cases exactly as the real server
+did (prompt_validation_responses.json), so the smoke is not tested against something kinder."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+from wanprov.models.catalog import profile_roles
+from wanprov.workflows.model_folders import HostFolders, load_file_inputs
+from workflows.comfyui_double import comfyui_double, get, post
+from workflows.test_validator import NODE_CASES, mutate
+from workflows.workflow_cli import run_workflow
+
+WAN = "wan22-i2v-gguf-lightning"
+PROFILES = {WAN: "wan22-i2v-a14b-q5-lightning", "flux1-schnell": "flux1-schnell"}
+
+
+def listed_on(comfy: Path, names_by_folder: dict[str, list[str]]) -> dict[str, dict[str, list[str]]]:
+    """What a real ComfyUI at `comfy` lists per loader input once these files are in its models folders."""
+    for folder, names in names_by_folder.items():
+        for name in names:
+            (comfy / "models" / folder).mkdir(parents=True, exist_ok=True)
+            (comfy / "models" / folder / name).write_bytes(b"")
+    rules = load_file_inputs()
+    host = HostFolders(rules, comfy)
+    lists: dict[str, dict[str, list[str]]] = {}
+    for cls, spec in rules.inputs.items():
+        for name, keys in spec.items():
+            lists.setdefault(cls, {})[name] = sorted({f for key in keys for f in host.listing(key)})
+    return lists
+
+
+def profile_files(*profiles: str) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for profile in profiles:
+        for entry in profile_roles(profile).values():
+            out.setdefault(entry.folder, []).append(entry.name)
+    return out
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory, object_info_path):
+    """A double whose models folders hold both smoke profiles' files (as fetch-models leaves them)."""
+    root = tmp_path_factory.mktemp("double")
+    lists = listed_on(root / "models-host", profile_files(*PROFILES.values()))
+    with comfyui_double(root, object_info_path, file_lists=lists) as (url, comfy):
+        yield url, comfy
+
+
+def smoke(url: str, template: str, *extra: str):
+    result = run_workflow("smoke", template, "--url", url, "--poll", "0.05", "--format", "json", *extra)
+    return result, json.loads(result.stdout) if result.stdout.strip() else None
+
+
+@pytest.mark.parametrize("template", sorted(PROFILES))
+def test_smoke_reports_seconds_and_the_output_file(server, template):
+    url, comfy = server
+    result, report = smoke(url, template)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert report["status"] == "success" and report["seconds"] >= 0
+    output = Path(report["output"]) if Path(report["output"]).is_absolute() else comfy / report["output"]
+    assert output.is_file() and "wanprov/smoke" in output.as_posix()
+    assert report["params"]["width"] <= 320 and report["params"]["steps"] <= 2  # the tiny size
+
+
+def test_smoke_text_output(server):
+    result = run_workflow("smoke", "flux1-schnell", "--url", server[0], "--poll", "0.05")
+    assert result.returncode == 0 and "flux1-schnell: ok in" in result.stdout and ".png" in result.stdout
+
+
+def test_a_server_without_the_model_files_refuses(tmp_path, object_info_path):
+    with comfyui_double(tmp_path, object_info_path) as (url, _):
+        result, report = smoke(url, WAN)
+    assert result.returncode == 1
+    assert report["status"] == "refused"
+    assert report["error"]["type"] == "prompt_outputs_failed_validation"
+    kinds = {(n["class_type"], e["type"]) for n in report["node_errors"].values() for e in n["errors"]}
+    assert ("UnetLoaderGGUF", "value_not_in_list") in kinds
+
+
+def test_a_node_failing_while_running_is_exit_11_with_the_servers_message(tmp_path, object_info_path):
+    lists = listed_on(tmp_path / "models-host", profile_files(PROFILES[WAN]))
+    env = {"COMFYUI_DOUBLE_FAIL_NODE": "UnetLoaderGGUF"}
+    with comfyui_double(tmp_path, object_info_path, file_lists=lists, env=env) as (url, _):
+        result, report = smoke(url, WAN)
+        text = run_workflow("smoke", WAN, "--url", url, "--poll", "0.05")
+    assert result.returncode == 12 and report["status"] == "failed"
+    assert report["error"]["node_type"] == "UnetLoaderGGUF"
+    assert "header too small" in report["error"]["exception_message"]
+    assert text.returncode == 12 and "UnetLoaderGGUF" in text.stderr and "header too small" in text.stderr
+
+
+def test_timeout_interrupts_and_dequeues_the_run(tmp_path, object_info_path):
+    lists = listed_on(tmp_path / "models-host", profile_files("flux1-schnell"))
+    env = {"COMFYUI_DOUBLE_RUN_SECONDS": "120"}
+    with comfyui_double(tmp_path, object_info_path, file_lists=lists, env=env) as (url, _):
+        result, report = smoke(url, "flux1-schnell", "--timeout", "1")
+        assert result.returncode == 13 and report["status"] == "timed_out"
+        entry = _wait_for_history(url, report["prompt_id"])
+        assert entry["status"]["status_str"] == "error"
+        assert [m[0] for m in entry["status"]["messages"]][-1] == "execution_interrupted"
+
+
+def _wait_for_history(url: str, prompt_id: str) -> dict:
+    for _ in range(200):
+        history = get(url, f"/history/{prompt_id}")
+        if history:
+            return history[prompt_id]
+        time.sleep(0.05)
+    raise AssertionError("the interrupted run never reached the history")
+
+
+def test_unreachable_server_is_a_network_error():
+    result, report = smoke("http://127.0.0.1:9", "flux1-schnell")
+    assert result.returncode == 5 and report["error"] == "network"
+
+
+# ---- the double against the real server's recorded answers -------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def recorded_server(tmp_path_factory, object_info_path, responses):
+    """The recording's setup: placeholder files with the names the valid workflow uses."""
+    rules = load_file_inputs()
+    lists: dict[str, dict[str, list[str]]] = {}
+    for node in responses["workflow_valid_api_format"].values():
+        for name, value in node["inputs"].items():
+            if rules.keys_of(node["class_type"], name) is not None and isinstance(value, str):
+                lists.setdefault(node["class_type"], {}).setdefault(name, []).append(value)
+    with comfyui_double(tmp_path_factory.mktemp("recorded"), object_info_path, file_lists=lists) as (url, _):
+        yield url
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        "unknown_class_type",
+        "missing_class_type",
+        "no_output_node",
+        "combo_file_not_in_models_dir",
+        *NODE_CASES,
+    ],
+)
+def test_the_double_answers_like_the_real_server(recorded_server, responses, case):
+    recorded = next(c for c in responses["cases"] if c["case"] == case)
+    prompt = json.loads(json.dumps(responses["workflow_valid_api_format"]))
+    if case == "combo_file_not_in_models_dir":
+        prompt["1"]["inputs"]["unet_name"] = "does_not_exist.gguf"
+    else:
+        prompt = mutate(case, prompt)
+    status, reply = post(recorded_server, "/prompt", {"prompt": prompt})
+    want = recorded["response"]
+    assert status == recorded["http_status"]
+    assert reply.get("error", {}).get("type") == want.get("error", {}).get("type")
+    assert reply.get("error", {}).get("message") == want.get("error", {}).get("message")
+
+    def pairs(doc):
+        return {
+            (k, e["type"], e["message"]) for k, n in doc.get("node_errors", {}).items() for e in n["errors"]
+        }
+
+    assert pairs(reply) == pairs(want)
+
+
+# ---- the double's queue and history against a real ComfyUI 0.3.64 run (queue_responses.json) ----------
+
+
+def _shape(value):
+    """Key structure of a JSON value: what a client may rely on, without the run's values."""
+    if isinstance(value, dict):
+        return {k: _shape(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_shape(v) for v in value[:1]]
+    return type(value).__name__ if value is not None else None
+
+
+@pytest.mark.parametrize(
+    ("case", "env"),
+    [
+        ("success_save_image", {}),
+        ("execution_error_save_outside_output", {"COMFYUI_DOUBLE_FAIL_NODE": "SaveImage"}),
+    ],
+)
+def test_the_doubles_history_has_the_real_servers_shape(tmp_path, object_info_path, fixtures_dir, case, env):
+    recorded = json.loads((fixtures_dir / "comfyui" / "queue_responses.json").read_text())
+    real = next(c for c in recorded["cases"] if c["case"] == case)
+    with comfyui_double(tmp_path, object_info_path, env=env) as (url, _):
+        status, reply = post(url, "/prompt", {"prompt": real["prompt"], "client_id": "wanprov-record"})
+        entry = _wait_for_history(url, reply["prompt_id"])
+    real_entry = next(iter(real["history"].values()))
+    assert status == real["http_status"] and set(reply) == set(real["response"])
+    assert set(entry) == set(real_entry)
+    assert entry["status"]["status_str"] == real_entry["status"]["status_str"]
+    assert entry["status"]["completed"] == real_entry["status"]["completed"]
+    events = [m[0] for m in entry["status"]["messages"]]
+    assert events == [m[0] for m in real_entry["status"]["messages"]]
+    for (_, mine), (_, theirs) in zip(
+        entry["status"]["messages"], real_entry["status"]["messages"], strict=True
+    ):
+        assert set(mine) == set(theirs)
+    assert _shape(entry["outputs"]) == _shape(real_entry["outputs"])
+    assert _shape(entry["meta"]) == _shape(real_entry["meta"])
+    assert entry["prompt"][1] == reply["prompt_id"] and entry["prompt"][2] == real["prompt"]
+    assert entry["prompt"][3] == real_entry["prompt"][3] and entry["prompt"][4] == real_entry["prompt"][4]
