@@ -6,9 +6,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+import yaml
 from test_service_unit import evaluate
 
-pytest.importorskip("ansible.template")
+trust_as_template = pytest.importorskip("ansible.template").trust_as_template
 
 DATA = "/var/lib/comfyui"
 # A doctor summary of a mixed workstation: GPU 0 large (no flags), GPU 1 small (--lowvram), GPU 2 failed.
@@ -105,3 +106,31 @@ def test_the_units_left_stale_by_a_shrink_and_their_launch_files(repo_root):
         "/etc/systemd/system/comfyui-gpu1.service": f"{DATA}/gpu1/comfyui-launch.json",
         "/etc/systemd/system/comfyui.service": f"{DATA}/comfyui-launch.json",  # the single unit of before
     }
+
+
+def _gpus_accepted(repo_root, comfyui_gpus: Any) -> bool:
+    """Every condition of the role's comfyui_gpus check, with the task's own vars."""
+    tasks = yaml.safe_load((repo_root / "roles/comfyui/tasks/service.yml").read_text())
+    task = next(t for t in tasks if t["name"].startswith("Check comfyui_gpus"))
+    variables = {"__comfyui_summary": SUMMARY, "comfyui_gpus": comfyui_gpus}
+    variables["__comfyui_settled_instances"] = _instances(repo_root, **variables)
+    variables.update({name: trust_as_template(value) for name, value in task["vars"].items()})
+    conditions = task["ansible.builtin.assert"]["that"]
+    return all(evaluate(repo_root, condition, **variables) for condition in conditions)
+
+
+@pytest.mark.parametrize(
+    ("comfyui_gpus", "accepted"),
+    [
+        ("all", True),
+        ([1, 0], True),
+        ([2], False),  # the doctor failed GPU 2
+        ([5], False),  # no GPU 5 on the host
+        ([0, 0], False),
+        ([], False),
+        ("0,1", False),  # a string, not a list
+        ([0, "1"], False),
+    ],
+)
+def test_comfyui_gpus_is_checked_against_the_doctors_gpus(repo_root, comfyui_gpus, accepted):
+    assert _gpus_accepted(repo_root, comfyui_gpus) is accepted
