@@ -68,6 +68,18 @@ def test_smoke_reports_seconds_and_the_output_file(server, template):
     assert report["params"]["width"] <= 320 and report["params"]["steps"] <= 2  # the tiny size
 
 
+def test_the_input_image_is_uploaded_not_assumed(server):
+    """A provisioned server's input folder is the service's data folder: no example.png there. The Wan
+    smoke uploads its own image and its LoadImage names what the server stored."""
+    url, comfy = server
+    result, report = smoke(url, WAN)
+    assert result.returncode == 0, result.stdout
+    assert (comfy / "input" / "wanprov-smoke.png").read_bytes().startswith(b"\x89PNG")
+    entry = get(url, f"/history/{report['prompt_id']}")[report["prompt_id"]]
+    images = [n["inputs"]["image"] for n in entry["prompt"][2].values() if n["class_type"] == "LoadImage"]
+    assert images == ["wanprov-smoke.png"]
+
+
 def test_smoke_text_output(server):
     result = run_workflow("smoke", "flux1-schnell", "--url", server[0], "--poll", "0.05")
     assert result.returncode == 0 and "flux1-schnell: ok in" in result.stdout and ".png" in result.stdout

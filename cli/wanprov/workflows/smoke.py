@@ -9,13 +9,18 @@ Shapes follow ComfyUI 0.3.64 (server.py post_prompt / get_history_prompt_id, exe
   "status": {"status_str": "success"|"error", "completed", "messages": [[event, data], ...]}}};
   an `execution_error` message names the node, its class, the exception and the traceback.
 On timeout the prompt is interrupted and dropped from the queue, so a stuck run does not hold the GPU.
+A LoadImage input is uploaded first (POST /upload/image, multipart `image`, `overwrite`): the server lists
+only its own input folder, which on a provisioned host is the service's data folder, not the checkout's
+example.png.
 """
 
 from __future__ import annotations
 
 import contextlib
+import struct
 import time
 import uuid
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -74,12 +79,19 @@ class _Http:
         self.base = base.rstrip("/")
         self.timeout = timeout
 
-    def call(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+    def upload(self, path: str, filename: str, data: bytes, fields: dict[str, str]) -> tuple[int, Any]:
+        """A multipart POST (`image` file plus form fields), as ComfyUI's upload routes read it."""
+        return self.call("POST", path, files={"image": (filename, data, "image/png")}, data=fields)
+
+    def call(self, method: str, path: str, body: Any = None, **multipart: Any) -> tuple[int, Any]:
         import requests  # deferred: only the smoke and URL schemas need it
 
         url = self.base + path
         try:
-            response = requests.request(method, url, json=body, timeout=self.timeout)
+            if multipart:
+                response = requests.request(method, url, timeout=self.timeout, **multipart)
+            else:
+                response = requests.request(method, url, json=body, timeout=self.timeout)
         except requests.RequestException as exc:
             raise NetworkError(
                 f"{method} {url} failed: {exc}",
@@ -94,6 +106,40 @@ class _Http:
                 f"{method} {url} answered HTTP {response.status_code} without JSON: {response.text[:200]!r}",
                 hint="point --url at a ComfyUI server",
             ) from exc
+
+
+SMOKE_IMAGE = "wanprov-smoke.png"
+
+
+def smoke_png(width: int = 64, height: int = 64) -> bytes:
+    """A mid-grey RGB PNG, made here so the smoke needs no file on the host (the I2V nodes resize it)."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    rows = b"".join(b"\x00" + b"\x80" * (3 * width) for _ in range(height))
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(rows))
+        + chunk(b"IEND", b"")
+    )
+
+
+def upload_input_images(http: _Http, prompt: dict[str, Any]) -> None:
+    """Upload the smoke image once and point every LoadImage node at the name the server gives it."""
+    loaders = [n for n in prompt.values() if isinstance(n, dict) and n.get("class_type") == "LoadImage"]
+    if not loaders:
+        return
+    status, reply = http.upload("/upload/image", SMOKE_IMAGE, smoke_png(), {"overwrite": "true"})
+    if status != 200 or not isinstance(reply, dict) or not isinstance(reply.get("name"), str):
+        raise SmokeProtocolError(
+            f"POST {http.base}/upload/image answered HTTP {status}: {reply!r}", hint=None
+        )
+    name = "/".join(p for p in (reply.get("subfolder") or "", reply["name"]) if p)
+    for node in loaders:
+        node.setdefault("inputs", {})["image"] = name
 
 
 def smoke_overrides(template: str) -> dict[str, Any]:
@@ -124,6 +170,7 @@ def run_smoke(
     """Queue `prompt` on the ComfyUI at `url` and wait (at most `timeout` seconds) for its history entry."""
     http = _Http(url, timeout=min(30.0, max(timeout, 1.0)))
     report = SmokeReport(url, template, REFUSED)
+    upload_input_images(http, prompt)
     start = clock()
     status, reply = http.call("POST", "/prompt", {"prompt": prompt, "client_id": f"wanprov-{uuid.uuid4()}"})
     if not isinstance(reply, dict):

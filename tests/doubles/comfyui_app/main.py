@@ -87,10 +87,31 @@ class Handler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
+        if self.path.split("?", 1)[0] in ("/upload/image", "/api/upload/image"):
+            self._upload(self.rfile.read(length))
+            return
         try:
             self._queue_route(json.loads(self.rfile.read(length) or b"null"))
         except ValueError:
             self._reply(400, b"")  # aiohttp's request.json() raises; ComfyUI answers 500 or 400
+
+    def _upload(self, body: bytes) -> None:
+        """server.py image_upload: the multipart `image` saved into the input folder."""
+        from email.parser import BytesParser
+
+        message = BytesParser().parsebytes(
+            b"Content-Type: " + self.headers.get("Content-Type", "").encode() + b"\r\n\r\n" + body
+        )
+        parts = {p.get_param("name", header="content-disposition"): p for p in message.get_payload() or []}
+        image = parts.get("image")
+        filename = image.get_filename() if image is not None else None
+        if not filename or "/" in filename or filename.startswith("."):
+            self._reply(400, b"")
+            return
+        folder = Path(args.input_directory) if args.input_directory else HERE / "input"
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / filename).write_bytes(image.get_payload(decode=True))
+        self._reply(200, json.dumps({"name": filename, "subfolder": "", "type": "input"}).encode())
 
     def _queue_route(self, document: object) -> None:
         answer = self.queue.handle(self.command, self.path, document) if self.queue else None
