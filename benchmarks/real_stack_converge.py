@@ -212,15 +212,16 @@ def main() -> int:
             text=True,
         )
         figures["opencv"] = [p["name"] for p in json.loads(cv.stdout or "[]") if "opencv" in p["name"]]
-        figures["log"] = str(root / "var/lib/comfyui/comfyui.log")
+        figures["log"] = str(root / "var/lib/comfyui/cpu/comfyui.log")  # a --cpu host: one instance, cpu
         print(json.dumps(figures, indent=2))
         return 0
     finally:
         if not opts.keep:
-            subprocess.run(
-                [sys.executable, str(root / "var/lib/comfyui/wanprov-supervise.py"), "stop",
-                 str(root / "var/lib/comfyui/comfyui-launch.json")], check=False
-            )  # fmt: skip
+            for launch in sorted((root / "var/lib/comfyui").glob("*/comfyui-launch.json")):  # per instance
+                subprocess.run(
+                    [sys.executable, str(root / "var/lib/comfyui/wanprov-supervise.py"), "stop", str(launch)],
+                    check=False,
+                )
             fleet.stop()
 
 

@@ -35,13 +35,15 @@ OBJECT_INFO = REPO_ROOT / "manifests" / "comfyui" / "object_info.json"
 SITE = REPO_ROOT / "site.yml"
 
 # host name -> the GPU double's named spec. rtx5090-old has a torch without sm_120: preflight must refuse it.
+# rtx4090 has two GPUs of two classes (RTX 4090 + RTX 4070 Ti SUPER): two ComfyUI instances, two profiles.
 FLEET_GPUS: dict[str, str] = {
-    "h100": "h100",
-    "rtx4090": "rtx4090_driver535_cu128",
+    "h100": "h100_single",
+    "rtx4090": "rtx4090_rtx4070tis_cu128",
     "rtx5090-old": "rtx5090_torch251_cu124",
 }
 READY_HOSTS = ("h100", "rtx4090")
 BAD_HOST = "rtx5090-old"
+TWO_GPU_HOST = "rtx4090"
 
 # The profiles the test fleet fetches; their shipped catalog entries are re-pointed at tiny files.
 FLEET_PROFILES = ("wan22-i2v-a14b-q4km-lightning", "wan22-i2v-a14b-q5-lightning")
@@ -72,11 +74,22 @@ class FleetUnderTest:
     def models_dir(self, name: str) -> Path:
         return Path(str(self.host_vars[name]["comfyui_models_dir"]))
 
+    def instance_dir(self, name: str, gpu: int) -> Path:
+        """GPU `gpu`'s instance folder on host `name` (output/, temp/, user/, pid, log, launch file)."""
+        return Path(str(self.host_vars[name]["comfyui_data_dir"])) / f"gpu{gpu}"
+
+    def port(self, name: str, gpu: int) -> int:
+        return int(self.host_vars[name]["comfyui_ports"][gpu])  # type: ignore[index]
+
+    @property
+    def report_path(self) -> Path:
+        return Path(str(self.extra_vars["fleet_report_path"]))
+
     def stop(self) -> None:
         for variables in self.host_vars.values():  # the services the test-only supervisor started
-            pidfile = Path(str(variables["comfyui_data_dir"])) / "comfyui.pid"
-            with contextlib.suppress(FileNotFoundError, ProcessLookupError, ValueError):
-                os.killpg(int(pidfile.read_text()), signal.SIGTERM)
+            for pidfile in Path(str(variables["comfyui_data_dir"])).glob("*/comfyui.pid"):
+                with contextlib.suppress(FileNotFoundError, ProcessLookupError, ValueError):
+                    os.killpg(int(pidfile.read_text()), signal.SIGTERM)
         self.fleet.stop()
         self.hub.stop()
         shutil.rmtree(self.base, ignore_errors=True)
@@ -85,7 +98,7 @@ class FleetUnderTest:
 def stop_by_pidfiles(base: Path) -> None:
     """Stop a fleet that `build_fleet` started in another (finished) process, from its pid files alone:
     each host's ComfyUI service, each sshd and its sessions; then remove `base`. For fleet-demo --stop."""
-    for pidfile in sorted(base.glob("fleet/hosts/*/var/lib/comfyui/comfyui.pid")):
+    for pidfile in sorted(base.glob("fleet/hosts/*/var/lib/comfyui/*/comfyui.pid")):
         with contextlib.suppress(FileNotFoundError, ProcessLookupError, ValueError):
             os.killpg(int(pidfile.read_text()), signal.SIGTERM)
     for pidfile in sorted(base.glob("fleet/sshd/*/sshd.pid")):
@@ -152,7 +165,8 @@ def stack_sources(dest: Path) -> tuple[SourceRepos, Path, Path]:
 
 
 def stack_host_vars(repos: SourceRepos, manifest: Path, wheelhouse: Path, root: Path) -> dict[str, object]:
-    """Every path under the host's own root; the stack from local sources; the service on its own port."""
+    """Every path under the host's own root; the stack from local sources; each instance on its own port."""
+    port = _free_port()
     return {
         "wanprov_cli_venv": f"{root}/opt/wanprov/venv",
         "wanprov_cli_pip_environment": {"PIP_NO_INDEX": "1", "PIP_FIND_LINKS": str(wheelhouse)},
@@ -166,7 +180,9 @@ def stack_host_vars(repos: SourceRepos, manifest: Path, wheelhouse: Path, root: 
         "comfyui_user": f"wanprov-{root.name}",
         "comfyui_group": f"wanprov-{root.name}",
         "comfyui_service_manager": "process",  # systemd is not PID 1 here: the role's test-only supervisor
-        "comfyui_port": _free_port(),
+        "comfyui_port": port,
+        # Free ports for GPU 0 and 1 (comfyui_port + 1 may be another host's).
+        "comfyui_ports": {0: port, 1: _free_port()},
         "comfyui_git_url": repos.comfyui_url,
         "comfyui_git_url_schemes": ["file"],  # the local repos: the documented opt-in
         "comfyui_version": repos.comfyui_commit,
@@ -222,7 +238,13 @@ def build_fleet(
         name: stack_host_vars(repos, node_manifest, wheelhouse, fleet.hosts[name].root) for name in hosts
     }
     _add_host_vars(fleet, host_vars)
-    variables = {"models_manifest": str(manifest), "models_hf_endpoint": hub.url, **(extra_vars or {})}
+    variables = {
+        "models_manifest": str(manifest),
+        "models_hf_endpoint": hub.url,
+        "fleet_report_wanprov": str(Path(sys.executable).parent / "wanprov"),
+        "fleet_report_path": str(base / "reports" / "fleet-report.json"),
+        **(extra_vars or {}),
+    }
     return FleetUnderTest(base, fleet, hub, manifest, host_vars, variables)
 
 

@@ -78,9 +78,9 @@ def bare(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bare]:
     fleet.inventory.write_text(yaml.safe_dump(document, sort_keys=False))
     yield Bare(fleet, root, variables)
     for data in (root / "var/lib/comfyui", root / "srv/comfyui-data"):
-        if (data / "comfyui-launch.json").exists():
+        for launch in data.glob("*/comfyui-launch.json"):  # one per instance (here: cpu/)
             subprocess.run(
-                ["python3", str(data / "wanprov-supervise.py"), "stop", str(data / "comfyui-launch.json")],
+                ["python3", str(data / "wanprov-supervise.py"), "stop", str(launch)],
                 check=False, capture_output=True,
             )  # fmt: skip
     fleet.stop()
@@ -150,10 +150,11 @@ def test_changing_the_data_folder_on_a_live_host(bare, first):
     moved = str(bare.root / "srv/comfyui-data")
     result = bare.converge(comfyui_data_dir=moved)
     assert result.rc == 0, result.describe()
-    for sub in ("input", "output", "temp", "user"):
-        assert (Path(moved) / sub).is_dir()
-    launch = json.loads((Path(moved) / "comfyui-launch.json").read_text())
-    assert f"{moved}/input" in launch["argv"]
+    assert (Path(moved) / "input").is_dir()  # shared by the instances
+    for sub in ("output", "temp", "user"):  # the instance's own (a --cpu host: one instance, cpu/)
+        assert (Path(moved) / "cpu" / sub).is_dir()
+    launch = json.loads((Path(moved) / "cpu" / "comfyui-launch.json").read_text())
+    assert f"{moved}/input" in launch["argv"] and f"{moved}/cpu/output" in launch["argv"]
 
 
 def test_health_with_file_lists_required_names_the_missing_files(bare, first):

@@ -22,7 +22,7 @@ def test_stop_by_pidfiles_ends_sshd_and_service_and_removes_the_folder(tmp_path)
     base = tmp_path / "demo"
     fleet = Fleet.start(base / "fleet", [HostSpec("gpu-a")])
     sshd = fleet.hosts["gpu-a"].process
-    data_dir = fleet.hosts["gpu-a"].root / "var" / "lib" / "comfyui"
+    data_dir = fleet.hosts["gpu-a"].root / "var" / "lib" / "comfyui" / "gpu0"  # GPU 0's instance
     data_dir.mkdir(parents=True)
     # Stands in for the ComfyUI service the role's supervisor starts (its own session, a pid file).
     service = subprocess.Popen(["sleep", "300"], start_new_session=True)

@@ -12,12 +12,13 @@ from __future__ import annotations
 import hashlib
 import json
 import sys
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from fleet.fleet_setup import BAD_HOST, READY_HOSTS, FleetUnderTest, build_fleet
+from fleet.fleet_setup import BAD_HOST, READY_HOSTS, TWO_GPU_HOST, FleetUnderTest, build_fleet
 
 pytestmark = [pytest.mark.fleet, pytest.mark.slow, pytest.mark.timeout(900)]
 
@@ -46,7 +47,7 @@ def _model_files(fut: FleetUnderTest, host: str) -> list[Path]:
 
 def test_ready_hosts_converge_and_bad_host_fails_its_torch_verdict_with_reason(fut, first_run):
     result = first_run
-    assert set(result.recap) == {*READY_HOSTS, BAD_HOST}, result.describe()
+    assert set(result.recap) == {*READY_HOSTS, BAD_HOST, "localhost"}, result.describe()  # + the report play
     for host in READY_HOSTS:
         counts = result.recap[host]
         assert counts.failed == 0 and counts.unreachable == 0, result.describe()
@@ -110,7 +111,7 @@ def test_testinfra_verifies_each_ready_host(fut, first_run, host):
         ssh_extra_args="-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR",
     )
     variables = fut.host_vars[host]
-    workflows = Path(str(variables["comfyui_data_dir"])) / "user" / "default" / "workflows"
+    workflows = fut.instance_dir(host, 0) / "user" / "default" / "workflows"
     editor = remote.file(str(workflows / "wan22-i2v-gguf-lightning.json"))
     api = remote.file(str(workflows / "wan22-i2v-gguf-lightning.api.json"))
     assert editor.is_file and api.is_file
@@ -133,8 +134,8 @@ def test_controller_cache_downloads_once_for_the_fleet(fut, first_run):
     """models_source=controller_cache: two hosts miss the same file; the hub serves it once (to the
     controller), and each host gets it from the controller's copy, verified by `fetch-models --from`."""
     victims = []
-    for host in READY_HOSTS:
-        victim = next(path for path in _model_files(fut, host) if path.suffix == ".gguf")
+    for host in READY_HOSTS:  # a file of the Q5_K_S profile, which both hosts need (rtx4090's GPU 0 too)
+        victim = next(path for path in _model_files(fut, host) if path.name.endswith("Q5_K_S.gguf"))
         victims.append((victim, hashlib.sha256(victim.read_bytes()).hexdigest()))
         victim.unlink()
     assert victims[0][0].name == victims[1][0].name  # same profile on both: one download is enough
@@ -165,3 +166,106 @@ def test_controller_cache_downloads_once_for_the_fleet(fut, first_run):
         if request["method"] == "GET" and str(request["path"]).endswith("/" + victims[0][0].name)
     ]
     assert len(downloads) == 1, fut.hub.requests
+
+
+def _get_json(url: str) -> dict:
+    with urllib.request.urlopen(url, timeout=10) as response:
+        return json.loads(response.read())
+
+
+def _answers(port: int) -> bool:
+    try:
+        _get_json(f"http://127.0.0.1:{port}/system_stats")
+    except OSError:
+        return False
+    return True
+
+
+def test_two_gpu_host_runs_one_instance_per_gpu(fut, first_run):
+    """rtx4090 (RTX 4090 + RTX 4070 Ti SUPER): two services, each on its GPU (--cuda-device N with
+    CUDA_DEVICE_ORDER=PCI_BUS_ID), its own port and output folder; workflows rendered for each GPU's tier;
+    the models folder holds both profiles' files."""
+    host = TWO_GPU_HOST
+    units = Path(str(fut.host_vars[host]["comfyui_systemd_unit_dir"]))
+    assert sorted(path.name for path in units.glob("comfyui*.service")) == [
+        "comfyui-gpu0.service",
+        "comfyui-gpu1.service",
+    ]
+    outputs = set()
+    for gpu in (0, 1):
+        launch = json.loads((fut.instance_dir(host, gpu) / "comfyui-launch.json").read_text())
+        argv = launch["argv"]
+        assert argv[argv.index("--cuda-device") + 1] == str(gpu)
+        assert argv[argv.index("--port") + 1] == str(fut.port(host, gpu))
+        assert launch["env"]["CUDA_DEVICE_ORDER"] == "PCI_BUS_ID"
+        output = argv[argv.index("--output-directory") + 1]
+        assert output == str(fut.instance_dir(host, gpu) / "output")
+        outputs.add(output)
+        # The running process is this instance's (the double reports the argv it was started with).
+        stats = _get_json(f"http://127.0.0.1:{fut.port(host, gpu)}/system_stats")
+        assert stats["system"]["argv"][stats["system"]["argv"].index("--cuda-device") + 1] == str(gpu)
+    assert len(outputs) == 2
+    unit = (units / "comfyui-gpu1.service").read_text()
+    assert "--cuda-device 1" in unit and 'Environment="CUDA_DEVICE_ORDER=PCI_BUS_ID"' in unit
+    assert "ProtectSystem=strict" in unit and "NoNewPrivileges=true" in unit
+
+    # Each instance's workflows name its own GPU's profile's files: Q5_K_S on the 4090, Q4_K_M on the 4070 Ti.
+    api = [
+        (fut.instance_dir(host, gpu) / "user/default/workflows/wan22-i2v-gguf-lightning.api.json").read_text()
+        for gpu in (0, 1)
+    ]
+    assert "Q5_K_S" in api[0] and "Q4_K_M" not in api[0], api[0][:2000]
+    assert "Q4_K_M" in api[1] and "Q5_K_S" not in api[1], api[1][:2000]
+    names = {path.name for path in _model_files(fut, host)}
+    assert any("Q5_K_S" in name for name in names) and any("Q4_K_M" in name for name in names), names
+
+
+def test_fleet_report_json_has_a_row_per_instance_and_the_refused_host(fut, first_run):
+    fut.converge()  # after the first run, preflight judges the bad host's installed torch: refused
+    report = json.loads(fut.report_path.read_text())
+    assert report["schema"] == "wanprov.fleet-report/1"
+    rows = {(row["host"], row["gpu"]): row for row in report["rows"]}
+    for host, gpu in (("h100", 0), (TWO_GPU_HOST, 0), (TWO_GPU_HOST, 1)):
+        row = rows[(host, gpu)]
+        assert row["status"] == "healthy", row
+        assert row["url"] == f"http://127.0.0.1:{fut.port(host, gpu)}", row
+        assert row["workflows_validated"] == row["workflows_total"] == 1, row
+    assert rows[(TWO_GPU_HOST, 0)]["profile"] != rows[(TWO_GPU_HOST, 1)]["profile"]
+    assert rows[(TWO_GPU_HOST, 1)]["gpu_name"] == "NVIDIA GeForce RTX 4070 Ti SUPER"
+    bad = [row for row in report["rows"] if row["host"] == BAD_HOST]
+    assert bad and all(row["status"] == "refused" for row in bad), bad
+    assert any("sm_120" in (row["reason"] or "") for row in bad), bad
+    assert any("cu128" in (row["fix"] or "") for row in bad), bad
+    assert report["ok"] is False
+
+
+def test_shrinking_comfyui_gpus_removes_the_instance_and_check_reports_it(fut, first_run):
+    host = TWO_GPU_HOST
+    unit = Path(str(fut.host_vars[host]["comfyui_systemd_unit_dir"])) / "comfyui-gpu1.service"
+    launch = fut.instance_dir(host, 1) / "comfyui-launch.json"
+    only_gpu0 = ["--tags", "stack", "--extra-vars", json.dumps({"comfyui_gpus": [0]})]
+
+    preview = fut.converge(check=True, diff=True, args=only_gpu0)
+    assert preview.recap[host].changed >= 1 and preview.recap[host].failed == 0, preview.describe()
+    assert str(unit) in preview.stdout, preview.describe()  # the removal, named
+    assert unit.exists() and _answers(fut.port(host, 1)), "check mode must not remove anything"
+
+    shrink = fut.converge(args=only_gpu0)
+    assert shrink.recap[host].changed >= 1 and shrink.recap[host].failed == 0, shrink.describe()
+    assert shrink.recap["h100"].changed == 0, shrink.describe()  # [0] is all it has
+    assert not unit.exists() and not launch.exists()
+    assert not _answers(fut.port(host, 1))  # stopped
+    assert _answers(fut.port(host, 0))
+    assert (fut.instance_dir(host, 1) / "output").is_dir()  # what users made stays
+
+    again = fut.converge(args=only_gpu0)
+    assert again.recap[host].changed == 0, again.describe()
+
+    # Back to every usable GPU: check mode reports the removed unit (with its diff), a run restores it.
+    check = fut.converge(check=True, diff=True, args=["--tags", "stack"])
+    assert check.recap[host].changed >= 1 and check.recap[host].failed == 0, check.describe()
+    assert str(unit) in check.stdout and "--cuda-device 1" in check.stdout, check.describe()
+    assert not unit.exists()
+    restore = fut.converge(args=["--tags", "stack"])
+    assert restore.recap[host].failed == 0 and unit.exists(), restore.describe()
+    assert _answers(fut.port(host, 1))

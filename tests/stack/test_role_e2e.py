@@ -51,7 +51,7 @@ class StackHost:
 
     @property
     def unit(self) -> Path:
-        return self.root / "etc/systemd/system/comfyui.service"
+        return self.root / "etc/systemd/system/comfyui-gpu0.service"
 
     def play(self, **kwargs: object) -> PlaybookResult:
         return run_playbook(self.fleet, PLAYBOOK, **kwargs)  # type: ignore[arg-type]
@@ -115,6 +115,7 @@ def stack_host(full_wheelhouse: Path, source_repos: SourceRepos) -> Iterator[Sta
         "comfyui_torchaudio_version": "2.9.1+cu128",
         "comfyui_pip_extra_args": f"--no-index --find-links {full_wheelhouse}",
         "comfyui_launch_flags": ["--highvram"],
+        "comfyui_gpus": [0],  # no doctor here to list the usable GPUs: GPU 0's instance, as given
         "comfyui_judge_torch": False,  # no GPU double here: the torch verdict is the fleet tests' business
         "comfyui_wait_delay": 1,
     }
@@ -123,7 +124,7 @@ def stack_host(full_wheelhouse: Path, source_repos: SourceRepos) -> Iterator[Sta
     try:
         yield host
     finally:
-        _stop_service(root / "var/lib/comfyui/comfyui.pid")
+        _stop_service(root / "var/lib/comfyui/gpu0/comfyui.pid")
         fleet.stop()
         shutil.rmtree(base, ignore_errors=True)
 
@@ -163,7 +164,7 @@ def test_converge_provisions_the_host(converged):
         ssh_extra_args="-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null",
     )
     assert infra.user(SERVICE_USER).exists and infra.user(SERVICE_USER).shell == "/usr/sbin/nologin"
-    data = infra.file(str(host.root / "var/lib/comfyui/output"))
+    data = infra.file(str(host.root / "var/lib/comfyui/gpu0/output"))
     assert data.is_directory and data.user == SERVICE_USER
     code = infra.file(str(host.install_dir / "main.py"))
     assert code.user == "root" and code.mode == 0o644
@@ -181,7 +182,9 @@ def test_converge_provisions_the_host(converged):
     unit = infra.file(str(host.unit))
     assert unit.contains(f"User={SERVICE_USER}") and unit.contains("NoNewPrivileges=true")
     assert unit.contains("ProtectSystem=strict") and unit.contains("Restart=on-failure")
-    assert unit.contains("--highvram") and unit.contains(f"--listen 127.0.0.1 --port {host.port}")
+    assert unit.contains("--highvram") and unit.contains("--listen 127.0.0.1")
+    assert unit.contains(f"--port {host.port} ")
+    assert unit.contains("--cuda-device 0") and unit.contains('Environment="CUDA_DEVICE_ORDER=PCI_BUS_ID"')
     assert infra.file(str(host.root / "opt/comfyui/venv/pip.conf")).contains("constraint = ")
     assert infra.file(str(host.root / "opt/comfyui/venv/wanprov-constraints.txt")).contains(
         f"torch=={TORCH_PINNED}"
@@ -204,7 +207,7 @@ def test_unit_file_passes_systemd_analyze_verify(converged, tmp_path):
         pytest.skip("systemd-analyze is not installed")
     proc = subprocess.run(["systemd-analyze", "verify", str(host.unit)], capture_output=True, text=True)
     # verify prints problems it finds in the unit; the unit's own name appears only in those lines
-    problems = [line for line in proc.stderr.splitlines() if "comfyui.service" in line]
+    problems = [line for line in proc.stderr.splitlines() if "comfyui-gpu0.service" in line]
     assert proc.returncode == 0 and not problems, proc.stderr
 
 

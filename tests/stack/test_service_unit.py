@@ -35,7 +35,11 @@ def _variables(repo_root: Path, **overrides: Any) -> dict[str, Any]:
         comfyui_user="comfyui",
         comfyui_group="comfyui",
         comfyui_install_dir="/opt/comfyui/ComfyUI",
-        __comfyui_argv=[sys.executable, "/opt/comfyui/ComfyUI/main.py", "--listen", "127.0.0.1"],
+        __comfyui_venv_python=sys.executable,
+        # GPU 0's instance, built by the role's own vars (one instance per GPU) from a doctor summary.
+        __comfyui_summary={"gpus": [{"index": 0, "launch_flags": []}], "usable_gpus": [0]},
+        __comfyui_tier_flags=[],
+        __comfyui_instance=ansible_template.trust_as_template("{{ __comfyui_instances[0] }}"),
     )
     variables.update(overrides)
     return variables
@@ -71,7 +75,7 @@ def test_hostile_values_stay_inside_their_directive(repo_root, tmp_path):
         repo_root,
         "comfyui.service.j2",
         comfyui_service_environment={"HOSTILE": HOSTILE, "CUDA_VISIBLE_DEVICES": 0},
-        __comfyui_argv=[sys.executable, "/opt/comfyui/ComfyUI/main.py", "--x", "$HOME " + HOSTILE],
+        comfyui_extra_launch_flags=["--x", "$HOME " + HOSTILE],
         comfyui_service_write_paths=["/srv/a%b c"],
     )
     keys = [line.split("=", 1)[0] for line in directives(unit)]

@@ -151,6 +151,22 @@ SPECS: dict[str, HostSpec] = {
             modules={"triton": "3.5.0"},
         ),
         HostSpec(
+            # A workstation with two GPU classes: RTX 4090 (GPU 0, 24 GiB: tier large) + RTX 4070 Ti SUPER
+            # (GPU 1, 16 GiB: tier medium), so its two ComfyUI instances need different profiles.
+            "rtx4090_rtx4070tis_cu128",
+            "NVIDIA GeForce RTX 4090",
+            "8.9",
+            24564,
+            "570.124.06",
+            "12.8",
+            nvenc=True,
+            torch_version="2.9.1+cu128",
+            torch_cuda="12.8",
+            arch_list=TORCH_ARCH["cu128-2.9"],
+            modules={"triton": "3.5.0"},
+            more_gpus=(GpuSpec("NVIDIA GeForce RTX 4070 Ti SUPER", "8.9", 16376),),
+        ),
+        HostSpec(
             "rtx4090_pyav_only",  # ComfyUI venv with PyAV, no ffmpeg binary installed
             "NVIDIA GeForce RTX 4090",
             "8.9",
@@ -246,3 +262,5 @@ SPECS: dict[str, HostSpec] = {
         ),
     )
 }
+# One H100 of the recorded 8-GPU host: a single-GPU host (one ComfyUI instance) for the fleet tests.
+SPECS["h100_single"] = dataclasses.replace(SPECS["h100"], name="h100_single", more_gpus=())
