@@ -79,7 +79,7 @@ options:
     type: str
     default: ""
   torch_version:
-    description: The torch version (set with I(torch_variant) and I(torchvision_version)).
+    description: The torch version (set with I(torch_variant), I(torchvision_version), I(torchaudio_version)).
     type: str
     default: ""
   torchvision_version:
@@ -87,7 +87,7 @@ options:
     type: str
     default: ""
   torchaudio_version:
-    description: The torchaudio version; C(none) or empty skips torchaudio.
+    description: The torchaudio version (ComfyUI needs it; the three are pinned together).
     type: str
     default: ""
   torch_index_url:
@@ -186,7 +186,7 @@ EXAMPLES = r"""
     torch_variant: cu128
     torch_version: 2.9.1
     torchvision_version: 0.24.1
-    torchaudio_version: none
+    torchaudio_version: 2.9.1
     launch_flags: [--highvram]
     protect: false
     install_torch: false
@@ -214,9 +214,15 @@ plan:
       sample: {variant: cu128, torch: 2.9.1, torchvision: 0.24.1, torchaudio: 2.9.1,
                index_url: "https://download.pytorch.org/whl/cu128", source: doctor}
     torch_pins:
-      description: Name -> pinned version (with its local label).
+      description:
+        - torch, torchvision and torchaudio (pinned together) -> the version as given.
+        - A pin without a local label accepts any (PEP 440), so C(2.9.1) matches C(2.9.1+cu128).
       type: dict
-      sample: {torch: 2.9.1+cu128, torchvision: 0.24.1+cu128, torchaudio: 2.9.1+cu128}
+      sample: {torch: 2.9.1, torchvision: 0.24.1, torchaudio: 2.9.1}
+    url:
+      description: Where the host itself reaches the service (a wildcard listen address on loopback).
+      type: str
+      sample: http://127.0.0.1:8188
     pip_args:
       description: pip arguments for every install but torch's.
       type: list
@@ -257,7 +263,7 @@ torch:
   description: The pinned and installed torch versions and the action (C(none), C(install), C(unknown)).
   returned: always
   type: dict
-  sample: {pinned: {torch: 2.9.1+cu128}, installed: {torch: null}, action: install}
+  sample: {pinned: {torch: 2.9.1}, installed: {torch: null}, action: install}
 flags:
   description: The launch flag check (C(source), C(accepted), C(rejected)); null when not run.
   returned: always
@@ -374,6 +380,7 @@ def _protect(module, plan, diffs):
 
 def _torch(module, plan, diffs):
     from wanprov.stack import pip
+    from wanprov.stack.constraints import pin_satisfied
 
     python = Path(plan.python)
     if not python.exists():
@@ -384,7 +391,7 @@ def _torch(module, plan, diffs):
         # check mode on a bare host: the venv comes later in the real run
         return {"pinned": plan.torch_pins, "installed": None, "action": "unknown"}
     installed = pip.installed_versions(python, list(plan.torch_pins))
-    if installed == plan.torch_pins:
+    if all(pin_satisfied(pin, installed.get(name)) for name, pin in plan.torch_pins.items()):
         return {"pinned": plan.torch_pins, "installed": installed, "action": "none"}
     diffs.append({
         "before_header": f"{python} (torch)", "after_header": f"{python} (torch)",

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from wanprov.errors import UsageError
+from wanprov.errors import ManifestError, UsageError
 from wanprov.stack.constraints import read_pins
 from wanprov.stack.errors import RefusedError
 from wanprov.stack.host_plan import StackRequest, TorchRequest, plan_stack, settle_torch, torch_pins
@@ -39,19 +39,16 @@ def test_the_doctor_decides_when_nothing_is_explicit(tmp_path):
         "variant": "cu128", "torch": "2.9.1", "torchvision": "0.24.1", "torchaudio": "2.9.1",
         "index_url": "https://download.pytorch.org/whl/cu128", "source": "doctor",
     }  # fmt: skip
-    assert plan.torch_pins == {
-        "torch": "2.9.1+cu128",
-        "torchvision": "0.24.1+cu128",
-        "torchaudio": "2.9.1+cu128",
-    }
+    assert plan.torch_pins == {"torch": "2.9.1", "torchvision": "0.24.1", "torchaudio": "2.9.1"}
     assert plan.torch_pip_args == ["--index-url", "https://download.pytorch.org/whl/cu128"]
     assert plan.pip_args == []
     assert plan.launch_flags == [
         "--reserve-vram", "2", "--listen", "127.0.0.1", "--port", "8188",
         "--output-directory", f"{tmp_path}/data/output", "--input-directory", f"{tmp_path}/data/input",
         "--temp-directory", f"{tmp_path}/data/temp", "--user-directory", f"{tmp_path}/user",
-        "--disable-auto-launch",
+        "--database-url", f"sqlite:///{tmp_path}/user/comfyui.db", "--disable-auto-launch",
     ]  # fmt: skip
+    assert plan.url == "http://127.0.0.1:8188"
     assert plan.argv == [f"{tmp_path}/venv/bin/python", f"{tmp_path}/ComfyUI/main.py", *plan.launch_flags]
 
 
@@ -67,7 +64,7 @@ def test_protection_files_are_the_constraints_modules_text(tmp_path):
 
 
 def test_explicit_torch_and_flags_win(tmp_path):
-    torch = TorchRequest(variant="cu126", torch="2.8.0", torchvision="0.23.0", torchaudio="none")
+    torch = TorchRequest(variant="cu126", torch="2.8.0", torchvision="0.23.0", torchaudio="2.8.0")
     plan = plan_stack(
         request(
             tmp_path, torch=torch, launch_flags=["--lowvram"], extra_launch_flags=["--use-sage-attention"],
@@ -78,7 +75,7 @@ def test_explicit_torch_and_flags_win(tmp_path):
         SUMMARY,
     )  # fmt: skip
     assert plan.torch["index_url"] == "https://download.pytorch.org/whl/cu126"
-    assert plan.torch_pins == {"torch": "2.8.0+cu126", "torchvision": "0.23.0+cu126"}
+    assert plan.torch_pins == {"torch": "2.8.0", "torchvision": "0.23.0", "torchaudio": "2.8.0"}
     assert plan.pip_args == [
         "--index-url",
         "https://pypi.example/simple",
@@ -92,7 +89,9 @@ def test_explicit_torch_and_flags_win(tmp_path):
 
 
 def test_explicit_everything_needs_no_doctor(tmp_path):
-    torch = TorchRequest(variant="cu128", torch="2.9.1", torchvision="0.24.1", index_url="https://mirror/whl")
+    torch = TorchRequest(
+        variant="cu128", torch="2.9.1", torchvision="0.24.1", torchaudio="2.9.1", index_url="https://mirror/whl"
+    )
     plan = plan_stack(request(tmp_path, torch=torch, launch_flags_auto=False))
     assert plan.torch["index_url"] == "https://mirror/whl"
     assert plan.launch_flags[0] == "--listen"
@@ -115,8 +114,9 @@ def test_index_override_applies_to_the_doctors_choice():
         (TorchRequest(torch="2.9.1"), SUMMARY, UsageError, "must be set together"),
         (TorchRequest(), {"torch": None, "launch_flags": []}, RefusedError, "no torch wheel"),
         (TorchRequest(), None, UsageError, "no doctor summary"),
+        (TorchRequest(variant="cu128", torch="2.9.1", torchvision="0.24.1"), SUMMARY, UsageError, "together"),
         (
-            TorchRequest(variant="cu128", torch="2.9.1", torchvision="0.24.1"),
+            TorchRequest(variant="cu128", torch="2.9.1", torchvision="0.24.1", torchaudio="2.9.1"),
             None,
             UsageError,
             "launch flags",
@@ -129,7 +129,26 @@ def test_refusals_say_why(tmp_path, torch, summary, error, message):
     assert raised.value.hint
 
 
-def test_torchaudio_none_or_empty_is_skipped():
-    base = {"variant": "cu130", "torch": "2.9.1", "torchvision": "0.24.1"}
-    assert set(torch_pins({**base, "torchaudio": "none"})) == {"torch", "torchvision"}
-    assert set(torch_pins({**base, "torchaudio": ""})) == {"torch", "torchvision"}
+def test_the_three_wheels_are_pinned_together_as_given():
+    torch = {"variant": "cu130", "torch": "2.9.1+cu130", "torchvision": "0.24.1", "torchaudio": "2.9.1"}
+    assert torch_pins(torch) == {"torch": "2.9.1+cu130", "torchvision": "0.24.1", "torchaudio": "2.9.1"}
+
+
+def test_a_doctor_choice_without_torchaudio_is_refused(tmp_path):
+    summary = {**SUMMARY, "torch": {**SUMMARY["torch"], "torchaudio": None}}
+    with pytest.raises(ManifestError, match="torchaudio"):
+        plan_stack(request(tmp_path), summary)
+
+
+@pytest.mark.parametrize(
+    ("listen", "url"),
+    [
+        ("0.0.0.0", "http://127.0.0.1:8288"),
+        ("::", "http://127.0.0.1:8288"),
+        ("", "http://127.0.0.1:8288"),
+        ("10.0.0.7", "http://10.0.0.7:8288"),
+        ("::1", "http://[::1]:8288"),
+    ],
+)
+def test_the_local_url_reaches_a_wildcard_listener_on_loopback(tmp_path, listen, url):
+    assert plan_stack(request(tmp_path, listen=listen, port=8288), SUMMARY).url == url

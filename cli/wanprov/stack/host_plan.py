@@ -15,13 +15,14 @@ from pathlib import Path
 from typing import Any
 
 from wanprov.errors import UsageError
-from wanprov.stack.constraints import render_constraints, render_pip_conf
+from wanprov.stack.constraints import PROTECTED, render_constraints, render_pip_conf
 from wanprov.stack.errors import RefusedError
 
 SCHEMA = "wanprov.stack/1"
 TORCH_INDEX_BASE = "https://download.pytorch.org/whl/"
 CONSTRAINTS_NAME = "wanprov-constraints.txt"  # in the venv, beside pip.conf (what install-nodes defaults to)
-NO_TORCHAUDIO = ("", "none")  # an explicit torchaudio of "none" skips it
+# A service listening on every address is reached from the host itself on loopback.
+ANY_ADDRESS = frozenset({"", "0.0.0.0", "::"})
 
 
 @dataclass(frozen=True)
@@ -61,12 +62,13 @@ class StackRequest:
 @dataclass(frozen=True)
 class StackPlan:
     torch: dict[str, str]  # variant, torch, torchvision, torchaudio, index_url, source (explicit | doctor)
-    torch_pins: dict[str, str]  # name -> version with its local label, e.g. 2.9.1+cu128
+    torch_pins: dict[str, str]  # torch, torchvision, torchaudio -> version as given (label or none)
     pip_args: list[str]  # every install but torch's
     torch_pip_args: list[str]  # the torch install: its index first
     launch_flags: list[str]  # tier + extra + paths, in that order
     argv: list[str]  # the service's command line
     files: dict[str, str]  # path -> text: the torch protection files
+    url: str  # where the host itself reaches the service (health checks, `wanprov stack wait`)
 
     @property
     def python(self) -> str:
@@ -88,18 +90,19 @@ class StackPlan:
             "python": self.python,
             "constraints": self.constraints,
             "files": self.files,
+            "url": self.url,
         }
 
 
 def settle_torch(request: TorchRequest, doctor_torch: Mapping[str, Any] | None) -> dict[str, str]:
-    """Explicit settings win (variant, torch and torchvision together); else the doctor's choice."""
-    given = [request.variant, request.torch, request.torchvision]
+    """Explicit settings win (variant and the three versions together); else the doctor's choice."""
+    given = [request.variant, request.torch, request.torchvision, request.torchaudio]
     if any(given) and not all(given):
         raise UsageError(
-            "torch variant, torch and torchvision versions must be set together "
+            "torch variant, torch, torchvision and torchaudio versions must be set together "
             f"(got variant={request.variant!r}, torch={request.torch!r}, "
-            f"torchvision={request.torchvision!r})",
-            hint="set all three, or none to use the doctor's choice for this host",
+            f"torchvision={request.torchvision!r}, torchaudio={request.torchaudio!r})",
+            hint="set all four, or none to use the doctor's choice for this host",
         )
     if request.explicit:
         return {
@@ -127,11 +130,9 @@ def settle_torch(request: TorchRequest, doctor_torch: Mapping[str, Any] | None) 
 
 
 def torch_pins(torch: Mapping[str, str]) -> dict[str, str]:
-    """`version+variant` for each wheel; torchaudio only when chosen."""
-    names = ["torch", "torchvision"] + (
-        [] if torch.get("torchaudio", "") in NO_TORCHAUDIO else ["torchaudio"]
-    )
-    return {name: f"{torch[name]}+{torch['variant']}" for name in names}
+    """The three wheels pinned together, each version as given: a bare `2.9.1` matches the PyTorch index's
+    `2.9.1+cu128` and a label-less mirror's `2.9.1` alike (PEP 440); the index decides the variant."""
+    return {name: str(torch.get(name) or "") for name in PROTECTED}
 
 
 def path_flags(request: StackRequest) -> list[str]:
@@ -141,11 +142,19 @@ def path_flags(request: StackRequest) -> list[str]:
         "--listen", request.listen, "--port", str(request.port),
         "--output-directory", str(data / "output"), "--input-directory", str(data / "input"),
         "--temp-directory", str(data / "temp"), "--user-directory", str(request.user_dir),
+        # ComfyUI's database defaults to <checkout>/user/comfyui.db, which the service user cannot write
+        "--database-url", f"sqlite:///{request.user_dir}/comfyui.db",
         "--disable-auto-launch",
     ]  # fmt: skip
     if request.models_dir:
         flags += ["--extra-model-paths-config", str(data / "extra_model_paths.yaml")]
     return flags
+
+
+def local_url(listen: str, port: int) -> str:
+    """The service's URL as seen from its own host (a wildcard address is reached on loopback)."""
+    host = "127.0.0.1" if listen in ANY_ADDRESS else listen
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
 def tier_flags(request: StackRequest, doctor_flags: Sequence[str] | None) -> list[str]:
@@ -186,4 +195,5 @@ def plan_stack(request: StackRequest, summary: Mapping[str, Any] | None = None) 
             str(constraints): render_constraints(pins),
             str(request.venv_dir / "pip.conf"): render_pip_conf(constraints),
         },
+        url=local_url(request.listen, request.port),
     )
