@@ -146,7 +146,7 @@ def test_launch_flags_are_checked_against_the_checkout(run_module, tmp_path):
     cli_args.parent.mkdir(parents=True)
     (tmp_path / "ComfyUI" / "main.py").write_text("")
     known = ["--listen", "--port", "--output-directory", "--input-directory", "--temp-directory"]
-    known += ["--user-directory", "--disable-auto-launch", "--highvram"]
+    known += ["--user-directory", "--database-url", "--disable-auto-launch", "--highvram"]
     cli_args.write_text("".join(f'parser.add_argument("{flag}")\n' for flag in known))
     args = stack_args(tmp_path, summary=DOCTOR_SUMMARY, protect=False, install_torch=False, nodes=False)
     rc, result = run_module("stack", args, check=True)

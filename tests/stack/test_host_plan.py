@@ -90,7 +90,11 @@ def test_explicit_torch_and_flags_win(tmp_path):
 
 def test_explicit_everything_needs_no_doctor(tmp_path):
     torch = TorchRequest(
-        variant="cu128", torch="2.9.1", torchvision="0.24.1", torchaudio="2.9.1", index_url="https://mirror/whl"
+        variant="cu128",
+        torch="2.9.1",
+        torchvision="0.24.1",
+        torchaudio="2.9.1",
+        index_url="https://mirror/whl",
     )
     plan = plan_stack(request(tmp_path, torch=torch, launch_flags_auto=False))
     assert plan.torch["index_url"] == "https://mirror/whl"
