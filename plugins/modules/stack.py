@@ -57,8 +57,16 @@ options:
     type: int
     default: 8188
   comfyui_git_url:
-    description: Where the ComfyUI checkout comes from.
+    description: Where the ComfyUI checkout comes from (https, or a transport in I(git_url_schemes)).
     type: str
+  git_url_schemes:
+    description:
+      - Transports allowed besides https for I(comfyui_git_url) and the URLs in I(node_pack_overrides)
+        (local mirrors, tests). A URL starting with C(-), or with another transport (C(ext::)), is refused.
+    type: list
+    elements: str
+    choices: [file, ssh, http]
+    default: []
   comfyui_version:
     description:
       - The ComfyUI commit (40 hex) to check out; omit to leave the checkout alone.
@@ -326,12 +334,14 @@ def _summary(params, request):
 
 def _checkout(module, params, diffs):
     from wanprov.stack import git
+    from wanprov.stack.manifest import check_git_url
 
     url, ref = params["comfyui_git_url"], params["comfyui_version"]
     if not url:
         module.fail_json(
             msg="comfyui_version is set but comfyui_git_url is not: say where ComfyUI comes from"
         )
+    check_git_url(url, "comfyui_git_url", params["git_url_schemes"])
     path = Path(params["comfyui_dir"])
     if not COMMIT_RE.match(ref):
         if not params["allow_unpinned"]:
@@ -434,6 +444,7 @@ def _nodes(module, params, plan, diffs):
         urls={name: e["url"] for name, e in overrides.items() if e.get("url")},
         commits={name: e["commit"] for name, e in overrides.items() if e.get("commit")},
         allow_unpinned=params["node_packs_allow_unpinned"],
+        allow_schemes=params["git_url_schemes"],
     )
     python = Path(plan.python)
     if module.check_mode and not python.exists():
@@ -468,6 +479,12 @@ def main():
             "listen": {"type": "str", "default": "127.0.0.1"},
             "port": {"type": "int", "default": 8188},
             "comfyui_git_url": {"type": "str"},
+            "git_url_schemes": {
+                "type": "list",
+                "elements": "str",
+                "choices": ["file", "ssh", "http"],
+                "default": [],
+            },
             "comfyui_version": {"type": "str"},
             "allow_unpinned": {"type": "bool", "default": False},
             "summary": {"type": "dict"},

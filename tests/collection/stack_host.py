@@ -44,13 +44,15 @@ def build_stack_host(root: Path, object_info: Path) -> StackHost:
     pack_commit = make_repo(root / "src" / PACK, node_pack_files(PACK, "gguf>=0.13.0\n"))
     manifest = root / "node-packs.yaml"
     pack = {"url": f"file://{root / 'src' / PACK}", "commit": pack_commit, "source": "test double"}
-    manifest.write_text(yaml.safe_dump({"source": "tests", "packs": {PACK: pack}}))
+    document = {"source": "tests", "allow_url_schemes": ["file"], "packs": {PACK: pack}}
+    manifest.write_text(yaml.safe_dump(document))
     subprocess.run([sys.executable, "-m", "venv", str(root / "venv")], check=True)
     args = {
         "comfyui_dir": str(root / "opt" / "ComfyUI"),
         "venv_dir": str(root / "venv"),
         "data_dir": str(root / "data"),
         "comfyui_git_url": f"file://{root / 'src' / 'ComfyUI'}",
+        "git_url_schemes": ["file"],  # local repositories: the documented opt-in
         "comfyui_version": comfyui_commit,
         "torch_variant": "cu128",
         "torch_version": "2.9.1",

@@ -118,7 +118,15 @@ def test_explicit_settings_win_over_the_doctor(run_module, tmp_path):
     [
         ({"torch_variant": "cu128"}, "must be set together"),
         ({"summary": {"torch": None, "launch_flags": []}}, "no torch wheel for this host"),
-        ({"comfyui_version": "master", "comfyui_git_url": "file:///nowhere"}, "branch or tag"),
+        ({"comfyui_version": "master", "comfyui_git_url": "https://git.example/ComfyUI"}, "branch or tag"),
+        ({"comfyui_version": "a" * 40, "comfyui_git_url": "file:///srv/ComfyUI"}, "only https is allowed"),
+        ({"comfyui_version": "a" * 40, "comfyui_git_url": "--upload-pack=touch /tmp/x"}, "is not a URL"),
+        ({"comfyui_version": "a" * 40, "comfyui_git_url": "ext::sh -c x"}, "is not a URL"),
+        (
+            {"comfyui_version": "a" * 40, "comfyui_git_url": "ext::sh", "git_url_schemes": ["file"]},
+            "transport",
+        ),
+        ({"git_url_schemes": ["ext"]}, "git_url_schemes"),
         ({"comfyui_version": "a" * 40}, "comfyui_git_url is not"),
         ({"port": "not-a-port"}, "port"),
         ({"no_such_option": 1}, "no_such_option"),

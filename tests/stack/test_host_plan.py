@@ -152,7 +152,27 @@ def test_a_doctor_choice_without_torchaudio_is_refused(tmp_path):
         ("", "http://127.0.0.1:8288"),
         ("10.0.0.7", "http://10.0.0.7:8288"),
         ("::1", "http://[::1]:8288"),
+        ("127.0.0.1,::1", "http://127.0.0.1:8288"),
     ],
 )
 def test_the_local_url_reaches_a_wildcard_listener_on_loopback(tmp_path, listen, url):
     assert plan_stack(request(tmp_path, listen=listen, port=8288), SUMMARY).url == url
+
+
+@pytest.mark.parametrize(
+    ("listen", "exposed"),
+    [
+        ("127.0.0.1", False),
+        ("127.0.0.53", False),
+        ("::1", False),
+        ("127.0.0.1,::1", False),
+        ("localhost", False),
+        ("0.0.0.0", True),
+        ("", True),
+        ("10.0.0.5", True),
+        ("127.0.0.1,0.0.0.0", True),
+        ("127.0.0.1.evil.example", True),
+    ],
+)
+def test_listening_beyond_loopback_is_flagged(tmp_path, listen, exposed):
+    assert plan_stack(request(tmp_path, listen=listen), SUMMARY).exposed is exposed

@@ -8,6 +8,7 @@ constraints and pip.conf text come from `stack.constraints`, the one writer of t
 
 from __future__ import annotations
 
+import re
 import shlex
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -23,6 +24,7 @@ TORCH_INDEX_BASE = "https://download.pytorch.org/whl/"
 CONSTRAINTS_NAME = "wanprov-constraints.txt"  # in the venv, beside pip.conf (what install-nodes defaults to)
 # A service listening on every address is reached from the host itself on loopback.
 ANY_ADDRESS = frozenset({"", "0.0.0.0", "::"})
+_LOOPBACK = re.compile(r"^(127\.\d+\.\d+\.\d+|::1|localhost)$")
 
 
 @dataclass(frozen=True)
@@ -69,6 +71,7 @@ class StackPlan:
     argv: list[str]  # the service's command line
     files: dict[str, str]  # path -> text: the torch protection files
     url: str  # where the host itself reaches the service (health checks, `wanprov stack wait`)
+    exposed: bool  # listens beyond loopback (ComfyUI has no authentication: the role warns)
 
     @property
     def python(self) -> str:
@@ -91,6 +94,7 @@ class StackPlan:
             "constraints": self.constraints,
             "files": self.files,
             "url": self.url,
+            "exposed": self.exposed,
         }
 
 
@@ -151,9 +155,20 @@ def path_flags(request: StackRequest) -> list[str]:
     return flags
 
 
+def listen_addresses(listen: str) -> list[str]:
+    """ComfyUI's --listen takes one address or a comma-separated list."""
+    return [address.strip() for address in listen.split(",")]
+
+
+def beyond_loopback(listen: str) -> bool:
+    """Whether any address ComfyUI listens on is reachable from other hosts (a wildcard one included)."""
+    return any(not _LOOPBACK.match(address) for address in listen_addresses(listen))
+
+
 def local_url(listen: str, port: int) -> str:
     """The service's URL as seen from its own host (a wildcard address is reached on loopback)."""
-    host = "127.0.0.1" if listen in ANY_ADDRESS else listen
+    first = listen_addresses(listen)[0]
+    host = "127.0.0.1" if first in ANY_ADDRESS else first
     return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
@@ -196,4 +211,5 @@ def plan_stack(request: StackRequest, summary: Mapping[str, Any] | None = None) 
             str(request.venv_dir / "pip.conf"): render_pip_conf(constraints),
         },
         url=local_url(request.listen, request.port),
+        exposed=beyond_loopback(request.listen),
     )

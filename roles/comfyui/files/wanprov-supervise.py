@@ -47,7 +47,7 @@ def stop(spec):
     pid = _pid(spec)
     if pid:
         os.killpg(pid, signal.SIGTERM)
-        for _ in range(100):
+        for _attempt in range(100):  # 10 s for the process group to leave
             if _pid(spec) is None:
                 break
             time.sleep(0.1)
