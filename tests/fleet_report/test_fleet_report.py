@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -13,6 +11,7 @@ import pytest
 from doubles.gpu import install_fake_host
 from wanprov.fleet import report
 from wanprov.fleet.report import FleetInputError, Health
+from workflows.workflow_cli import run_wanprov
 
 TARGET_PYTHON = "/usr/bin/python3" if Path("/usr/bin/python3").exists() else sys.executable
 ROW_KEYS = {
@@ -32,15 +31,7 @@ ROW_KEYS = {
 }
 
 
-def wanprov(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "wanprov", *args],
-        env={**os.environ, **(env or {})},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+wanprov = run_wanprov  # the real CLI in a subprocess, as the workflow tests run it
 
 
 # host name -> (fake host spec, extra doctor flags)
