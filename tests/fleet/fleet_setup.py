@@ -34,7 +34,9 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 OBJECT_INFO = REPO_ROOT / "manifests" / "comfyui" / "object_info.json"
 SITE = REPO_ROOT / "site.yml"
 
-# host name -> the GPU double's named spec. rtx5090-old has a torch without sm_120: preflight must refuse it.
+# host name -> the GPU double's named spec (its GPUs and driver; no torch on any path of the host: each
+# host's ComfyUI venv gets torch from the wheel-index double). rtx5090-old pins a torch without sm_120
+# (BAD_HOST_TORCH): the stack play's verdict, then preflight, must refuse it.
 # rtx4090 has two GPUs of two classes (RTX 4090 + RTX 4070 Ti SUPER): two ComfyUI instances, two profiles.
 FLEET_GPUS: dict[str, str] = {
     "h100": "h100_single",
@@ -43,6 +45,13 @@ FLEET_GPUS: dict[str, str] = {
 }
 READY_HOSTS = ("h100", "rtx4090")
 BAD_HOST = "rtx5090-old"
+# The PyTorch index's cu124 family (no sm_120 kernels), served by the wheel-index double.
+BAD_HOST_TORCH = {
+    "comfyui_torch_variant": "cu124",
+    "comfyui_torch_version": "2.5.1+cu124",
+    "comfyui_torchvision_version": "0.20.1+cu124",
+    "comfyui_torchaudio_version": "2.5.1+cu124",
+}
 TWO_GPU_HOST = "rtx4090"
 
 # The profiles the test fleet fetches; their shipped catalog entries are re-pointed at tiny files.
@@ -228,6 +237,9 @@ def build_fleet(
                 **environment_for(hub),
             }
             env.pop("HF_ENDPOINT")  # given through the models role's own setting instead
+            # No fake torch (nor PyAV) on the host's PYTHONPATH: that would sit on wanprov's own interpreter,
+            # where a real host has none; the GPUs are found through WANPROV_FAKE_GPU_HOST (the "driver").
+            env.pop("PYTHONPATH")
             specs.append(HostSpec(name, env=env))
         fleet = Fleet.start(base / "fleet", specs)
     except BaseException:
@@ -237,6 +249,8 @@ def build_fleet(
     host_vars = {
         name: stack_host_vars(repos, node_manifest, wheelhouse, fleet.hosts[name].root) for name in hosts
     }
+    if BAD_HOST in host_vars:
+        host_vars[BAD_HOST].update(BAD_HOST_TORCH)
     _add_host_vars(fleet, host_vars)
     variables = {
         "models_manifest": str(manifest),

@@ -1,16 +1,17 @@
 """End to end: `ansible-playbook site.yml` over real SSH against a three-host test fleet.
 
-Hosts (sshd on loopback, own root folder, own recorded GPU): h100 and rtx4090 are ready; rtx5090-old has
-torch 2.5.1 cu124 (no sm_120 kernels; the GPU double puts it where the host's interpreters find it) and must
-be refused with that reason - by the stack play's verdict on the torch it installed in the first converge
-(preflight plans torch on a bare host), by preflight on every later run - while the others
-finish. The tests run in file order on one fleet: converge -> idempotent re-run -> drift -> testinfra.
+Hosts (sshd on loopback, own root folder, own recorded GPU): h100 and rtx4090 are ready; rtx5090-old pins
+torch 2.5.1 cu124 (no sm_120 kernels; installed in its ComfyUI venv from the wheel-index double, the only
+place any host has a torch) and must be refused with that reason - by the stack play's verdict on the
+torch it installed in the first converge (preflight plans torch on a bare host), by preflight on every
+later run - while the others finish. The tests run in file order on one fleet: converge -> idempotent re-run -> drift -> testinfra.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import subprocess
 import sys
 import urllib.request
 from collections.abc import Iterator
@@ -72,6 +73,33 @@ def test_ready_hosts_converge_and_bad_host_fails_its_torch_verdict_with_reason(f
             / "ComfyUI-Frame-Interpolation"
         )
         assert (pack / "ckpts" / "rife" / "rife49.pth").is_file(), host
+
+
+def _ssh(fut: FleetUnderTest, host: str, command: str) -> subprocess.CompletedProcess[str]:
+    """`command` on `host` in its own session environment (what Ansible's tasks see), over SSH."""
+    argv = [*fut.fleet.hosts[host].ssh_args(fut.fleet.client_key), command]
+    return subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False)
+
+
+TORCH_REPORT = (
+    "import json, torch; print(json.dumps({'version': torch.__version__, 'cuda': torch.version.cuda,"
+    " 'devices': [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]}))"
+)
+
+
+@pytest.mark.parametrize("host", [*READY_HOSTS, BAD_HOST])
+def test_torch_exists_only_in_the_comfyui_venv(fut, first_run, host):
+    """No torch on wanprov's own interpreter (its venv, which preflight runs): a real host has none there.
+    The ComfyUI venv's is the pinned wheel pip installed, and it finds the host's GPUs through the driver."""
+    variables = fut.host_vars[host]
+    own = _ssh(fut, host, f"{variables['wanprov_cli_venv']}/bin/python -c 'import torch'")
+    assert own.returncode == 1 and "No module named 'torch'" in own.stderr, (own.stdout, own.stderr)
+    venv = _ssh(fut, host, f'{variables["comfyui_venv_dir"]}/bin/python -c "{TORCH_REPORT}"')
+    assert venv.returncode == 0, venv.stderr
+    report = json.loads(venv.stdout)
+    assert report["version"] == variables["comfyui_torch_version"]  # BAD_HOST_TORCH's on the bad host
+    gpus = json.loads((fut.base / "gpu" / host / "host.json").read_text())["gpus"]
+    assert report["devices"] == [gpu["name"] for gpu in gpus]  # CUDA's order: fastest first (equal here)
 
 
 def test_second_run_changes_nothing(fut, first_run):

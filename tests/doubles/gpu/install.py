@@ -149,8 +149,13 @@ def _install_script(name: str, target: Path, python: str) -> None:
 
 def install_fake_host(root: Path, spec: HostSpec | str, *, python: str | None = None) -> dict[str, str]:
     """Write the fake host under `root`; return PATH / PYTHONPATH / WANPROV_PROC_DRIVER_VERSION /
-    WANPROV_FFMPEG to use it
-    (PATH keeps the caller's PATH after the fake bin/). `python` runs the fake tools (default: this one)."""
+    WANPROV_FFMPEG / WANPROV_FAKE_GPU_HOST to use it
+    (PATH keeps the caller's PATH after the fake bin/). `python` runs the fake tools (default: this one).
+
+    PYTHONPATH (site/: the spec's fake torch, PyAV, triton ...) stands for the packages of the interpreter
+    that would have torch (the doctor's `--python` target), never for wanprov's own: a fleet host drops it,
+    and its ComfyUI venv gets torch from the wheel-index double, whose torch asks "the driver" named by
+    WANPROV_FAKE_GPU_HOST (this host.json) for the GPUs."""
     python = python or sys.executable
     spec = SPECS[spec] if isinstance(spec, str) else spec
     root = Path(root)
@@ -196,6 +201,7 @@ def install_fake_host(root: Path, spec: HostSpec | str, *, python: str | None = 
     return {
         "PATH": f"{root / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}",
         "PYTHONPATH": str(root / "site"),
+        "WANPROV_FAKE_GPU_HOST": str(root / "host.json"),
         "WANPROV_PROC_DRIVER_VERSION": str(proc_version),
         # "none": this machine's own ffmpeg must not stand in for a host that has no binary
         "WANPROV_FFMPEG": "" if spec.ffmpeg_binary else "none",
