@@ -4,7 +4,8 @@ Hosts (sshd on loopback, own root folder, own recorded GPU): h100 and rtx4090 ar
 torch 2.5.1 cu124 (no sm_120 kernels; installed in its ComfyUI venv from the wheel-index double, the only
 place any host has a torch) and must be refused with that reason - by the stack play's verdict on the
 torch it installed in the first converge (preflight plans torch on a bare host), by preflight on every
-later run - while the others finish. The tests run in file order on one fleet: converge -> idempotent re-run -> drift -> testinfra.
+later run - while the others finish. The tests run in file order on one fleet: converge -> idempotent
+re-run -> drift -> testinfra.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from fleet.fleet_setup import BAD_HOST, READY_HOSTS, TWO_GPU_HOST, FleetUnderTest, build_fleet
+from wanprov.models.catalog import profile_roles
 
 pytestmark = [pytest.mark.fleet, pytest.mark.slow, pytest.mark.timeout(900)]
 
@@ -260,6 +262,22 @@ def test_fleet_report_json_has_a_row_per_instance_and_the_refused_host(fut, firs
         assert row["workflows_validated"] == row["workflows_total"] == 1, row
     assert rows[(TWO_GPU_HOST, 0)]["profile"] != rows[(TWO_GPU_HOST, 1)]["profile"]
     assert rows[(TWO_GPU_HOST, 1)]["gpu_name"] == "NVIDIA GeForce RTX 4070 Ti SUPER"
+    # Kept beside the report: each instance's health, with every file its workflows name, checked against the
+    # live server's own lists (required: the models play ran) - all of its GPU's profile, present.
+    results = json.loads((fut.report_path.parent / "instance-health.json").read_text())
+    health = {(result["host"], result["gpu"]): result for result in results}
+    for key in (("h100", 0), (TWO_GPU_HOST, 0), (TWO_GPU_HOST, 1)):
+        result = health[key]
+        assert result["schema"] == "wanprov.instance-health/2" and result["files_required"] is True, result
+        (workflow,) = result["workflows"]
+        assert workflow["file"].endswith("/user/default/workflows/wan22-i2v-gguf-lightning.api.json")
+        files = workflow["files_checked"]
+        expected = {e.name for e in profile_roles(rows[key]["profile"]).values() if not e.node_pack}
+        assert {f["name"] for f in files if f["required"]} == expected, files
+        assert all(f["status"] == "present" and f["input"] and f["folders"] for f in files if f["required"])
+        assert {f["class_type"] for f in files if not f["required"]} == {
+            "LoadImage"
+        }  # listed, never required
     bad = [row for row in report["rows"] if row["host"] == BAD_HOST]
     assert bad and all(row["status"] == "refused" for row in bad), bad
     assert any("sm_120" in (row["reason"] or "") for row in bad), bad
