@@ -151,7 +151,7 @@ workflows:
       problems: []
       files_checked:
         - {node_id: "1", class_type: UnetLoaderGGUF, input: unet_name,
-           name: wan2.2_i2v_high_noise_14B_Q5_K_S.gguf, folders: [models/diffusion_models, models/unet],
+           name: Wan2.2-I2V-A14B-HighNoise-Q5_K_S.gguf, folders: [models/unet, models/diffusion_models],
            status: present, required: true}
 comfyui_version:
   description: What the instance's C(/system_stats) reports.
