@@ -237,9 +237,6 @@ def build_fleet(
                 **environment_for(hub),
             }
             env.pop("HF_ENDPOINT")  # given through the models role's own setting instead
-            # No fake torch (nor PyAV) on the host's PYTHONPATH: that would sit on wanprov's own interpreter,
-            # where a real host has none; the GPUs are found through WANPROV_FAKE_GPU_HOST (the "driver").
-            env.pop("PYTHONPATH")
             specs.append(HostSpec(name, env=env))
         fleet = Fleet.start(base / "fleet", specs)
     except BaseException:

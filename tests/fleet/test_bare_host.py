@@ -58,7 +58,6 @@ def bare(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bare]:
     build_wheelhouse(wheelhouse, "pypi")
     spec = dataclasses.replace(SPECS["h100"], torch_version=None)  # no torch on any path of the host
     env = install_fake_host(base / "gpu", spec)
-    env.pop("PYTHONPATH")  # the fake site (PyAV, triton) is no interpreter's of a bare host
     assert not list((base / "gpu" / "site").glob("torch*"))
     fleet = Fleet.start(base / "fleet", [HostSpec("bare", env=env)])
     root = fleet.hosts["bare"].root

@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import pytest
 
-from doubles.gpu import install_fake_host
+from doubles.gpu import TARGET_PYTHON, install_fake_host
 from wanprov.fleet import report
 from wanprov.fleet.report import FleetInputError, Health
 from workflows.workflow_cli import run_wanprov
 
-TARGET_PYTHON = "/usr/bin/python3" if Path("/usr/bin/python3").exists() else sys.executable
 ROW_KEYS = {
     "host",
     "status",
