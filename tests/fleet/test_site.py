@@ -16,10 +16,12 @@ import subprocess
 import sys
 import urllib.request
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from doubles.fleet import PlaybookResult
 from fleet.fleet_setup import BAD_HOST, READY_HOSTS, TWO_GPU_HOST, FleetUnderTest, build_fleet
 from wanprov.models.catalog import profile_roles
 
@@ -104,8 +106,25 @@ def test_torch_exists_only_in_the_comfyui_venv(fut, first_run, host):
     assert report["devices"] == [gpu["name"] for gpu in gpus]  # CUDA's order: fastest first (equal here)
 
 
-def test_second_run_changes_nothing(fut, first_run):
-    result = fut.converge()
+@dataclass(frozen=True)
+class ReRun:
+    """The first re-run, and the fleet report and health results it wrote (kept: later tests converge again,
+    in check mode too, and rewrite both files)."""
+
+    result: PlaybookResult
+    report: dict
+    health: list
+
+
+@pytest.fixture(scope="module")
+def second_run(fut: FleetUnderTest, first_run) -> ReRun:
+    result = fut.converge()  # preflight now judges the torch the bad host's first run installed: refused
+    health = fut.report_path.parent / "instance-health.json"
+    return ReRun(result, json.loads(fut.report_path.read_text()), json.loads(health.read_text()))
+
+
+def test_second_run_changes_nothing(second_run):
+    result = second_run.result
     for host in READY_HOSTS:
         assert result.recap[host].changed == 0, result.describe()
         assert result.recap[host].failed == 0, result.describe()
@@ -250,9 +269,8 @@ def test_two_gpu_host_runs_one_instance_per_gpu(fut, first_run):
     assert any("Q5_K_S" in name for name in names) and any("Q4_K_M" in name for name in names), names
 
 
-def test_fleet_report_json_has_a_row_per_instance_and_the_refused_host(fut, first_run):
-    fut.converge()  # after the first run, preflight judges the bad host's installed torch: refused
-    report = json.loads(fut.report_path.read_text())
+def test_fleet_report_json_has_a_row_per_instance_and_the_refused_host(fut, second_run):
+    report = second_run.report
     assert report["schema"] == "wanprov.fleet-report/1"
     rows = {(row["host"], row["gpu"]): row for row in report["rows"]}
     for host, gpu in (("h100", 0), (TWO_GPU_HOST, 0), (TWO_GPU_HOST, 1)):
@@ -264,8 +282,7 @@ def test_fleet_report_json_has_a_row_per_instance_and_the_refused_host(fut, firs
     assert rows[(TWO_GPU_HOST, 1)]["gpu_name"] == "NVIDIA GeForce RTX 4070 Ti SUPER"
     # Kept beside the report: each instance's health, with every file its workflows name, checked against the
     # live server's own lists (required: the models play ran) - all of its GPU's profile, present.
-    results = json.loads((fut.report_path.parent / "instance-health.json").read_text())
-    health = {(result["host"], result["gpu"]): result for result in results}
+    health = {(result["host"], result["gpu"]): result for result in second_run.health}
     for key in (("h100", 0), (TWO_GPU_HOST, 0), (TWO_GPU_HOST, 1)):
         result = health[key]
         assert result["schema"] == "wanprov.instance-health/2" and result["files_required"] is True, result
