@@ -13,7 +13,6 @@ The steps, in order, each ending the check when it fails (the result says why):
 from __future__ import annotations
 
 import urllib.parse
-from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -189,18 +188,13 @@ def check_workflow(
     return WorkflowHealth(str(path), not problems, problems, files)
 
 
-def check_instance(
-    request: HealthRequest,
-    *,
-    wait: Callable[..., dict[str, object]] = wait_for_service,
-    smoke: Callable[..., dict[str, Any]] | None = None,
-) -> InstanceHealth:
+def check_instance(request: HealthRequest) -> InstanceHealth:
     """Run the steps of the module docstring on one instance; never raises for what it finds (the result
     says it), only for bad input."""
     base = request.url.rstrip("/")
     result = InstanceHealth(request.host, request.gpu, base, request.require_files)
     try:
-        wait(
+        wait_for_service(
             base + "/system_stats",
             request.watch,
             timeout_s=request.wait_timeout_s,
@@ -228,7 +222,7 @@ def check_instance(
         result.exit_code = int(ExitCode.CHECK_FAILED)
         return result
     if request.smoke is not None and request.gpu is not None and request.tier not in (None, "none"):
-        result.smoke = (smoke or _run_smoke)(base, request.smoke)
+        result.smoke = _run_smoke(base, request.smoke)
         if not result.smoke["ok"]:
             result.error = _smoke_error(request.smoke.template, result.smoke)
             result.exit_code = _SMOKE_EXIT.get(result.smoke["status"], int(ExitCode.CHECK_FAILED))
@@ -270,8 +264,3 @@ def _shown(url: str) -> str:
     from wanprov.redact import redact_text
 
     return redact_text(urllib.parse.urlsplit(url)._replace(query="").geturl())
-
-
-def bad_instances(results: Iterable[dict[str, Any]]) -> list[str]:
-    """`url: error` of each failed result, as the role fails the host with them."""
-    return [f"{r['url']}: {r['error']}" for r in results if not r.get("ok")]
