@@ -222,7 +222,12 @@ def check_instance(request: HealthRequest) -> InstanceHealth:
         result.exit_code = int(ExitCode.CHECK_FAILED)
         return result
     if request.smoke is not None and request.gpu is not None and request.tier not in (None, "none"):
-        result.smoke = _run_smoke(base, request.smoke)
+        try:
+            result.smoke = _run_smoke(base, request.smoke)
+        except NetworkError as error:  # the instance stopped answering during the run
+            result.error = f"wanprov workflow smoke {request.smoke.template}: {error.message}"
+            result.exit_code = int(error.exit_code)
+            return result
         if not result.smoke["ok"]:
             result.error = _smoke_error(request.smoke.template, result.smoke)
             result.exit_code = _SMOKE_EXIT.get(result.smoke["status"], int(ExitCode.CHECK_FAILED))
