@@ -220,8 +220,10 @@ def build_fleet(
     hosts: Mapping[str, str] = FLEET_GPUS,
     *,
     extra_vars: Mapping[str, object] | None = None,
+    sources: tuple[SourceRepos, Path, Path] | None = None,
 ) -> FleetUnderTest:
-    """Start the hub, the stack's local sources and one sshd host per entry of `hosts` (name -> GPU spec)."""
+    """Start the hub, the stack's local sources and one sshd host per entry of `hosts` (name -> GPU spec).
+    `sources`: what `stack_sources` built already (the hosts only read them); default: build them here."""
     # Not under pytest's 0700 tmp: the unprivileged service user must traverse to its install.
     base = Path(tempfile.mkdtemp(prefix="wanprov-fleet-", dir="/tmp"))
     base.chmod(0o755)
@@ -229,7 +231,7 @@ def build_fleet(
     try:
         manifest = base / "tiny-models.yaml"
         tiny_models_manifest(hub.root, manifest, FLEET_PROFILES)
-        repos, node_manifest, wheelhouse = stack_sources(base / "sources")
+        repos, node_manifest, wheelhouse = sources or stack_sources(base / "sources")
         specs = []
         for name, gpu_spec in hosts.items():
             env = {

@@ -29,8 +29,8 @@ pytestmark = [pytest.mark.fleet, pytest.mark.slow, pytest.mark.timeout(900)]
 
 
 @pytest.fixture(scope="module")
-def fut() -> Iterator[FleetUnderTest]:
-    under_test = build_fleet()
+def fut(fleet_sources) -> Iterator[FleetUnderTest]:
+    under_test = build_fleet(sources=fleet_sources)
     yield under_test
     under_test.stop()
 
