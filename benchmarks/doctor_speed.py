@@ -74,8 +74,10 @@ def main() -> int:
             target, what = args.python, f"real torch in {args.python}"
         else:
             env.update(fake_host(Path(temp) / "h100", args.import_s))
+            from doubles.gpu import TARGET_PYTHON  # the fake torch is on this interpreter's path only
+
             target, what = (
-                "/usr/bin/python3" if Path("/usr/bin/python3").exists() else sys.executable,
+                TARGET_PYTHON,
                 (f"stand-in torch (recorded H100 host, import burns {args.import_s} s CPU)"),
             )
         wanprov = [sys.executable, "-m", "wanprov", "doctor"]

@@ -143,7 +143,6 @@ def main() -> int:
 
     bare = dataclasses.replace(SPECS["h100"], torch_version=None, pyav=None, modules={})
     env = install_fake_host(base / "gpu", bare)
-    env.pop("PYTHONPATH")
     fleet = Fleet.start(base / "fleet", [HostSpec("real", env=env)])
     root = fleet.hosts["real"].root
     host_vars = stack_host_vars(repos, manifest, base / "unused-wheelhouse", root)

@@ -5,11 +5,11 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from pathlib import Path
+
+from doubles.gpu import TARGET_PYTHON  # the target interpreter, deliberately *not* wanprov's
 
 WANPROV = [sys.executable, "-m", "wanprov"]
-# The target interpreter is deliberately *not* wanprov's: the system python3 when there is one.
-TARGET_PYTHON = "/usr/bin/python3" if Path("/usr/bin/python3").exists() else sys.executable
+__all__ = ["TARGET_PYTHON", "WANPROV", "run_doctor"]
 
 
 def run_doctor(args: list[str], env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:

@@ -89,7 +89,7 @@ def test_pyav_crashing_at_import_is_unknown(tmp_path):
 def test_pyav_timing_out_is_unknown_and_never_raises(tmp_path, monkeypatch):
     spec = dataclasses.replace(SPECS["h100"], name="hang", pyav_misbehave="hang")
     env = install_fake_host(tmp_path / "hang", spec)
-    monkeypatch.setenv("PYTHONPATH", env["PYTHONPATH"])
+    monkeypatch.setenv("WANPROV_FAKE_TARGET_SITE", env["WANPROV_FAKE_TARGET_SITE"])
     facts = nvenc.probe_pyav(TARGET_PYTHON, timeout=1.0)
     assert facts["status"] == "unknown" and facts["tool"] == "pyav"
     assert "did not answer within 1 s" in facts["reason"]

@@ -34,7 +34,9 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 OBJECT_INFO = REPO_ROOT / "manifests" / "comfyui" / "object_info.json"
 SITE = REPO_ROOT / "site.yml"
 
-# host name -> the GPU double's named spec. rtx5090-old has a torch without sm_120: preflight must refuse it.
+# host name -> the GPU double's named spec (its GPUs and driver; no torch on any path of the host: each
+# host's ComfyUI venv gets torch from the wheel-index double). rtx5090-old pins a torch without sm_120
+# (BAD_HOST_TORCH): the stack play's verdict, then preflight, must refuse it.
 # rtx4090 has two GPUs of two classes (RTX 4090 + RTX 4070 Ti SUPER): two ComfyUI instances, two profiles.
 FLEET_GPUS: dict[str, str] = {
     "h100": "h100_single",
@@ -43,6 +45,13 @@ FLEET_GPUS: dict[str, str] = {
 }
 READY_HOSTS = ("h100", "rtx4090")
 BAD_HOST = "rtx5090-old"
+# The PyTorch index's cu124 family (no sm_120 kernels), served by the wheel-index double.
+BAD_HOST_TORCH = {
+    "comfyui_torch_variant": "cu124",
+    "comfyui_torch_version": "2.5.1+cu124",
+    "comfyui_torchvision_version": "0.20.1+cu124",
+    "comfyui_torchaudio_version": "2.5.1+cu124",
+}
 TWO_GPU_HOST = "rtx4090"
 
 # The profiles the test fleet fetches; their shipped catalog entries are re-pointed at tiny files.
@@ -211,8 +220,10 @@ def build_fleet(
     hosts: Mapping[str, str] = FLEET_GPUS,
     *,
     extra_vars: Mapping[str, object] | None = None,
+    sources: tuple[SourceRepos, Path, Path] | None = None,
 ) -> FleetUnderTest:
-    """Start the hub, the stack's local sources and one sshd host per entry of `hosts` (name -> GPU spec)."""
+    """Start the hub, the stack's local sources and one sshd host per entry of `hosts` (name -> GPU spec).
+    `sources`: what `stack_sources` built already (the hosts only read them); default: build them here."""
     # Not under pytest's 0700 tmp: the unprivileged service user must traverse to its install.
     base = Path(tempfile.mkdtemp(prefix="wanprov-fleet-", dir="/tmp"))
     base.chmod(0o755)
@@ -220,7 +231,7 @@ def build_fleet(
     try:
         manifest = base / "tiny-models.yaml"
         tiny_models_manifest(hub.root, manifest, FLEET_PROFILES)
-        repos, node_manifest, wheelhouse = stack_sources(base / "sources")
+        repos, node_manifest, wheelhouse = sources or stack_sources(base / "sources")
         specs = []
         for name, gpu_spec in hosts.items():
             env = {
@@ -237,6 +248,8 @@ def build_fleet(
     host_vars = {
         name: stack_host_vars(repos, node_manifest, wheelhouse, fleet.hosts[name].root) for name in hosts
     }
+    if BAD_HOST in host_vars:
+        host_vars[BAD_HOST].update(BAD_HOST_TORCH)
     _add_host_vars(fleet, host_vars)
     variables = {
         "models_manifest": str(manifest),

@@ -22,7 +22,7 @@ from doubles.fleet import Fleet, HostSpec, PlaybookResult, run_playbook
 from doubles.gpu import install_fake_host
 from doubles.gpu.specs import SPECS
 from doubles.wheels import build_wheelhouse
-from fleet.fleet_setup import SITE, stack_host_vars, stack_sources
+from fleet.fleet_setup import SITE, stack_host_vars
 
 pytestmark = [pytest.mark.fleet, pytest.mark.slow, pytest.mark.timeout(900)]
 
@@ -46,10 +46,11 @@ class Bare:
 
 
 @pytest.fixture(scope="module")
-def bare(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bare]:
+def bare(fleet_sources) -> Iterator[Bare]:
     base = Path(subprocess.check_output(["mktemp", "-d", "/tmp/wanprov-bare-XXXXXX"], text=True).strip())
     base.chmod(0o755)
-    repos, manifest, wheelhouse = stack_sources(base / "sources")
+    repos, manifest, shared_wheelhouse = fleet_sources
+    wheelhouse = Path(shutil.copytree(shared_wheelhouse, base / "wheelhouse"))  # changed below: a copy
     # wanprov's dependencies only: no index a host can reach has wanprov itself (the controller ships it)
     for wheel in wheelhouse.glob("wanprov-*.whl"):
         wheel.unlink()

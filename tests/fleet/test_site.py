@@ -1,31 +1,36 @@
 """End to end: `ansible-playbook site.yml` over real SSH against a three-host test fleet.
 
-Hosts (sshd on loopback, own root folder, own recorded GPU): h100 and rtx4090 are ready; rtx5090-old has
-torch 2.5.1 cu124 (no sm_120 kernels; the GPU double puts it where the host's interpreters find it) and must
-be refused with that reason - by the stack play's verdict on the torch it installed in the first converge
-(preflight plans torch on a bare host), by preflight on every later run - while the others
-finish. The tests run in file order on one fleet: converge -> idempotent re-run -> drift -> testinfra.
+Hosts (sshd on loopback, own root folder, own recorded GPU): h100 and rtx4090 are ready; rtx5090-old pins
+torch 2.5.1 cu124 (no sm_120 kernels; installed in its ComfyUI venv from the wheel-index double, the only
+place any host has a torch) and must be refused with that reason - by the stack play's verdict on the
+torch it installed in the first converge (preflight plans torch on a bare host), by preflight on every
+later run - while the others finish. The tests run in file order on one fleet: converge -> idempotent
+re-run -> drift -> testinfra.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import subprocess
 import sys
 import urllib.request
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from doubles.fleet import PlaybookResult
 from fleet.fleet_setup import BAD_HOST, READY_HOSTS, TWO_GPU_HOST, FleetUnderTest, build_fleet
+from wanprov.models.catalog import profile_roles
 
 pytestmark = [pytest.mark.fleet, pytest.mark.slow, pytest.mark.timeout(900)]
 
 
 @pytest.fixture(scope="module")
-def fut() -> Iterator[FleetUnderTest]:
-    under_test = build_fleet()
+def fut(fleet_sources) -> Iterator[FleetUnderTest]:
+    under_test = build_fleet(sources=fleet_sources)
     yield under_test
     under_test.stop()
 
@@ -74,8 +79,52 @@ def test_ready_hosts_converge_and_bad_host_fails_its_torch_verdict_with_reason(f
         assert (pack / "ckpts" / "rife" / "rife49.pth").is_file(), host
 
 
-def test_second_run_changes_nothing(fut, first_run):
-    result = fut.converge()
+def _ssh(fut: FleetUnderTest, host: str, command: str) -> subprocess.CompletedProcess[str]:
+    """`command` on `host` in its own session environment (what Ansible's tasks see), over SSH."""
+    argv = [*fut.fleet.hosts[host].ssh_args(fut.fleet.client_key), command]
+    return subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False)
+
+
+TORCH_REPORT = (
+    "import json, torch; print(json.dumps({'version': torch.__version__, 'cuda': torch.version.cuda,"
+    " 'devices': [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]}))"
+)
+
+
+@pytest.mark.parametrize("host", [*READY_HOSTS, BAD_HOST])
+def test_torch_exists_only_in_the_comfyui_venv(fut, first_run, host):
+    """No torch on wanprov's own interpreter (its venv, which preflight runs): a real host has none there.
+    The ComfyUI venv's is the pinned wheel pip installed, and it finds the host's GPUs through the driver."""
+    variables = fut.host_vars[host]
+    own = _ssh(fut, host, f"{variables['wanprov_cli_venv']}/bin/python -c 'import torch'")
+    assert own.returncode == 1 and "No module named 'torch'" in own.stderr, (own.stdout, own.stderr)
+    venv = _ssh(fut, host, f'{variables["comfyui_venv_dir"]}/bin/python -c "{TORCH_REPORT}"')
+    assert venv.returncode == 0, venv.stderr
+    report = json.loads(venv.stdout)
+    assert report["version"] == variables["comfyui_torch_version"]  # BAD_HOST_TORCH's on the bad host
+    gpus = json.loads((fut.base / "gpu" / host / "host.json").read_text())["gpus"]
+    assert report["devices"] == [gpu["name"] for gpu in gpus]  # CUDA's order: fastest first (equal here)
+
+
+@dataclass(frozen=True)
+class ReRun:
+    """The first re-run, and the fleet report and health results it wrote (kept: later tests converge again,
+    in check mode too, and rewrite both files)."""
+
+    result: PlaybookResult
+    report: dict
+    health: list
+
+
+@pytest.fixture(scope="module")
+def second_run(fut: FleetUnderTest, first_run) -> ReRun:
+    result = fut.converge()  # preflight now judges the torch the bad host's first run installed: refused
+    health = fut.report_path.parent / "instance-health.json"
+    return ReRun(result, json.loads(fut.report_path.read_text()), json.loads(health.read_text()))
+
+
+def test_second_run_changes_nothing(second_run):
+    result = second_run.result
     for host in READY_HOSTS:
         assert result.recap[host].changed == 0, result.describe()
         assert result.recap[host].failed == 0, result.describe()
@@ -220,9 +269,8 @@ def test_two_gpu_host_runs_one_instance_per_gpu(fut, first_run):
     assert any("Q5_K_S" in name for name in names) and any("Q4_K_M" in name for name in names), names
 
 
-def test_fleet_report_json_has_a_row_per_instance_and_the_refused_host(fut, first_run):
-    fut.converge()  # after the first run, preflight judges the bad host's installed torch: refused
-    report = json.loads(fut.report_path.read_text())
+def test_fleet_report_json_has_a_row_per_instance_and_the_refused_host(fut, second_run):
+    report = second_run.report
     assert report["schema"] == "wanprov.fleet-report/1"
     rows = {(row["host"], row["gpu"]): row for row in report["rows"]}
     for host, gpu in (("h100", 0), (TWO_GPU_HOST, 0), (TWO_GPU_HOST, 1)):
@@ -232,6 +280,21 @@ def test_fleet_report_json_has_a_row_per_instance_and_the_refused_host(fut, firs
         assert row["workflows_validated"] == row["workflows_total"] == 1, row
     assert rows[(TWO_GPU_HOST, 0)]["profile"] != rows[(TWO_GPU_HOST, 1)]["profile"]
     assert rows[(TWO_GPU_HOST, 1)]["gpu_name"] == "NVIDIA GeForce RTX 4070 Ti SUPER"
+    # Kept beside the report: each instance's health, with every file its workflows name, checked against the
+    # live server's own lists (required: the models play ran) - all of its GPU's profile, present.
+    health = {(result["host"], result["gpu"]): result for result in second_run.health}
+    for key in (("h100", 0), (TWO_GPU_HOST, 0), (TWO_GPU_HOST, 1)):
+        result = health[key]
+        assert result["schema"] == "wanprov.instance-health/2" and result["files_required"] is True, result
+        (workflow,) = result["workflows"]
+        assert workflow["file"].endswith("/user/default/workflows/wan22-i2v-gguf-lightning.api.json")
+        files = workflow["files_checked"]
+        expected = {e.name for e in profile_roles(rows[key]["profile"]).values() if not e.node_pack}
+        assert {f["name"] for f in files if f["required"]} == expected, files
+        assert all(f["status"] == "present" and f["input"] and f["folders"] for f in files if f["required"])
+        assert {f["class_type"] for f in files if not f["required"]} == {
+            "LoadImage"
+        }  # listed, never required
     bad = [row for row in report["rows"] if row["host"] == BAD_HOST]
     assert bad and all(row["status"] == "refused" for row in bad), bad
     assert any("sm_120" in (row["reason"] or "") for row in bad), bad

@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import pytest
 
-from doubles.gpu import install_fake_host
+from doubles.gpu import TARGET_PYTHON, install_fake_host
 from wanprov.fleet import report
 from wanprov.fleet.report import FleetInputError, Health
 from workflows.workflow_cli import run_wanprov
 
-TARGET_PYTHON = "/usr/bin/python3" if Path("/usr/bin/python3").exists() else sys.executable
 ROW_KEYS = {
     "host",
     "status",
@@ -201,7 +199,7 @@ def test_cli_exit_0_when_every_instance_is_healthy(doctor_files, tmp_path):
         ({"host": "node8", "gpu": 0, "ok": True}, "has no 'url'"),
         (health("node8", 9), "health result for GPU 9 of node8, whose doctor report lists GPUs [0, 1, 2"),
         (health("elsewhere", 0), "health results for elsewhere, which has no doctor report"),
-        ({**health("node8", 0), "schema": "other/1"}, "expected 'wanprov.instance-health/1'"),
+        ({**health("node8", 0), "schema": "other/1"}, "expected one of wanprov.instance-health/1, "),
     ],
 )
 def test_bad_health_results_exit_10_naming_what(doctor_files, tmp_path, record, message):
@@ -249,3 +247,17 @@ def test_duplicate_health_results_are_an_error():
     twice = [Health("a", 0, "http://a:8188", True), Health("a", 0, "http://a:8188", False)]
     with pytest.raises(FleetInputError, match="two health results for GPU 0 of a"):
         report.build({}, twice)
+
+
+def test_the_health_cores_result_reads_as_does_an_older_roles():
+    """What `wanprov health check` / wanprov.gpu.health return (/2) reads, and a /1 record still does."""
+    from wanprov.health.instance import InstanceHealth, WorkflowHealth
+
+    result = InstanceHealth("a", 1, "http://a:8189", require_files=True)
+    result.workflows = [WorkflowHealth("w.api.json", True), WorkflowHealth("x.api.json", False, ["bad"])]
+    result.error = "x.api.json: bad"
+    current = report.parse_health(result.to_dict(), "health.json[0]")
+    assert current == Health("a", 1, "http://a:8189", False, "x.api.json: bad", 1, 2)
+    assert report.parse_health(health("a", 0), "health.json[1]") == Health(
+        "a", 0, "http://a:8188", True, None, 3, 3
+    )

@@ -1,20 +1,18 @@
 """render/optimize --facts with real facts files: `wanprov doctor --save-facts` run on fake GPU hosts
-(tests/doubles/gpu: fake nvidia-smi, ffmpeg and torch on PATH/PYTHONPATH), then read back by the workflow
-commands, which run as a user runs them (subprocesses)."""
+(tests/doubles/gpu: fake nvidia-smi and ffmpeg on PATH, torch in the target interpreter), then read back
+by the workflow commands, which run as a user runs them (subprocesses)."""
 
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import pytest
 
-from doubles.gpu import install_fake_host
+from doubles.gpu import TARGET_PYTHON, install_fake_host
 from workflows.workflow_cli import run_wanprov
 
 DATA = Path(__file__).parent / "data"
-TARGET_PYTHON = "/usr/bin/python3" if Path("/usr/bin/python3").exists() else sys.executable
 
 
 wanprov = run_wanprov

@@ -165,13 +165,11 @@ def wait_command(
 
     Exit codes: 0 answered, 11 the service exited or restarted, 5 it runs but did not answer in time.
     """
-    from wanprov.errors import UsageError
-    from wanprov.stack.service_wait import process_watch, systemd_watch, wait_for_service
+    from wanprov.stack.service_wait import wait_for_service, watch_for
 
-    if bool(unit) == bool(pidfile or logfile) or (pidfile is None) != (logfile is None):
-        raise UsageError("give either --unit NAME or both --pidfile FILE and --log FILE")
-    watch = systemd_watch(unit) if unit else process_watch(pidfile, logfile)  # type: ignore[arg-type]
-    result = wait_for_service(url, watch, timeout_s=timeout_s, interval_s=interval_s)
+    result = wait_for_service(
+        url, watch_for(unit, pidfile, logfile), timeout_s=timeout_s, interval_s=interval_s
+    )
     if output_format == "json":
         emit_json({"schema": "wanprov.stack-wait/1", **result})
     else:

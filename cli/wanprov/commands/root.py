@@ -19,6 +19,7 @@ from wanprov.exit_codes import ExitCode
 SUBCOMMANDS: dict[str, str] = {
     "doctor": "wanprov.commands.doctor:doctor",
     "fleet-report": "wanprov.commands.fleet_report:fleet_report",
+    "health": "wanprov.commands.health:health",
     "fetch-models": "wanprov.commands.fetch_models:fetch_models",
     "models": "wanprov.commands.models:models",
     "workflow": "wanprov.commands.workflow:workflow",

@@ -400,34 +400,31 @@ def smoke_cmd(
 
     Exit 0: an output was written; 1: refused; 12: a node failed while running; 13: timed out;
     5: server unreachable."""
-    from wanprov.workflows.host import settings
-    from wanprov.workflows.params import load_defaults, parse_set
-    from wanprov.workflows.render import render
-    from wanprov.workflows.smoke import FAILED, REFUSED, TIMED_OUT, run_smoke, smoke_overrides
+    from wanprov.workflows.smoke import FAILED, REFUSED, TIMED_OUT, smoke_template
 
-    overrides = {**smoke_overrides(name), **parse_set(sets)}
-    template = load_defaults()[1].get(name)
-    host = settings(
-        facts_file, tier=tier, nvenc=nvenc, uses_nvenc=template is None or "nvenc" in template.params
+    report, notes = smoke_template(
+        url,
+        name,
+        preset=preset,
+        profile=profile,
+        facts_file=facts_file,
+        tier=tier,
+        nvenc=nvenc,
+        sets=sets,
+        timeout=timeout,
+        poll=poll,
     )
-    rendered = render(
-        name, preset=preset, profile=profile, tier=host.tier, nvenc=host.nvenc, overrides=overrides
-    )
-    report = run_smoke(url, rendered.prompt, template=name, timeout=timeout, poll=poll)
-    report.params = {
-        k: rendered.params[k] for k in ("width", "height", "length", "steps") if k in rendered.params
-    }
-    report.params["profile"] = rendered.profile
     code = {REFUSED: ExitCode.CHECK_FAILED, FAILED: ExitCode.EXECUTION_FAILED, TIMED_OUT: ExitCode.TIMED_OUT}
     if output_format == "json":
         emit_json(report.to_dict())
         return code.get(report.status, ExitCode.OK)
-    for note in host.notes:
+    for note in notes:
         click.echo(f"note: {note}", err=True)
     size = f"{report.params['width']}x{report.params['height']}"
     if report.status == "success":
         click.echo(
-            f"{name}: ok in {report.seconds:.1f} s ({size}, profile {rendered.profile}): {report.output}"
+            f"{name}: ok in {report.seconds:.1f} s ({size}, profile {report.params['profile']}): "
+            f"{report.output}"
         )
     else:
         error = report.error or {}

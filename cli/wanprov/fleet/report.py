@@ -21,7 +21,10 @@ from typing import Any
 from wanprov.errors import ManifestError
 
 SCHEMA = "wanprov.fleet-report/1"
-HEALTH_SCHEMA = "wanprov.instance-health/1"
+HEALTH_SCHEMA = "wanprov.instance-health/2"  # wanprov.health.instance.SCHEMA
+# /2 added fields (exit_code, files_required, workflows[].files_checked, smoke) and kept every /1 field as it
+# was: a /1 record (an older health role's) still reads.
+HEALTH_SCHEMAS = ("wanprov.instance-health/1", HEALTH_SCHEMA)
 STATUSES = ("healthy", "unhealthy", "missing", "refused", "excluded", "unreachable")
 FINE = ("healthy", "excluded")  # the statuses that leave the report ok
 
@@ -67,8 +70,8 @@ def parse_health(record: Any, where: str) -> Health:
     if not isinstance(record, dict):
         raise FleetInputError(f"{where}: a health result must be an object, not {type(record).__name__}")
     schema = record.get("schema", HEALTH_SCHEMA)
-    if schema != HEALTH_SCHEMA:
-        raise FleetInputError(f"{where}: schema {schema!r}, expected {HEALTH_SCHEMA!r}")
+    if schema not in HEALTH_SCHEMAS:
+        raise FleetInputError(f"{where}: schema {schema!r}, expected one of {', '.join(HEALTH_SCHEMAS)}")
     types: dict[str, tuple[type, ...]] = {"host": (str,), "gpu": (int,), "url": (str,), "ok": (bool,)}
     optional: dict[str, tuple[type, ...]] = {
         "error": (str, type(None)),

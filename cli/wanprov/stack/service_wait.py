@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from wanprov.errors import NetworkError, WanprovError
+from wanprov.errors import NetworkError, UsageError, WanprovError
 from wanprov.exit_codes import ExitCode
 
 LOG_LINES = 40
@@ -80,6 +80,14 @@ def systemd_watch(unit: str) -> Watch:
         return (proc.stdout or proc.stderr).rstrip()
 
     return Watch(f"systemd unit {unit}", identity, log_tail)
+
+
+def watch_for(unit: str | None = None, pidfile: Path | None = None, logfile: Path | None = None) -> Watch:
+    """The watch of a service given as a systemd `unit`, or as the `process` supervisor's pid and log files
+    (both); anything else is a UsageError."""
+    if bool(unit) == bool(pidfile or logfile) or (pidfile is None) != (logfile is None):
+        raise UsageError("give either --unit NAME or both --pidfile FILE and --log FILE")
+    return systemd_watch(unit) if unit else process_watch(pidfile, logfile)  # type: ignore[arg-type]
 
 
 def _zombie(pid: int) -> bool:

@@ -21,8 +21,9 @@ import struct
 import time
 import uuid
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from wanprov.errors import NetworkError, WanprovError
@@ -203,6 +204,41 @@ def run_smoke(
             _cancel(http, prompt_id)
             return report
         sleep(poll)
+
+
+def smoke_template(
+    url: str,
+    name: str,
+    *,
+    preset: str | None = None,
+    profile: str | None = None,
+    facts_file: Path | None = None,
+    tier: str | None = None,
+    nvenc: bool | None = None,
+    sets: Sequence[str] = (),
+    timeout: float = 600.0,
+    poll: float = 1.0,
+) -> tuple[SmokeReport, list[str]]:
+    """Render shipped template `name` at its tiny smoke size (flags over facts, as `workflow render`) and
+    run it on the ComfyUI at `url`. Returns the report (with the size and profile run) and the host notes."""
+    from wanprov.workflows.host import settings
+    from wanprov.workflows.params import load_defaults, parse_set
+    from wanprov.workflows.render import render
+
+    overrides = {**smoke_overrides(name), **parse_set(sets)}
+    template = load_defaults()[1].get(name)
+    host = settings(
+        facts_file, tier=tier, nvenc=nvenc, uses_nvenc=template is None or "nvenc" in template.params
+    )
+    rendered = render(
+        name, preset=preset, profile=profile, tier=host.tier, nvenc=host.nvenc, overrides=overrides
+    )
+    report = run_smoke(url, rendered.prompt, template=name, timeout=timeout, poll=poll)
+    report.params = {
+        k: rendered.params[k] for k in ("width", "height", "length", "steps") if k in rendered.params
+    }
+    report.params["profile"] = rendered.profile
+    return report, list(host.notes)
 
 
 def _finished(report: SmokeReport, entry: dict[str, Any]) -> SmokeReport:

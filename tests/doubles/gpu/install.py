@@ -14,6 +14,9 @@ from pathlib import Path
 from doubles.gpu.specs import SPECS, GpuSpec, HostSpec
 
 FILES = Path(__file__).with_name("files")
+# The interpreter that would have torch on a fake host (the doctor's --python target): the system python3
+# with the host's site/ on its path (files/bin/target-python); wanprov's own interpreter never sees that site.
+TARGET_PYTHON = str(FILES / "bin" / "target-python")
 # Recorded real hosts (tests/fixtures/README.md says where each came from).
 RECORDED_HOSTS = Path(__file__).resolve().parents[2] / "fixtures" / "hosts"
 
@@ -148,9 +151,15 @@ def _install_script(name: str, target: Path, python: str) -> None:
 
 
 def install_fake_host(root: Path, spec: HostSpec | str, *, python: str | None = None) -> dict[str, str]:
-    """Write the fake host under `root`; return PATH / PYTHONPATH / WANPROV_PROC_DRIVER_VERSION /
-    WANPROV_FFMPEG to use it
-    (PATH keeps the caller's PATH after the fake bin/). `python` runs the fake tools (default: this one)."""
+    """Write the fake host under `root`; return PATH / WANPROV_PROC_DRIVER_VERSION / WANPROV_FFMPEG /
+    WANPROV_FAKE_GPU_HOST / WANPROV_FAKE_TARGET_SITE to use it
+    (PATH keeps the caller's PATH after the fake bin/). `python` runs the fake tools (default: this one).
+
+    No PYTHONPATH: a fake torch is never on wanprov's own interpreter's path, as on a real host. site/ (the
+    spec's fake torch, PyAV, triton ...) is the package folder of the interpreter that would have torch,
+    TARGET_PYTHON (the doctor's `--python` target), which finds it through WANPROV_FAKE_TARGET_SITE. A fleet
+    host's ComfyUI venv gets its torch from the wheel-index double instead, whose torch asks "the driver"
+    named by WANPROV_FAKE_GPU_HOST (this host.json) for the GPUs."""
     python = python or sys.executable
     spec = SPECS[spec] if isinstance(spec, str) else spec
     root = Path(root)
@@ -195,7 +204,8 @@ def install_fake_host(root: Path, spec: HostSpec | str, *, python: str | None = 
         )
     return {
         "PATH": f"{root / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}",
-        "PYTHONPATH": str(root / "site"),
+        "WANPROV_FAKE_TARGET_SITE": str(root / "site"),
+        "WANPROV_FAKE_GPU_HOST": str(root / "host.json"),
         "WANPROV_PROC_DRIVER_VERSION": str(proc_version),
         # "none": this machine's own ffmpeg must not stand in for a host that has no binary
         "WANPROV_FFMPEG": "" if spec.ffmpeg_binary else "none",

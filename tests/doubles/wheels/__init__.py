@@ -1,7 +1,9 @@
 """Test double: tiny wheels written directly as zip files, served to pip with `--no-index --find-links`.
 
 They stand in for the CUDA torch wheels (no PyTorch index is reachable here) and for the packages the
-stand-in ComfyUI and node packs require. Each fake `torch` reports its version and CUDA like the real one.
+stand-in ComfyUI and node packs require. Each `torch` wheel is the GPU double's fake torch with its own
+build (version, CUDA, arch list): like the real one, it finds the GPUs through the host's driver (the fake
+host named by WANPROV_FAKE_GPU_HOST), never through a module on someone else's path.
 
 Two indexes serve the torch family as the real ones do: `build_wheelhouse(dest, "pytorch")` like
 download.pytorch.org/whl/cu128 (local labels: `torch-2.9.1+cu128`), `build_wheelhouse(dest, "pypi")` like
@@ -13,8 +15,11 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import zipfile
 from pathlib import Path
+
+from doubles.gpu.specs import TORCH_ARCH
 
 # (name, version, requires): the wheelhouse every stack test uses.
 TORCH_PINNED = "2.9.1+cu128"
@@ -22,6 +27,10 @@ WHEELS: list[tuple[str, str, list[str]]] = [
     ("torch", "2.9.1+cu128", []),
     ("torch", "2.9.1+cu126", []),
     ("torch", "2.5.1", []),  # what the "bad" node pack asks for: must never replace the pinned torch
+    # A torch without sm_120 kernels (the fleet's rtx5090-old pins it): the PyTorch index's cu124 family.
+    ("torch", "2.5.1+cu124", []),
+    ("torchvision", "0.20.1+cu124", ["torch==2.5.1+cu124"]),
+    ("torchaudio", "2.5.1+cu124", ["torch==2.5.1+cu124"]),
     ("torchvision", "0.24.1+cu128", ["torch==2.9.1+cu128"]),
     ("torchaudio", "2.9.1+cu128", ["torch==2.9.1+cu128"]),
     ("comfyui-frontend-package", "1.27.10", []),
@@ -45,8 +54,12 @@ TORCH_FAMILY = {
 }
 # Distribution -> the import package its wheel installs, where it is not the distribution's own name.
 _PACKAGE = {"opencv-python": "cv2", "opencv-python-headless": "cv2"}
-# The CUDA of a torch build without a local label (the ordinary index's Linux torch 2.9.1 is cu128).
-_UNLABELLED_CUDA = {"2.9.1": "12.8"}
+# The build of a torch without a local label: the ordinary index's Linux torch 2.9.1 is the cu128 build,
+# 2.5.1 the cu124 one.
+_UNLABELLED = {"2.9.1": "cu128", "2.5.1": "cu124"}
+_CUDA = {"cu124": "12.4", "cu126": "12.6", "cu128": "12.8", "cu130": "13.0"}
+# The GPU double's fake torch: the torch wheels carry it (with their own _build.json).
+TORCH_FILES = Path(__file__).resolve().parents[1] / "gpu" / "files" / "torch"
 
 
 _WHEEL_FILE = b"Wheel-Version: 1.0\nGenerator: wanprov-tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
@@ -57,38 +70,32 @@ def _record_line(arcname: str, data: bytes) -> str:
     return f"{arcname},sha256={digest},{len(data)}"
 
 
-def _module_source(name: str, version: str) -> str:
-    if name != "torch":
-        return f'"""Test double of {name} (wanprov tests)."""\n__version__ = "{version}"\n'
+def _torch_build(version: str) -> dict[str, object]:
+    """What a torch wheel knows of itself: its version, the CUDA it was built for, its kernels' arch list."""
     public, _, label = version.partition("+")
-    cuda = (
-        {"cu128": "12.8", "cu126": "12.6", "cu130": "13.0"}.get(label)
-        if label
-        else _UNLABELLED_CUDA.get(public)
-    )
-    return (
-        '"""Test double of torch (wanprov tests): versions, no CUDA device, CPU tensors of floats."""\n'
-        f'__version__ = "{version}"\n\n\n'
-        "class version:  # noqa: N801 - mirrors torch.version\n"
-        f"    cuda = {cuda!r}\n\n\n"
-        "class cuda:  # noqa: N801 - mirrors torch.cuda\n"
-        "    @staticmethod\n"
-        "    def is_available():\n"
-        "        return False\n\n\n"
-        "class Tensor:\n"
-        "    def __init__(self, values):\n"
-        "        self._values = list(values)\n\n"
-        "    def __mul__(self, other):\n"
-        "        return Tensor([v * other for v in self._values])\n\n"
-        "    def sum(self):\n"
-        "        return Tensor([sum(self._values)])\n\n"
-        "    def item(self):\n"
-        "        return self._values[0]\n\n\n"
-        "def ones(n, device='cpu'):\n"
-        "    if str(device) != 'cpu':\n"
-        "        raise RuntimeError('Found no NVIDIA driver on your system.')\n"
-        "    return Tensor([1.0] * n)\n"
-    )
+    label = label or _UNLABELLED.get(public, "")
+    return {"version": version, "cuda": _CUDA.get(label), "arch_list": _torch_arch(public, label)}
+
+
+def _torch_arch(public: str, label: str) -> list[str]:
+    if label == "cu128":  # 2.7 added sm_120 with compute_120; 2.9 dropped sm_50/60 (TORCH_ARCH)
+        return TORCH_ARCH["cu128-2.7" if public.startswith("2.7") else "cu128-2.9"]
+    return TORCH_ARCH.get(label, [])
+
+
+def _module_files(name: str, version: str) -> dict[str, bytes]:
+    """The wheel's package: torch is the GPU double's fake torch, which asks the host's (fake) driver
+    for its GPUs at run time; every other distribution a module with its version."""
+    if name != "torch":
+        module = _PACKAGE.get(name, name.replace("-", "_"))
+        source = f'"""Test double of {name} (wanprov tests)."""\n__version__ = "{version}"\n'
+        return {f"{module}/__init__.py": source.encode()}
+    files = {
+        f"torch/{path.relative_to(TORCH_FILES).as_posix()}": path.read_bytes()
+        for path in sorted(TORCH_FILES.rglob("*.py"))
+    }
+    files["torch/_build.json"] = json.dumps(_torch_build(version), indent=2).encode()
+    return files
 
 
 def build_wheel(dest: Path, name: str, version: str, requires: list[str] | None = None) -> Path:
@@ -99,7 +106,7 @@ def build_wheel(dest: Path, name: str, version: str, requires: list[str] | None 
     metadata = f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n"
     metadata += "".join(f"Requires-Dist: {req}\n" for req in requires or [])
     files = {
-        f"{module}/__init__.py": _module_source(name, version).encode(),
+        **_module_files(name, version),
         f"{dist_info}/METADATA": metadata.encode(),
         f"{dist_info}/WHEEL": _WHEEL_FILE,
         f"{dist_info}/top_level.txt": f"{module}\n".encode(),
