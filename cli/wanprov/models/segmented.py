@@ -55,7 +55,7 @@ from wanprov.models.writeback import drop_cached, start_writeback
 READ = 512 << 10
 MAX_PIECE = 64 << 20
 FLUSH_STEP = 8 << 20  # a connection starts the disk write of each 8 MiB it writes (writeback.py)
-HASH_BACKLOG = 128 << 20  # out-of-order bytes wait while the hasher has more than this to catch up on
+HASH_BACKLOG = 128 << 20  # out-of-order bytes wait while the hasher has more than this (or a round of pieces)
 SAVE_EVERY_S = 0.5  # how stale the saved ranges may be when a run is killed
 EXPIRED = (403, 410)  # what S3/CloudFront-style signed URLs answer once they lapse
 
@@ -165,6 +165,7 @@ class SegmentedDownload:
         self._ranges_ok = threading.Event()
         self._active: set[Piece] = set()
         self._pieces: deque[Piece] = deque()
+        self._backlog_limit = HASH_BACKLOG
         self._location: Location | None = None
         self._resolves = 0
         self._etags: dict[int, str] = {}  # location generation -> the strong ETag its first 206 carried
@@ -224,6 +225,9 @@ class SegmentedDownload:
             self._hasher.advance(ranges.prefix_end())  # hashlib keeps no state across runs: re-read once
             gaps = ranges.missing(self.size)
             self._pieces = split_pieces(gaps, self.connections, self.settings.segment_bytes)
+            # One round of pieces completing at once is normal lag (capped links), not a starved hasher.
+            span = max((piece.end - piece.start for piece in self._pieces), default=0) * self.connections
+            self._backlog_limit = max(HASH_BACKLOG, span)
             self._run_workers(ranges)
             if isinstance(self._error, IntegrityError):  # changed mid-transfer: which bytes are whose?
                 self.part.unlink(missing_ok=True)
@@ -475,7 +479,7 @@ class SegmentedDownload:
 
     def _write(self, data: bytes, piece: Piece) -> None:
         if piece.start > self._hasher.target:  # out of order: do not run ahead of the sha256 (segments.py)
-            self._hasher.wait_for_backlog(HASH_BACKLOG, self._stopped)
+            self._hasher.wait_for_backlog(self._backlog_limit, self._stopped)
         view = memoryview(data)
         while view:
             try:
