@@ -61,7 +61,7 @@ class FileState:
 
     @property
     def remaining_bytes(self) -> int:
-        if self.action in ("download", "copy") and self.entry.size is not None:
+        if self.status in ("pending", "failed") and self.action in ("download", "copy") and self.entry.size:
             return max(0, self.entry.size - self.partial_bytes)
         return 0
 
