@@ -34,6 +34,7 @@ def test_fetch_places_bare_names_then_rerun_moves_nothing(wanprov, hub: Hub, tmp
     document = json.loads(first.out)
     assert document["schema"] == "wanprov.fetch/1" and document["ok"] is True
     assert {f["status"] for f in document["files"]} == {"downloaded"}
+    assert document["to_download_bytes"] == 0  # after the run: what is still missing, not what was planned
     assert_all_in_place(hub, models)
     assert not (models / "split_files").exists()  # repo sub-paths are not kept
     assert (models / "loras" / "lora_high.safetensors").is_file()

@@ -364,3 +364,29 @@ def test_file_changing_during_the_transfer_stops_it_and_drops_the_bytes(wanprov,
     assert cdn_hub.sha("unet-high") in result.err
     assert not high(models).exists()
     assert list(models.rglob("*.part")) == [] and list(models.rglob("*.ranges.json")) == []
+
+
+def test_every_range_has_its_disk_write_started_as_it_lands(wanprov, cdn_hub, tmp_path, monkeypatch) -> None:
+    """sync_file_range(WRITE) is asked for every byte of the file, and never for bytes not yet written."""
+    from wanprov.models import writeback
+
+    queued: list[tuple[int, int]] = []
+    lock = threading.Lock()
+    content = cdn_hub.content["unet-high"]
+
+    def sync_file_range(fd: int, offset: int, length: int, flags: int) -> int:
+        assert flags == writeback.SYNC_FILE_RANGE_WRITE and offset >= 0 and length > 0
+        target = str(Path(f"/proc/self/fd/{fd}").readlink())
+        assert target.endswith(".part")  # the part file, before its rename
+        if "model-high" in target:
+            assert os.pread(fd, length, offset) == content[offset : offset + length]  # written already
+            with lock:
+                queued.append((offset, offset + length))
+        return 0
+
+    monkeypatch.setattr(writeback, "_sync_file_range", lambda: sync_file_range)
+    models = tmp_path / "models"
+    assert fetch(wanprov, cdn_hub, models).code == 0
+    assert high(models).read_bytes() == content
+    assert len(queued) > 1  # per range as it lands, not once at the end
+    assert_tiles([(start, end - 1) for start, end in queued], HIGH_SIZE)

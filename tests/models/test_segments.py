@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import random
+import sys
 import threading
 import time
 from pathlib import Path
 
+from wanprov.models import segments, writeback
 from wanprov.models.segmented import ConnectionBudget, split_pieces
 from wanprov.models.segments import PrefixHasher, RangeSet, load_ranges, save_ranges
 
@@ -82,3 +85,92 @@ def test_budget_serves_a_files_first_connection_before_extra_ones() -> None:
     stop.set()
     extra.join(10)
     assert got == ["first"] and not budget.contended()
+
+
+def _write_shuffled(fd: int, data: bytes, hasher: PrefixHasher) -> None:
+    pieces = [(start, min(len(data), start + 65_536)) for start in range(0, len(data), 65_536)]
+    random.Random(3).shuffle(pieces)
+    done = RangeSet()
+    for start, end in pieces:
+        os.pwrite(fd, data[start:end], start)
+        done.add(start, end)
+        hasher.advance(done.prefix_end())
+
+
+def test_prefix_hash_reads_back_through_a_mapping_else_pread(tmp_path: Path, monkeypatch) -> None:
+    data = random.Random(4).randbytes(700_000)
+    path = tmp_path / "f.part"
+    path.write_bytes(b"\0" * len(data))
+    maps: list[int] = []
+    real_mmap = segments.mmap.mmap
+
+    def counting_mmap(*args, **kwargs):
+        maps.append(1)
+        return real_mmap(*args, **kwargs)
+
+    def no_mmap(*args, **kwargs):
+        raise OSError(errno.ENODEV, "No such device")  # what a filesystem without mmap answers
+
+    for fake in (counting_mmap, no_mmap):
+        monkeypatch.setattr(segments.mmap, "mmap", fake)
+        fd = os.open(path, os.O_RDWR)
+        try:
+            hasher = PrefixHasher(fd)
+            _write_shuffled(fd, data, hasher)
+            assert hasher.finish(len(data)) == hashlib.sha256(data).hexdigest()
+        finally:
+            os.close(fd)
+    assert maps  # the mapping was used while it could be
+
+
+def test_out_of_order_bytes_wait_while_the_hasher_lags(tmp_path: Path) -> None:
+    data = random.Random(5).randbytes(segments.HASH_READ * 3)
+    path = tmp_path / "f.part"
+    path.write_bytes(data)
+    gate = threading.Event()
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        hasher = PrefixHasher(fd, after_hash=lambda offset: gate.wait(30))  # stuck after its first read
+        hasher.advance(len(data))
+        assert hasher.backlog() > 0
+        stop = threading.Event()
+        waiters = [
+            threading.Thread(target=hasher.wait_for_backlog, args=(0, stop.is_set)),  # until it catches up
+            threading.Thread(target=hasher.wait_for_backlog, args=(0, stop.is_set)),  # until stopped
+        ]
+        for waiter in waiters:
+            waiter.start()
+        waiters[0].join(0.3)
+        assert all(waiter.is_alive() for waiter in waiters)  # blocked, not returned at once
+        hasher.wait_for_backlog(len(data), stop.is_set)  # within the limit: no wait
+        stop.set()
+        waiters[1].join(10)
+        assert not waiters[1].is_alive()
+        stop.clear()
+        waiters[0] = threading.Thread(target=hasher.wait_for_backlog, args=(0, stop.is_set))
+        waiters[0].start()
+        gate.set()  # the hasher catches up
+        waiters[0].join(10)
+        assert not waiters[0].is_alive() and hasher.backlog() == 0
+        assert hasher.finish(len(data)) == hashlib.sha256(data).hexdigest()
+    finally:
+        gate.set()
+        os.close(fd)
+
+
+def test_start_writeback_is_best_effort(tmp_path: Path) -> None:
+    path = tmp_path / "f"
+    path.write_bytes(b"x" * 10_000)
+    read_end, write_end = os.pipe()
+    fd = os.open(path, os.O_RDWR)
+    try:
+        if sys.platform == "linux":
+            assert writeback._sync_file_range() is not None  # glibc/musl have it: not silently a no-op
+        writeback.start_writeback(fd, 0, 10_000)
+        writeback.start_writeback(write_end, 0, 10)  # ESPIPE from the kernel: ignored, fsync still decides
+        writeback.start_writeback(fd, 0, 0)
+        writeback.drop_cached(fd, 0, 10_000)
+        assert path.read_bytes() == b"x" * 10_000
+    finally:
+        for handle in (fd, read_end, write_end):
+            os.close(handle)

@@ -132,13 +132,12 @@ def fetch_models(
         return ExitCode.PENDING if plan.pending else ExitCode.OK
     resolve_unknowns(plan, settings, source)
     preflight_disk(plan)
-    progress = (
-        terminal_progress(plan.to_download_bytes) if output_format == "text" else terminal_progress(0, False)
-    )
-    try:
-        run_fetch(plan, settings, from_dir=source, jobs=jobs, progress=progress, connections=connections)
-    finally:
-        progress.close()
+    if plan.pending:  # a no-op re-run draws no progress bars (and imports no rich)
+        progress = terminal_progress(plan.to_download_bytes, None if output_format == "text" else False)
+        try:
+            run_fetch(plan, settings, from_dir=source, jobs=jobs, progress=progress, connections=connections)
+        finally:
+            progress.close()
     _show(plan, output_format)
     if plan.errors:
         if output_format == "text":

@@ -11,12 +11,9 @@ from __future__ import annotations
 import fnmatch
 import shutil
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
-
-from filelock import FileLock
+from typing import TYPE_CHECKING, Any
 
 from wanprov.errors import (
     IntegrityError,
@@ -30,8 +27,11 @@ from wanprov.models.catalog import FileEntry
 from wanprov.models.hub import HubSettings, fetch_metadata
 from wanprov.models.progress import NullProgress, Progress
 from wanprov.models.record import VerificationRecord
-from wanprov.models.segmented import ConnectionBudget, fetch_remote
-from wanprov.models.transfer import Cancellation, copy_local, hash_file, partial_path
+from wanprov.models.transfer import hash_file, partial_path
+
+if TYPE_CHECKING:
+    from wanprov.models.segmented import ConnectionBudget
+    from wanprov.models.transfer import Cancellation
 
 SCHEMA = "wanprov.fetch/1"
 CONNECTIONS_PER_FILE = 16  # what a CDN stream needs to fill 1-10 Gbit/s at tens of MB/s per connection
@@ -61,7 +61,7 @@ class FileState:
 
     @property
     def remaining_bytes(self) -> int:
-        if self.action in ("download", "copy") and self.entry.size is not None:
+        if self.status in ("pending", "failed") and self.action in ("download", "copy") and self.entry.size:
             return max(0, self.entry.size - self.partial_bytes)
         return 0
 
@@ -278,11 +278,18 @@ def run_fetch(
     `connections`: most connections one file uses (default CONNECTIONS_PER_FILE, fewer for small files);
     all files in flight share max(TOTAL_CONNECTIONS, connections) connections.
     """
+    pending = plan.pending
+    if not pending:  # the no-op re-run: no thread pool, no transfer machinery imported
+        return plan
+    from concurrent.futures import ThreadPoolExecutor
+
+    from wanprov.models.segmented import ConnectionBudget
+    from wanprov.models.transfer import Cancellation
+
     progress = progress or NullProgress()
     cancel = Cancellation()
     per_file = connections or CONNECTIONS_PER_FILE
     budget = ConnectionBudget(max(TOTAL_CONNECTIONS, per_file))
-    pending = plan.pending
     if settings.offline and from_dir is None and any(s.action == "download" for s in pending):
         missing = ", ".join(s.entry.relpath for s in pending if s.action == "download")
         raise OfflineError(
@@ -324,6 +331,11 @@ def _fetch_one(
     budget: ConnectionBudget,
     connections: int,
 ) -> None:
+    from filelock import FileLock
+
+    from wanprov.models.segmented import fetch_remote
+    from wanprov.models.transfer import copy_local
+
     entry, final = state.entry, state.path
     assert entry.sha256, "resolve_unknowns() runs first"
     part = partial_path(final, entry.sha256)

@@ -11,8 +11,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-from filelock import FileLock
-
 from wanprov.datafiles import write_text_atomic
 
 SCHEMA = "wanprov.verified/1"
@@ -66,6 +64,8 @@ class VerificationRecord:
         self._update({relpath: None})
 
     def _update(self, changes: dict[str, dict[str, Any] | None]) -> None:
+        from filelock import FileLock  # only a run that records something pays for the import
+
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with FileLock(str(self._lock_path)):
             files = self._read()

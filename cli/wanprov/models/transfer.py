@@ -33,6 +33,7 @@ from wanprov.models.hub import (
     classify_status,
     request_headers,
 )
+from wanprov.models.writeback import drop_cached
 
 # 4 MiB reads: large enough that Python's per-chunk cost is noise; measured here, 8 MiB read1() calls ran at
 # half the rate (allocator churn on buffers that size), 1-4 MiB at 600-750 MB/s with sha256 and write inline.
@@ -168,9 +169,7 @@ class PartFile:
         clean ones; the last WRITEBACK_STEP stays cached so the kernel can still merge writes.
         """
         end = self.offset - WRITEBACK_STEP
-        if hasattr(os, "posix_fadvise"):
-            os.posix_fadvise(self.handle.fileno(), self._written_back, end - self._written_back,
-                             os.POSIX_FADV_DONTNEED)  # fmt: skip
+        drop_cached(self.handle.fileno(), self._written_back, end - self._written_back)
         self._written_back = end
 
     def close(self) -> None:
