@@ -86,6 +86,7 @@ class Instance:
     dir: str  # <data>/<name>: its output, temp and user folders, launch file, pid and log
     dirs: list[str]
     user_dir: str
+    workflows_dir: str  # <user_dir>/default/workflows: ComfyUI's workflow browser
     launch_file: str
     pidfile: str
     logfile: str
@@ -292,6 +293,7 @@ def plan_instances(request: StackRequest, summary: Mapping[str, Any], python: Pa
                 env={} if gpu is None else {"CUDA_DEVICE_ORDER": "PCI_BUS_ID"},
                 service=service, unit=str(request.unit_dir / f"{service}.service"), dir=str(folder),
                 dirs=[str(folder / sub) for sub in ("output", "temp", "user")], user_dir=str(folder / "user"),
+                workflows_dir=str(folder / "user" / "default" / "workflows"),
                 launch_file=str(folder / "comfyui-launch.json"), pidfile=pidfile, logfile=logfile,
                 watch_args=["--unit", service] if request.service_manager == "systemd"
                 else ["--pidfile", pidfile, "--log", logfile],
