@@ -13,9 +13,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-# The roles on the modules. models still runs `wanprov fetch-models` (its controller cache runs the CLI on
-# the controller); health and fleet_report are the health work's.
-ROLES = ("comfyui", "preflight", "wanprov_cli", "workflows")
+# The roles on the modules (health and fleet_report are the health work's).
+ROLES = ("comfyui", "preflight", "wanprov_cli", "workflows", "models")
 # Modules that import the core, so they must run under the wanprov venv's Python.
 CORE_MODULES = ("wanprov.gpu.doctor", "wanprov.gpu.stack", "wanprov.gpu.models", "wanprov.gpu.workflows")
 # Signs of a core decision made in YAML: building the service's flags (device, port, folders, database),
@@ -94,6 +93,7 @@ def test_no_debug_task_fakes_a_change(repo_root):
 
 
 def test_core_modules_run_under_the_wanprov_venv(repo_root):
+    """Each core module task names its interpreter: the wanprov venv's Python (a role setting or fact)."""
     seen = set()
     for path in _role_yaml(repo_root):
         if "/tasks/" not in str(path):
@@ -104,8 +104,12 @@ def test_core_modules_run_under_the_wanprov_venv(repo_root):
                 continue
             seen.add(module)
             interpreter = (task.get("vars") or {}).get("ansible_python_interpreter", "")
-            assert "wanprov" in interpreter, f"{path}: {task.get('name')} runs {module} without the venv"
-    assert {"wanprov.gpu.doctor", "wanprov.gpu.stack", "wanprov.gpu.workflows"} <= seen
+            # the wanprov venv's Python on a host; the controller's own for the models cache
+            assert re.fullmatch(
+                r"\{\{ (wanprov|\w+_wanprov|models_controller)_python \}\}|\{\{ __\w+_wanprov_python \}\}",
+                interpreter,
+            ), f"{path}: {task.get('name')} runs {module} under {interpreter!r}, not wanprov's Python"
+    assert set(CORE_MODULES) <= seen
 
 
 @pytest.mark.parametrize("module", ["stack", "doctor", "path_state"])
