@@ -14,7 +14,9 @@ short_description: Fetch a profile's model files, verified, into ComfyUI's folde
 description:
   - Plans a model profile against the models folder (what is there and verified, what is to download, copy
     or hash) and fetches what is missing, resumable and in parallel, each file checked against its sha256.
-  - In check mode it computes the same plan and downloads and writes nothing.
+  - In check mode it computes the same plan and downloads and writes nothing (as C(wanprov fetch-models
+    --dry-run), it asks the hub once per file with a short timeout, and plans from the catalog and lock when
+    the hub is unreachable).
   - With C(--diff) it shows the files present before and after.
   - Runs on the host under the wanprov venv's Python (set C(ansible_python_interpreter) for the task).
 version_added: 0.1.0
@@ -31,6 +33,11 @@ options:
     description: ComfyUI's models folder itself.
     type: path
     required: true
+  custom_nodes_dir:
+    description:
+      - ComfyUI's C(custom_nodes) folder, for the files a node pack reads from its own folder (RIFE VFI's
+        C(ckpts/rife/rife49.pth)); a profile with such a file and no I(custom_nodes_dir) is refused.
+    type: path
   manifests:
     description: Your own catalog or profile YAML files on the host (same format as the shipped catalog).
     type: list
@@ -135,6 +142,7 @@ def main():
         argument_spec={
             "profile": {"type": "str", "required": True},
             "models_dir": {"type": "path", "required": True},
+            "custom_nodes_dir": {"type": "path"},
             "manifests": {"type": "list", "elements": "path", "default": []},
             "lock": {"type": "path"},
             "only": {"type": "list", "elements": "str", "default": []},
@@ -147,7 +155,14 @@ def main():
     )
     require_wanprov(module)
     from wanprov.models.catalog import load_catalog
-    from wanprov.models.fetch import plan_fetch, preflight_disk, resolve_unknowns, run_fetch, select
+    from wanprov.models.fetch import (
+        plan_fetch,
+        preflight_disk,
+        resolve_for_plan,
+        resolve_unknowns,
+        run_fetch,
+        select,
+    )
     from wanprov.models.hub import HubSettings
     from wanprov.models.lock import locked_catalog
     from wanprov.models.progress import NullProgress
@@ -171,9 +186,19 @@ def main():
         if not entries:
             module.fail_json(msg=f"only={params['only']} matches no file of profile {params['profile']}")
         settings = HubSettings.from_env()
-        plan = plan_fetch(params["profile"], entries, Path(params["models_dir"]), from_dir=from_dir)
+        custom_nodes = Path(params["custom_nodes_dir"]) if params["custom_nodes_dir"] else None
+        plan = plan_fetch(
+            params["profile"],
+            entries,
+            Path(params["models_dir"]),
+            from_dir=from_dir,
+            custom_nodes_dir=custom_nodes,
+        )
         before = _present(plan)
-        if not (module.check_mode and settings.offline):
+        if module.check_mode:  # the dry run's resolution: quick, and an unreachable hub is not an error
+            if not settings.offline:
+                resolve_for_plan(plan, settings, from_dir)
+        else:
             resolve_unknowns(plan, settings, from_dir)
         changed = bool(plan.pending)
         if changed and not module.check_mode:

@@ -14,11 +14,12 @@ short_description: Converge a host's ComfyUI stack from wanprov's one plan (torc
 description:
   - Computes the host's stack plan with the wanprov core (C(wanprov.stack.host_plan)) - the torch wheels and
     their index (explicit settings, else the doctor's choice for this host's driver and GPU), the pip
-    arguments, the torch constraints file and the venv's C(pip.conf), and the service's launch flags and
-    command line.
+    arguments, the torch constraints file and the venv's C(pip.conf), and the ComfyUI instances, one per GPU
+    (its port, C(--cuda-device), its GPU's tier flags, its folders and database, command line, service and
+    local URL).
   - Then converges what it is asked to, in order, each step only where it differs - the ComfyUI checkout at a
     pinned commit (I(comfyui_version)); the torch protection files (the core is their only writer); the
-    pinned torch wheels in the venv; the launch flags, checked against the installed ComfyUI's
+    pinned torch wheels in the venv; every instance's launch flags, checked against the installed ComfyUI's
     C(main.py --help); the pinned node packs and their requirements under the torch constraints (as
     C(wanprov install-nodes)).
   - In check mode it computes the same plan and every step's pending work, and writes nothing.
@@ -39,12 +40,11 @@ options:
     type: path
     required: true
   data_dir:
-    description: The service's data folder (C(output/), C(input/), C(temp/) and C(extra_model_paths.yaml)).
+    description:
+      - The services' data folder - the shared C(input/) and C(extra_model_paths.yaml), and one folder per
+        instance (C(gpuN/) or C(cpu/)) with its C(output/), C(temp/) and C(user/).
     type: path
     required: true
-  user_dir:
-    description: ComfyUI's user folder. Default I(data_dir)/user.
-    type: path
   models_dir:
     description: Models outside the checkout; when set the launch flags name C(extra_model_paths.yaml).
     type: path
@@ -53,9 +53,33 @@ options:
     type: str
     default: 127.0.0.1
   port:
-    description: The port ComfyUI listens on.
+    description: GPU N's instance listens on I(port) + N, unless I(ports) maps N to a port.
     type: int
     default: 8188
+  ports:
+    description: GPU index -> port, for the instances that do not follow I(port) + N.
+    type: dict
+    default: {}
+  gpus:
+    description:
+      - The GPUs that get an instance - C(all) (the doctor's C(usable_gpus)) or a list of distinct GPU indices
+        (nvidia-smi's), none of them failed by the doctor.
+      - With C(--cpu) in the launch flags, one instance runs without a GPU.
+    type: raw
+    default: all
+  service_name:
+    description: Each instance's service is I(service_name)C(-gpuN) (C(-cpu) without a GPU).
+    type: str
+    default: comfyui
+  unit_dir:
+    description: Where the instances' systemd units live (the plan names each C(unit)).
+    type: path
+    default: /etc/systemd/system
+  service_manager:
+    description: How the instances run - C(systemd), or C(process) (the test-only supervisor).
+    type: str
+    choices: [systemd, process]
+    default: systemd
   comfyui_git_url:
     description: Where the ComfyUI checkout comes from (https, or a transport in I(git_url_schemes)).
     type: str
@@ -79,7 +103,8 @@ options:
   summary:
     description:
       - The doctor's C(summary) block (C(wanprov doctor --format json), or the M(wanprov.gpu.doctor) module's
-        C(summary)); its C(torch) and C(launch_flags) are used when not given explicitly.
+        C(summary)); its C(torch), C(launch_flags), C(gpus) (per-GPU tier flags, names, tiers, profiles) and
+        C(usable_gpus) are used when not given explicitly.
       - Omitted and needed, the module asks the doctor itself (no torch probe, no NVENC encode).
     type: dict
   torch_variant:
@@ -210,7 +235,7 @@ schema:
   description: The result's schema and version.
   returned: always
   type: str
-  sample: wanprov.stack/1
+  sample: wanprov.stack/2
 plan:
   description: The core's stack plan (C(wanprov.stack.host_plan.plan_stack)).
   returned: always
@@ -227,10 +252,6 @@ plan:
         - A pin without a local label accepts any (PEP 440), so C(2.9.1) matches C(2.9.1+cu128).
       type: dict
       sample: {torch: 2.9.1, torchvision: 0.24.1, torchaudio: 2.9.1}
-    url:
-      description: Where the host itself reaches the service (a wildcard listen address on loopback).
-      type: str
-      sample: http://127.0.0.1:8188
     pip_args:
       description: pip arguments for every install but torch's.
       type: list
@@ -239,14 +260,25 @@ plan:
       description: pip arguments for the torch install (its index first).
       type: list
       elements: str
-    launch_flags:
-      description: Tier flags, extra flags, then the path and network flags.
+    instances:
+      description:
+        - One per GPU of I(gpus) (or one C(cpu) instance with C(--cpu)), in order.
+        - Each has C(name) (C(gpuN) or C(cpu)), C(gpu) (index or null), C(gpu_name), C(pci_bus_id), C(tier),
+          C(profile) (the doctor's, for that GPU), C(port), C(url) (where the host itself reaches it; a
+          wildcard listen address on loopback), C(flags) (tier, extra, shared paths, then its own port,
+          folders, database and device), C(argv) (venv python, main.py, flags), C(env) (C(CUDA_DEVICE_ORDER)
+          for a GPU), C(service), C(unit), C(dir), C(dirs), C(user_dir), C(launch_file), C(pidfile),
+          C(logfile) and C(watch_args) (how C(wanprov stack wait) watches it).
       type: list
-      elements: str
-    argv:
-      description: The service's command line (venv python, main.py, flags).
-      type: list
-      elements: str
+      elements: dict
+      sample: [{name: gpu0, gpu: 0, port: 8188, url: "http://127.0.0.1:8188", service: comfyui-gpu0,
+                tier: large, profile: wan22-q5, user_dir: /var/lib/comfyui/gpu0/user}]
+    cpu_only:
+      description: The one instance runs on the CPU (C(--cpu)).
+      type: bool
+    exposed:
+      description: Whether ComfyUI listens beyond loopback (it has no authentication).
+      type: bool
     python:
       description: The venv's interpreter.
       type: str
@@ -294,15 +326,18 @@ COMMIT_RE = re.compile(r"^[0-9a-f]{40}$")
 def _request(params):
     from wanprov.stack.host_plan import StackRequest, TorchRequest
 
-    data_dir = Path(params["data_dir"])
     return StackRequest(
         install_dir=Path(params["comfyui_dir"]),
         venv_dir=Path(params["venv_dir"]),
-        data_dir=data_dir,
-        user_dir=Path(params["user_dir"] or data_dir / "user"),
+        data_dir=Path(params["data_dir"]),
         models_dir=Path(params["models_dir"]) if params["models_dir"] else None,
         listen=params["listen"],
         port=params["port"],
+        ports=params["ports"],
+        gpus=params["gpus"],
+        service_name=params["service_name"],
+        unit_dir=Path(params["unit_dir"]),
+        service_manager=params["service_manager"],
         torch=TorchRequest(
             variant=params["torch_variant"],
             torch=params["torch_version"],
@@ -324,7 +359,8 @@ def _summary(params, request):
         return params["summary"]
     needs_torch = not request.torch.explicit
     needs_flags = request.launch_flags_auto and not request.launch_flags
-    if not (needs_torch or needs_flags):
+    needs_gpus = request.gpus == "all" and "--cpu" not in [*request.launch_flags, *request.extra_launch_flags]
+    if not (needs_torch or needs_flags or needs_gpus):
         return {}
     from wanprov.doctor.summary import summarize
     from wanprov.facts import ProbeOptions, collect
@@ -415,19 +451,23 @@ def _torch(module, plan, diffs):
 
 
 def _flags(plan, request):
+    """Every instance's flags against the installed ComfyUI (its --help read once)."""
     from wanprov.stack.errors import RefusedError
     from wanprov.stack.flags import check_flags, known_flags
 
     python = Path(plan.python)
     known, source = known_flags(request.install_dir, python if python.exists() else None)
-    check = check_flags(plan.launch_flags, known, source)
-    if check.rejected:
+    checks = {instance.name: check_flags(instance.flags, known, source) for instance in plan.instances}
+    rejected = {name: check.rejected for name, check in checks.items() if check.rejected}
+    if rejected:
+        flags = sorted({flag for names in rejected.values() for flag in names})
         raise RefusedError(
-            f"launch flag(s) {', '.join(check.rejected)} are not flags of the ComfyUI at "
-            f"{request.install_dir} (checked with {source})",
+            f"launch flag(s) {', '.join(flags)} are not flags of the ComfyUI at {request.install_dir} "
+            f"(instances {', '.join(rejected)}; checked with {source})",
             hint="drop them from launch_flags / extra_launch_flags, or pin a ComfyUI that has them",
         )
-    return {"source": check.source, "accepted": check.accepted, "rejected": check.rejected}
+    accepted = sorted({flag for check in checks.values() for flag in check.accepted})
+    return {"source": source, "accepted": accepted, "rejected": []}
 
 
 def _nodes(module, params, plan, diffs):
@@ -474,10 +514,14 @@ def main():
             "comfyui_dir": {"type": "path", "required": True},
             "venv_dir": {"type": "path", "required": True},
             "data_dir": {"type": "path", "required": True},
-            "user_dir": {"type": "path"},
             "models_dir": {"type": "path"},
             "listen": {"type": "str", "default": "127.0.0.1"},
             "port": {"type": "int", "default": 8188},
+            "ports": {"type": "dict", "default": {}},
+            "gpus": {"type": "raw", "default": "all"},
+            "service_name": {"type": "str", "default": "comfyui"},
+            "unit_dir": {"type": "path", "default": "/etc/systemd/system"},
+            "service_manager": {"type": "str", "choices": ["systemd", "process"], "default": "systemd"},
             "comfyui_git_url": {"type": "str"},
             "git_url_schemes": {
                 "type": "list",

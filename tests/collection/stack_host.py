@@ -59,6 +59,7 @@ def build_stack_host(root: Path, object_info: Path) -> StackHost:
         "torchvision_version": "0.24.1",
         "torchaudio_version": "2.9.1",
         "launch_flags": ["--highvram"],
+        "gpus": [0],  # explicit: the module asks no doctor (this machine has no GPU)
         "pip_extra_args": f"--no-index --find-links {wheels}",
         "node_manifest": str(manifest),
     }

@@ -78,7 +78,11 @@ def test_installed_modules_run_under_ansible_playbook(installed, tmp_path):
     shows the plan; under an interpreter without wanprov the module names the fix."""
     playbook = tmp_path / "play.yml"
     torch = {"variant": "cu128", "torch": "2.9.1", "torchvision": "0.24.1", "torchaudio": "2.9.1"}
-    summary = {"torch": {**torch, "index_url": "https://download.pytorch.org/whl/cu128"}, "launch_flags": []}
+    summary = {
+        "torch": {**torch, "index_url": "https://download.pytorch.org/whl/cu128"},
+        "launch_flags": [],
+        "usable_gpus": [0],
+    }
     stack = {
         "comfyui_dir": str(tmp_path / "ComfyUI"),
         "venv_dir": str(tmp_path / "venv"),
@@ -92,7 +96,12 @@ def test_installed_modules_run_under_ansible_playbook(installed, tmp_path):
         {"name": "Plan the stack", "wanprov.gpu.stack": stack, "register": "stack"},
         {
             "name": "Pins",
-            "ansible.builtin.assert": {"that": ["stack.plan.torch_pins.torch == '2.9.1'"]},
+            "ansible.builtin.assert": {
+                "that": [
+                    "stack.plan.torch_pins.torch == '2.9.1'",
+                    "stack.plan.instances | map(attribute='service') | list == ['comfyui-gpu0']",
+                ]
+            },
         },
         {
             "name": "Probe",

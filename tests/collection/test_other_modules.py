@@ -122,6 +122,27 @@ def test_models_copies_verifies_then_is_unchanged(run_module, tmp_path, mirror):
     assert TOKEN not in json.dumps(result) + json.dumps(again)
 
 
+def test_models_places_a_node_packs_file_in_custom_nodes(run_module, tree, tmp_path, mirror):
+    """A file a node pack reads from its own folder (node_pack: in the catalog) lands under custom_nodes_dir;
+    without one the module refuses, as `fetch-models` without --custom-nodes-dir does."""
+    manifest, mirror_dir = mirror
+    text = manifest.read_text().replace("    folder: vae\n", "    folder: ckpts\n    node_pack: Some-Pack\n")
+    manifest.write_text(text)
+    source = mirror_dir / "custom_nodes/Some-Pack/ckpts/test_vae.safetensors"
+    source.parent.mkdir(parents=True)
+    (mirror_dir / "vae/test_vae.safetensors").rename(source)
+    args = {**models_args(tmp_path, manifest, mirror_dir), "custom_nodes_dir": str(tmp_path / "custom_nodes")}
+    rc, planned = run_module("models", args, check=True)
+    assert (rc, planned["changed"], tree(tmp_path / "custom_nodes")) == (0, True, {}), planned
+    rc, result = run_module("models", args)
+    assert rc == 0, result
+    assert (
+        tmp_path / "custom_nodes/Some-Pack/ckpts/test_vae.safetensors"
+    ).read_bytes() == source.read_bytes()
+    rc, refused = run_module("models", {k: v for k, v in args.items() if k != "custom_nodes_dir"}, check=True)
+    assert rc == 1 and "custom_nodes" in refused["msg"], refused
+
+
 @pytest.mark.parametrize(
     ("extra", "message"),
     [

@@ -23,6 +23,8 @@ DOCTOR_SUMMARY = {
         "torchaudio": "2.9.1",
     },
     "launch_flags": ["--highvram"],
+    "gpus": [{"index": 0, "name": "H100", "vram_tier": "large", "launch_flags": ["--highvram"]}],
+    "usable_gpus": [0],
 }
 ONLY_PLAN = {"install_torch": False, "check_flags": False, "nodes": False}
 
@@ -52,8 +54,10 @@ def test_check_mode_plans_everything_and_writes_nothing(run_module, tree, tmp_pa
     assert plan["torch"]["source"] == "doctor"
     assert plan["torch_pins"] == {"torch": "2.9.1", "torchvision": "0.24.1", "torchaudio": "2.9.1"}
     assert plan["torch_pip_args"] == ["--index-url", "https://download.pytorch.org/whl/cu130"]
-    assert plan["launch_flags"][:3] == ["--highvram", "--listen", "127.0.0.1"]
-    assert plan["argv"][:2] == [str(tmp_path / "venv/bin/python"), str(tmp_path / "ComfyUI/main.py")]
+    (instance,) = plan["instances"]
+    assert instance["flags"][:3] == ["--highvram", "--listen", "127.0.0.1"]
+    assert instance["argv"][:2] == [str(tmp_path / "venv/bin/python"), str(tmp_path / "ComfyUI/main.py")]
+    assert (instance["service"], instance["url"]) == ("comfyui-gpu0", "http://127.0.0.1:8188")
     diffs = {d["after_header"]: d for d in result["diff"]}
     assert diffs[constraints]["before"] == ""
     assert "torch==2.9.1\n" in diffs[constraints]["after"]
@@ -62,7 +66,7 @@ def test_check_mode_plans_everything_and_writes_nothing(run_module, tree, tmp_pa
 
 def test_protection_files_written_once_then_unchanged(run_module, tmp_path):
     (tmp_path / "venv").mkdir()
-    args = stack_args(tmp_path, launch_flags_auto=False, **EXPLICIT, **ONLY_PLAN)
+    args = stack_args(tmp_path, launch_flags_auto=False, gpus=[0], **EXPLICIT, **ONLY_PLAN)
     rc, first = run_module("stack", args)
     assert rc == 0, first
     assert first["changed"] is True
@@ -105,11 +109,11 @@ def test_explicit_settings_win_over_the_doctor(run_module, tmp_path):
     assert plan["pip_args"] == [
         "--index-url", "https://pypi.mirror.example/simple", "--no-index", "--find-links", "/srv/wheels",
     ]  # fmt: skip
-    assert plan["launch_flags"][:3] == ["--lowvram", "--reserve-vram", "2"]
-    assert plan["launch_flags"][-2:] == [
-        "--extra-model-paths-config",
-        str(tmp_path / "data/extra_model_paths.yaml"),
-    ]
+    flags = plan["instances"][0]["flags"]
+    assert flags[:3] == ["--lowvram", "--reserve-vram", "2"]
+    assert flags[flags.index("--extra-model-paths-config") + 1] == str(
+        tmp_path / "data/extra_model_paths.yaml"
+    )
     assert (result["changed"], result["protection"]) == (False, [])
 
 
@@ -129,6 +133,9 @@ def test_explicit_settings_win_over_the_doctor(run_module, tmp_path):
         ({"git_url_schemes": ["ext"]}, "git_url_schemes"),
         ({"comfyui_version": "a" * 40}, "comfyui_git_url is not"),
         ({"port": "not-a-port"}, "port"),
+        ({"gpus": [3]}, "not on this host: [3]"),
+        ({"gpus": "0,1"}, "give `all`"),
+        ({"service_manager": "runit"}, "service_manager"),
         ({"no_such_option": 1}, "no_such_option"),
     ],
 )
@@ -154,7 +161,7 @@ def test_launch_flags_are_checked_against_the_checkout(run_module, tmp_path):
     cli_args.parent.mkdir(parents=True)
     (tmp_path / "ComfyUI" / "main.py").write_text("")
     known = ["--listen", "--port", "--output-directory", "--input-directory", "--temp-directory"]
-    known += ["--user-directory", "--database-url", "--disable-auto-launch", "--highvram"]
+    known += ["--user-directory", "--database-url", "--disable-auto-launch", "--highvram", "--cuda-device"]
     cli_args.write_text("".join(f'parser.add_argument("{flag}")\n' for flag in known))
     args = stack_args(tmp_path, summary=DOCTOR_SUMMARY, protect=False, install_torch=False, nodes=False)
     rc, result = run_module("stack", args, check=True)
@@ -165,6 +172,26 @@ def test_launch_flags_are_checked_against_the_checkout(run_module, tmp_path):
     assert rc == 1
     assert "--normalvram" in result["msg"]
     assert result["error"] == "refused"
+
+
+def test_the_instances_follow_gpus_ports_and_the_service_manager(run_module, tmp_path):
+    summary = {
+        **DOCTOR_SUMMARY,
+        "gpus": [*DOCTOR_SUMMARY["gpus"], {"index": 1, "launch_flags": ["--lowvram"]}],
+    }
+    args = stack_args(
+        tmp_path, summary=summary, gpus=[1, 0], ports={"1": 9001}, service_manager="process",
+        service_name="cui", unit_dir=str(tmp_path / "units"), protect=False, **ONLY_PLAN,
+    )  # fmt: skip
+    rc, result = run_module("stack", args, check=True)
+    assert rc == 0, result
+    gpu1, gpu0 = result["plan"]["instances"]
+    assert (gpu1["port"], gpu0["port"]) == (9001, 8188)
+    assert "--lowvram" in gpu1["flags"] and "--lowvram" not in gpu0["flags"]
+    assert gpu1["unit"] == str(tmp_path / "units/cui-gpu1.service")
+    assert gpu1["watch_args"] == ["--pidfile", str(tmp_path / "data/gpu1/comfyui.pid"), "--log",
+                                  str(tmp_path / "data/gpu1/comfyui.log")]  # fmt: skip
+    assert result["changed"] is False and not tmp_path.joinpath("data").exists()
 
 
 def test_check_mode_on_a_bare_host_reports_torch_unknown(run_module, tree, tmp_path):

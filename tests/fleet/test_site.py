@@ -198,7 +198,7 @@ def test_controller_cache_downloads_once_for_the_fleet(fut, first_run):
             json.dumps(
                 {
                     "models_source": "controller_cache",
-                    "models_controller_wanprov": str(Path(sys.executable).parent / "wanprov"),
+                    "models_controller_python": sys.executable,
                     "models_controller_cache_dir": str(fut.base / "controller-cache"),
                     "models_host_cache_dir": "{{ host_root }}/var/cache/wanprov/models",
                 }

@@ -36,13 +36,25 @@ def _variables(repo_root: Path, **overrides: Any) -> dict[str, Any]:
         comfyui_group="comfyui",
         comfyui_install_dir="/opt/comfyui/ComfyUI",
         __comfyui_venv_python=sys.executable,
-        # GPU 0's instance, built by the role's own vars (one instance per GPU) from a doctor summary.
-        __comfyui_summary={"gpus": [{"index": 0, "launch_flags": []}], "usable_gpus": [0]},
-        __comfyui_tier_flags=[],
-        __comfyui_instance=ansible_template.trust_as_template("{{ __comfyui_instances[0] }}"),
+        # GPU 0's instance as the stack plan lists it (comfyui_stack.plan.instances[0]).
+        __comfyui_instance=_instance(
+            overrides.get("comfyui_port", 8188), overrides.get("comfyui_extra_launch_flags", [])
+        ),
     )
     variables.update(overrides)
     return variables
+
+
+def _instance(port: int, extra_flags: list[str]) -> dict[str, Any]:
+    from wanprov.stack.host_plan import StackRequest, TorchRequest, plan_stack
+
+    torch = TorchRequest(variant="cu128", torch="2.9.1", torchvision="0.24.1", torchaudio="2.9.1")
+    request = StackRequest(
+        install_dir=Path("/opt/comfyui/ComfyUI"), venv_dir=Path(sys.executable).parent.parent,
+        data_dir=Path("/var/lib/comfyui"), port=port, torch=torch, launch_flags_auto=False, gpus=[0],
+        extra_launch_flags=extra_flags,
+    )  # fmt: skip
+    return plan_stack(request).instances[0].to_dict()
 
 
 def render(repo_root: Path, name: str, **overrides: Any) -> str:
@@ -162,25 +174,6 @@ def _task(repo_root: Path, name: str) -> dict[str, Any]:
     return next(t for t in tasks if t["name"] == name)
 
 
-@pytest.mark.parametrize(
-    ("listen", "warned"),
-    [
-        ("127.0.0.1", False),
-        ("127.0.0.53", False),
-        ("::1", False),
-        ("127.0.0.1,::1", False),
-        ("0.0.0.0", True),
-        ("", True),
-        ("10.0.0.5", True),
-        ("127.0.0.1,0.0.0.0", True),
-        ("127.0.0.1.evil.example", True),
-    ],
-)
-def test_listening_beyond_loopback_warns(repo_root, listen, warned):
-    task = _task(repo_root, "Warn when ComfyUI listens on more than loopback")
-    assert evaluate(repo_root, task["when"], comfyui_listen=listen) is warned
-
-
 def test_environment_names_are_checked(repo_root):
     task = _task(repo_root, "Check the service environment's variable names")
     expression = task["vars"]["__comfyui_env_bad_names"]
@@ -194,33 +187,3 @@ def test_environment_names_are_checked(repo_root):
     )
     bad = templar.template(ansible_template.trust_as_template(expression))
     assert bad == ["1BAD", "A=B"]
-
-
-@pytest.mark.parametrize(
-    ("url", "scheme"),
-    [
-        ("https://github.com/Comfy-Org/ComfyUI.git", "https"),
-        ("HTTPS://github.com/x", "https"),
-        ("file:///srv/git/ComfyUI", "file"),
-        ("/srv/git/ComfyUI", "file"),
-        ("git@github.com:Comfy-Org/ComfyUI.git", "ssh"),
-        ("ssh://git@host/x", "ssh"),
-        ("http://mirror/x", "http"),
-        ("--upload-pack=touch /tmp/pwned", "bad"),
-        ("-u x", "bad"),
-        ("ext::sh -c touch% /tmp/pwned", "bad"),
-        ("https://host/x y", "bad"),
-        ("relative/path", "bad"),
-    ],
-)
-def test_the_role_reads_the_comfyui_url_transport_like_the_cli(repo_root, url, scheme):
-    from wanprov.stack.manifest import url_scheme
-
-    variables = _variables(repo_root, comfyui_git_url=url)
-    templar = ansible_template.Templar(loader=DataLoader(), variables=variables)
-    assert templar.template(variables["__comfyui_git_url_scheme"]) == scheme
-    cli_view = None if url.startswith("-") or any(c.isspace() for c in url) else url_scheme(url)
-    assert cli_view == (None if scheme == "bad" else scheme)
-    conditions = _task(repo_root, "Check the ComfyUI git URL's transport")["ansible.builtin.assert"]["that"]
-    allowed = all(evaluate(repo_root, c, comfyui_git_url=url, comfyui_git_url_schemes=[]) for c in conditions)
-    assert allowed is (scheme == "https")

@@ -1,5 +1,6 @@
 """The one plan for a host's ComfyUI stack: which torch (pins and index), the pip arguments, the torch
-protection files (constraints and pip.conf, text included) and the service's launch flags.
+protection files (constraints and pip.conf, text included) and the ComfyUI instances (one per GPU: its port,
+device, tier flags, folders, command line, service and local URL).
 
 Pure: it reads the doctor's summary (or explicit settings) and returns data. The `wanprov.gpu.stack` Ansible
 module and any later caller take every decision from here, so no template or Jinja re-derives it; the
@@ -11,7 +12,7 @@ from __future__ import annotations
 import re
 import shlex
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,7 @@ from wanprov.errors import UsageError
 from wanprov.stack.constraints import PROTECTED, render_constraints, render_pip_conf
 from wanprov.stack.errors import RefusedError
 
-SCHEMA = "wanprov.stack/1"
+SCHEMA = "wanprov.stack/2"  # /2: instances[] (one per GPU) replace the one argv, url and flags
 TORCH_INDEX_BASE = "https://download.pytorch.org/whl/"
 CONSTRAINTS_NAME = "wanprov-constraints.txt"  # in the venv, beside pip.conf (what install-nodes defaults to)
 # A service listening on every address is reached from the host itself on loopback.
@@ -49,16 +50,50 @@ class StackRequest:
     install_dir: Path
     venv_dir: Path
     data_dir: Path
-    user_dir: Path
     models_dir: Path | None = None
     listen: str = "127.0.0.1"
-    port: int = 8188
+    port: int = 8188  # GPU N's instance listens on port + N unless `ports` maps N
+    ports: Mapping[int | str, int] = field(default_factory=dict)
+    gpus: str | Sequence[int] = "all"  # all = the doctor's usable GPUs
     torch: TorchRequest = field(default_factory=TorchRequest)
     launch_flags: Sequence[str] = ()
     launch_flags_auto: bool = True
     extra_launch_flags: Sequence[str] = ()
     pip_index_url: str = ""
     pip_extra_args: str = ""
+    service_name: str = "comfyui"  # each instance's service is <service_name>-gpuN (-cpu without a GPU)
+    unit_dir: Path = Path("/etc/systemd/system")
+    service_manager: str = "systemd"  # or `process` (the test-only supervisor): how a waiter watches it
+
+
+@dataclass(frozen=True)
+class Instance:
+    """One ComfyUI service: one GPU (or the CPU), its port, its folders, its command line."""
+
+    name: str  # gpuN, or cpu
+    gpu: int | None
+    gpu_name: str | None
+    pci_bus_id: str | None
+    tier: str | None
+    profile: str | None
+    port: int
+    url: str  # where the host itself reaches it
+    flags: list[str]  # tier + extra + shared paths + its own port, folders, database, device
+    argv: list[str]
+    env: dict[str, str]  # besides the caller's own environment
+    service: str
+    unit: str
+    dir: str  # <data>/<name>: its output, temp and user folders, launch file, pid and log
+    dirs: list[str]
+    user_dir: str
+    workflows_dir: str  # <user_dir>/default/workflows: ComfyUI's workflow browser
+    launch_file: str
+    pidfile: str
+    logfile: str
+    watch_args: list[str]  # how `wanprov stack wait` sees the process and its log
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
 
 
 @dataclass(frozen=True)
@@ -67,19 +102,18 @@ class StackPlan:
     torch_pins: dict[str, str]  # torch, torchvision, torchaudio -> version as given (label or none)
     pip_args: list[str]  # every install but torch's
     torch_pip_args: list[str]  # the torch install: its index first
-    launch_flags: list[str]  # tier + extra + paths, in that order
-    argv: list[str]  # the service's command line
+    python: str  # the venv's interpreter
     files: dict[str, str]  # path -> text: the torch protection files
-    url: str  # where the host itself reaches the service (health checks, `wanprov stack wait`)
+    instances: list[Instance]  # one per GPU of `gpus`, or one on the CPU (--cpu)
     exposed: bool  # listens beyond loopback (ComfyUI has no authentication: the role warns)
-
-    @property
-    def python(self) -> str:
-        return self.argv[0]
 
     @property
     def constraints(self) -> str:
         return next(path for path in self.files if path.endswith(CONSTRAINTS_NAME))
+
+    @property
+    def cpu_only(self) -> bool:
+        return any(instance.gpu is None for instance in self.instances)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -88,12 +122,11 @@ class StackPlan:
             "torch_pins": self.torch_pins,
             "pip_args": self.pip_args,
             "torch_pip_args": self.torch_pip_args,
-            "launch_flags": self.launch_flags,
-            "argv": self.argv,
             "python": self.python,
             "constraints": self.constraints,
             "files": self.files,
-            "url": self.url,
+            "instances": [instance.to_dict() for instance in self.instances],
+            "cpu_only": self.cpu_only,
             "exposed": self.exposed,
         }
 
@@ -139,20 +172,27 @@ def torch_pins(torch: Mapping[str, str]) -> dict[str, str]:
     return {name: str(torch.get(name) or "") for name in PROTECTED}
 
 
-def path_flags(request: StackRequest) -> list[str]:
-    """Paths and network flags every service gets (checked against the pinned ComfyUI like the others)."""
-    data = request.data_dir
-    flags = [
-        "--listen", request.listen, "--port", str(request.port),
-        "--output-directory", str(data / "output"), "--input-directory", str(data / "input"),
-        "--temp-directory", str(data / "temp"), "--user-directory", str(request.user_dir),
-        # ComfyUI's database defaults to <checkout>/user/comfyui.db, which the service user cannot write
-        "--database-url", f"sqlite:///{request.user_dir}/comfyui.db",
-        "--disable-auto-launch",
-    ]  # fmt: skip
+def shared_flags(request: StackRequest) -> list[str]:
+    """Network and path flags every instance gets: one listen address, one input folder (what users upload),
+    one models map. Each instance adds its own port and folders (instance_flags)."""
+    flags = ["--listen", request.listen, "--input-directory", str(request.data_dir / "input"),
+             "--disable-auto-launch"]  # fmt: skip
     if request.models_dir:
-        flags += ["--extra-model-paths-config", str(data / "extra_model_paths.yaml")]
+        flags += ["--extra-model-paths-config", str(request.data_dir / "extra_model_paths.yaml")]
     return flags
+
+
+def instance_flags(folder: Path, port: int, gpu: int | None) -> list[str]:
+    """One instance's own flags. Every folder ComfyUI writes is under the data folder: its database too
+    (default <checkout>/user/comfyui.db, which the service user cannot write)."""
+    flags = [
+        "--port", str(port), "--output-directory", str(folder / "output"),
+        "--temp-directory", str(folder / "temp"), "--user-directory", str(folder / "user"),
+        "--database-url", f"sqlite:///{folder}/user/comfyui.db",
+    ]  # fmt: skip
+    # ComfyUI turns --cuda-device N into CUDA_VISIBLE_DEVICES=N; with CUDA_DEVICE_ORDER=PCI_BUS_ID (the
+    # instance's env) N is nvidia-smi's index N, not CUDA's fastest-first order.
+    return flags if gpu is None else [*flags, "--cuda-device", str(gpu)]
 
 
 def listen_addresses(listen: str) -> list[str]:
@@ -179,6 +219,95 @@ def tier_flags(request: StackRequest, doctor_flags: Sequence[str] | None) -> lis
     return list(doctor_flags or [])
 
 
+def select_gpus(request: StackRequest, summary: Mapping[str, Any], cpu: bool) -> list[int | None]:
+    """The GPUs that get an instance: `all` = the doctor's usable GPUs, or a list of distinct indices the
+    doctor knows and did not fail; a --cpu host runs one instance without a GPU."""
+    if cpu:
+        return [None]
+    gpus = request.gpus
+    known = {int(gpu["index"]): gpu for gpu in summary.get("gpus") or []}
+    if gpus == "all":
+        usable = [int(index) for index in summary.get("usable_gpus") or []]
+        if not usable:
+            raise RefusedError(
+                "gpus=all but the doctor found no usable GPU on this host: no ComfyUI instance to run",
+                hint="run `wanprov doctor` on the host for its findings, or run on the CPU (flag --cpu)",
+            )
+        return list(usable)
+    if isinstance(gpus, (str, bytes)) or not isinstance(gpus, Sequence) or not gpus:
+        raise UsageError(
+            f"gpus={gpus!r}: give `all` (the doctor's usable GPUs) or a non-empty list of GPU indices",
+            hint="e.g. comfyui_gpus: all, or comfyui_gpus: [0, 1]",
+        )
+    if any(isinstance(gpu, bool) or not isinstance(gpu, int) for gpu in gpus) or len(set(gpus)) != len(gpus):
+        raise UsageError(
+            f"gpus={list(gpus)!r}: GPU indices must be distinct integers (nvidia-smi's index)",
+            hint="e.g. comfyui_gpus: [0, 1]",
+        )
+    unknown = [gpu for gpu in gpus if known and gpu not in known]
+    failed = [gpu for gpu in gpus if gpu in known and known[gpu].get("verdict") == "fail"]
+    if unknown or failed:
+        problems = ([f"not on this host: {unknown}"] if unknown else []) + (
+            [f"failed by the doctor: {failed} (leave them out or fix them)"] if failed else []
+        )
+        raise RefusedError(
+            f"gpus={list(gpus)!r}: {'; '.join(problems)}",
+            hint=f"the doctor's usable GPUs here: {summary.get('usable_gpus')}",
+        )
+    return list(gpus)
+
+
+def instance_port(request: StackRequest, gpu: int | None) -> int:
+    """GPU N listens on `ports[N]` (keys as integers or, from JSON extra vars, strings), else port + N."""
+    index = gpu or 0
+    for key in (index, str(index)):
+        if key in request.ports:
+            return int(request.ports[key])
+    return int(request.port) + index
+
+
+def plan_instances(request: StackRequest, summary: Mapping[str, Any], python: Path) -> list[Instance]:
+    """One instance per selected GPU, each with its GPU's tier flags (the doctor's summary.gpus[] when the
+    flags are automatic), its own port, device, folders and service."""
+    host_flags = tier_flags(request, summary.get("launch_flags"))
+    cpu = "--cpu" in host_flags + list(request.extra_launch_flags)
+    per_gpu = {int(gpu["index"]): gpu for gpu in summary.get("gpus") or []}
+    automatic = request.launch_flags_auto and not request.launch_flags
+    shared = list(request.extra_launch_flags) + shared_flags(request)
+    instances = []
+    for gpu in select_gpus(request, summary, cpu):
+        name = "cpu" if gpu is None else f"gpu{gpu}"
+        folder = request.data_dir / name
+        port = instance_port(request, gpu)
+        found = per_gpu.get(gpu, {}) if gpu is not None else {}
+        tier = list(found["launch_flags"]) if automatic and "launch_flags" in found else host_flags
+        flags = tier + shared + instance_flags(folder, port, gpu)
+        service = f"{request.service_name}-{name}"
+        pidfile, logfile = str(folder / "comfyui.pid"), str(folder / "comfyui.log")
+        instances.append(
+            Instance(
+                name=name, gpu=gpu, gpu_name=found.get("name"), pci_bus_id=found.get("pci_bus_id"),
+                tier=found.get("vram_tier"), profile=found.get("recommended_profile"), port=port,
+                url=local_url(request.listen, port), flags=flags,
+                argv=[str(python), str(request.install_dir / "main.py"), *flags],
+                env={} if gpu is None else {"CUDA_DEVICE_ORDER": "PCI_BUS_ID"},
+                service=service, unit=str(request.unit_dir / f"{service}.service"), dir=str(folder),
+                dirs=[str(folder / sub) for sub in ("output", "temp", "user")], user_dir=str(folder / "user"),
+                workflows_dir=str(folder / "user" / "default" / "workflows"),
+                launch_file=str(folder / "comfyui-launch.json"), pidfile=pidfile, logfile=logfile,
+                watch_args=["--unit", service] if request.service_manager == "systemd"
+                else ["--pidfile", pidfile, "--log", logfile],
+            )
+        )  # fmt: skip
+    ports = [instance.port for instance in instances]
+    if len(set(ports)) != len(ports):
+        raise UsageError(
+            f"instance ports {ports} must differ",
+            hint="GPU N listens on comfyui_port + N unless comfyui_ports maps N to a port",
+        )
+    return instances
+
+
 def plan_stack(request: StackRequest, summary: Mapping[str, Any] | None = None) -> StackPlan:
     """The stack plan for one host; `summary` is the doctor's summary block (unless all is explicit)."""
     summary = summary or {}
@@ -197,19 +326,16 @@ def plan_stack(request: StackRequest, summary: Mapping[str, Any] | None = None) 
     extra = shlex.split(request.pip_extra_args)
     constraints = request.venv_dir / CONSTRAINTS_NAME
     python = request.venv_dir / "bin" / "python"
-    flags = tier_flags(request, summary.get("launch_flags")) + list(request.extra_launch_flags)
-    flags += path_flags(request)
     return StackPlan(
         torch=torch,
         torch_pins=pins,
         pip_args=(["--index-url", request.pip_index_url] if request.pip_index_url else []) + extra,
         torch_pip_args=["--index-url", torch["index_url"], *extra],
-        launch_flags=flags,
-        argv=[str(python), str(request.install_dir / "main.py"), *flags],
+        python=str(python),
         files={
             str(constraints): render_constraints(pins),
             str(request.venv_dir / "pip.conf"): render_pip_conf(constraints),
         },
-        url=local_url(request.listen, request.port),
+        instances=plan_instances(request, summary, python),
         exposed=beyond_loopback(request.listen),
     )
