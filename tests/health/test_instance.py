@@ -4,9 +4,12 @@ and `wanprov health check`'s exit codes and single JSON document."""
 
 from __future__ import annotations
 
+import http.server
 import json
 import shutil
 import socket
+import threading
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -190,3 +193,46 @@ def test_cli_needs_one_way_to_watch_the_service(workflows):
         standalone_mode=False,
     )
     assert result.exception is not None and result.exception.exit_code == ExitCode.USAGE
+
+
+class _StopsAnsweringOnPost(http.server.BaseHTTPRequestHandler):
+    """In front of the double: GETs go through (the instance answers and its schemas validate); the first
+    POST (the smoke's upload or queueing) finds the server gone - the connection closes without an answer."""
+
+    upstream = ""
+
+    def do_GET(self) -> None:
+        with urllib.request.urlopen(self.upstream + self.path, timeout=30) as answer:
+            body = answer.read()
+            self.send_response(answer.status)
+            self.send_header("Content-Type", answer.headers.get("Content-Type", "application/json"))
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    def do_POST(self) -> None:
+        self.close_connection = True
+        self.connection.shutdown(socket.SHUT_RDWR)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_a_server_that_stops_answering_during_the_smoke_makes_the_instance_unhealthy(
+    double, workflows, models_in_place
+):
+    url, _ = double
+    handler = type("Handler", (_StopsAnsweringOnPost,), {"upstream": url})
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        front = f"http://127.0.0.1:{server.server_address[1]}"
+        smoke = SmokeRequest(TEMPLATE, PROFILE, timeout_s=60)
+        result = check_instance(_request(front, workflows, tier="large", smoke=smoke)).to_dict()
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert result["ok"] is False and result["exit_code"] == ExitCode.NETWORK == 5, result
+    assert result["error"].startswith(f"wanprov workflow smoke {TEMPLATE}: "), result["error"]
+    assert result["workflows_validated"] == result["workflows_total"] == 1  # the schemas did validate
