@@ -34,11 +34,16 @@ class Bare:
     fleet: Fleet
     root: Path
     vars: dict[str, object]
+    reports: Path  # the controller's fleet report and health results (not the checkout's playbooks/reports)
 
     def converge(self, *args: str, **extra: object) -> PlaybookResult:
+        extra_vars = {"fleet_report_path": str(self.reports / "fleet-report.json"), **extra}
         return run_playbook(
-            self.fleet, SITE, args=["--skip-tags", "models", *args], extra_vars=extra or None, timeout=900
+            self.fleet, SITE, args=["--skip-tags", "models", *args], extra_vars=extra_vars, timeout=900
         )
+
+    def health_results(self) -> list[dict[str, object]]:
+        return json.loads((self.reports / "instance-health.json").read_text())
 
     def controller_version(self) -> str:
         text = (REPO_ROOT / "pyproject.toml").read_text()
@@ -77,7 +82,7 @@ def bare(fleet_sources) -> Iterator[Bare]:
     for group in document["all"]["children"].values():
         group["hosts"]["bare"].update(variables)
     fleet.inventory.write_text(yaml.safe_dump(document, sort_keys=False))
-    yield Bare(fleet, root, variables)
+    yield Bare(fleet, root, variables, base / "reports")
     for data in (root / "var/lib/comfyui", root / "srv/comfyui-data"):
         for launch in data.glob("*/comfyui-launch.json"):  # one per instance (here: cpu/)
             subprocess.run(
@@ -162,6 +167,17 @@ def test_health_with_file_lists_required_names_the_missing_files(bare, first):
     result = bare.converge("--tags", "health", health_require_files=True)
     assert result.rc != 0, result.describe()
     assert "file not on the server: node" in result.stdout, result.describe()
+    # The report is written although the only host is unhealthy (the hosts fail after it), and its record
+    # names every file each workflow needs: here (no models play) every model file is missing.
+    (record,) = bare.health_results()
+    assert record["ok"] is False and record["files_required"] is True, record
+    assert record["workflows"], record
+    for workflow in record["workflows"]:
+        required = [f for f in workflow["files_checked"] if f["required"]]
+        assert required and {f["status"] for f in required} == {"missing"}, workflow
+        assert any(f["name"].endswith(".gguf") for f in required), workflow
+        for f in required:
+            assert f"{f['class_type']}) {f['input']}: {f['name']}" in record["error"], (f, record["error"])
 
 
 def test_a_service_that_dies_at_start_fails_fast_with_its_log(bare, first):
