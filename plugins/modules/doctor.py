@@ -117,6 +117,17 @@ strict:
   description: Whether WARN findings counted as failures.
   returned: always
   type: bool
+blocking:
+  description: >-
+    The findings that make the verdict fail (FAIL; under I(strict) WARN too), each with the line a person
+    reads, worded by the core (C(check: message | fix: ...)).
+  returned: always
+  type: list
+  elements: dict
+  sample:
+    - check: torch_arch_coverage
+      severity: fail
+      line: "torch_arch_coverage: torch 2.5.1+cu124 has no sm_120 kernels | fix: install the cu128 wheels"
 """
 
 from pathlib import Path
@@ -175,14 +186,10 @@ def main():
     except WanprovError as error:
         fail_from(module, error)
     result = report.to_dict()
+    blocking = report.blocking
+    result["blocking"] = [{"check": f.check, "severity": f.severity, "line": f.line()} for f in blocking]
     if not report.ok and module.params["fail_on_findings"]:
-        failing = [
-            f for f in report.findings if f.severity == "fail" or (report.strict and f.severity == "warn")
-        ]
-        module.fail_json(
-            msg="wanprov doctor: " + "; ".join(f"{f.check}: {f.message} (fix: {f.fix})" for f in failing),
-            **result,
-        )
+        module.fail_json(msg="wanprov doctor: " + "; ".join(f.line() for f in blocking), **result)
     module.exit_json(changed=False, **result)
 
 

@@ -28,7 +28,7 @@ def test_doctor_judges_a_recorded_host(run_module, tmp_path):
     assert rc == 0, result
     assert (result["schema"], result["ok"], result["changed"]) == ("wanprov.doctor/1", True, False)
     assert result["summary"]["torch"]["variant"] == "cu130"
-    assert result["counts"]["fail"] == 0
+    assert result["counts"]["fail"] == 0 and result["blocking"] == []
 
 
 def test_doctor_fails_the_host_on_a_fail_finding_unless_told_not_to(run_module, tmp_path):
@@ -40,6 +40,11 @@ def test_doctor_fails_the_host_on_a_fail_finding_unless_told_not_to(run_module, 
     assert result["ok"] is False and result["summary"]["torch"] is None
     rc, result = run_module("doctor", {"facts": str(facts), "fail_on_findings": False})
     assert (rc, result["ok"]) == (0, False)
+    # Each finding that fails the verdict, worded once by the core for the roles' messages.
+    fails = [f for f in result["findings"] if f["severity"] == "fail"]
+    assert [b["check"] for b in result["blocking"]] == [f["check"] for f in fails]
+    for blocking, finding in zip(result["blocking"], fails, strict=True):
+        assert blocking["line"] == f"{finding['check']}: {finding['message']} | fix: {finding['fix']}"
 
 
 @pytest.mark.parametrize(

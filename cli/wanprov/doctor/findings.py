@@ -27,6 +27,10 @@ class Finding:
             "gpus": list(self.gpus),
         }
 
+    def line(self) -> str:
+        """One line a person reads in a play's output or an error: `check: message | fix: ...`."""
+        return f"{self.check}: {self.message} | fix: {self.fix or 'none given'}"
+
 
 def passed(check: str, message: str) -> Finding:
     return Finding(check, "pass", message)
@@ -61,6 +65,11 @@ class Report:
     def ok(self) -> bool:
         """No FAIL finding (and, under --strict, no WARN either)."""
         return self.counts["fail"] == 0 and not (self.strict and self.counts["warn"])
+
+    @property
+    def blocking(self) -> list[Finding]:
+        """The findings that make the verdict fail: FAIL (and, under --strict, WARN)."""
+        return [f for f in self.findings if f.severity == "fail" or (self.strict and f.severity == "warn")]
 
     def to_dict(self) -> dict[str, Any]:
         return {
