@@ -11,7 +11,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 from wanprov.workflows.model_folders import load_file_inputs
@@ -44,9 +44,11 @@ def comfyui_double(
     *,
     file_lists: Mapping[str, Mapping[str, list[str]]] | None = None,
     env: Mapping[str, str] | None = None,
+    args: Sequence[str] = (),
 ) -> Iterator[tuple[str, Path]]:
     """Yield (base URL, ComfyUI folder). `file_lists`: the files the server must
-    list for each file input ({class_type: {input: [names]}}), placed in its folders."""
+    list for each file input ({class_type: {input: [names]}}), placed in its folders; `args`: more launch
+    flags (--output-directory ...)."""
     comfy = root / "ComfyUI"
     shutil.copytree(APP, comfy, ignore=shutil.ignore_patterns("__pycache__"))
     fake = root / "site"
@@ -59,7 +61,7 @@ def comfyui_double(
     port = _free_port()
     log = (root / "comfyui.log").open("w")
     process = subprocess.Popen(
-        [sys.executable, "main.py", "--listen", "127.0.0.1", "--port", str(port)],
+        [sys.executable, "main.py", "--listen", "127.0.0.1", "--port", str(port), *args],
         cwd=comfy,
         env={**os.environ, **extra},
         stdout=log,

@@ -234,7 +234,11 @@ def check_instance(request: HealthRequest) -> InstanceHealth:
     return result
 
 
-_SMOKE_EXIT = {"failed": int(ExitCode.EXECUTION_FAILED), "timed_out": int(ExitCode.TIMED_OUT)}
+_SMOKE_EXIT = {
+    "failed": int(ExitCode.EXECUTION_FAILED),
+    "timed_out": int(ExitCode.TIMED_OUT),
+    "unverified": int(ExitCode.OUTPUT_UNVERIFIED),
+}
 
 
 def _run_smoke(url: str, request: SmokeRequest) -> dict[str, Any]:
