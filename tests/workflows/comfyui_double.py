@@ -14,6 +14,7 @@ import urllib.request
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
+from doubles.comfyui_app import example_png
 from wanprov.workflows.model_folders import load_file_inputs
 
 APP = Path(__file__).resolve().parents[1] / "doubles" / "comfyui_app"
@@ -51,6 +52,8 @@ def comfyui_double(
     flags (--output-directory ...)."""
     comfy = root / "ComfyUI"
     shutil.copytree(APP, comfy, ignore=shutil.ignore_patterns("__pycache__"))
+    (comfy / "input").mkdir()
+    (comfy / "input" / "example.png").write_bytes(example_png())  # as a ComfyUI checkout ships it
     fake = root / "site"
     (fake / "torch").mkdir(parents=True)
     (fake / "torch" / "__init__.py").write_text('__version__ = "2.13.0+cpu"\n')
