@@ -24,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import json
 import threading
+import time
 import urllib.parse
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
@@ -202,6 +203,14 @@ class EventStream:
 
     def ended(self, prompt_id: str) -> bool:
         return any(e.type in END_EVENTS and e.data.get("prompt_id") == prompt_id for e in list(self.events))
+
+    def wait_for_end(self, prompt_id: str, timeout: float = 2.0) -> None:
+        """Give the reader a moment to take the run's last events off the socket (none when it is gone)."""
+        deadline = time.monotonic() + timeout
+        while self._thread is not None and self._thread.is_alive() and time.monotonic() < deadline:
+            if self.ended(prompt_id):
+                return
+            time.sleep(0.02)
 
     def close(self) -> None:
         self._stop.set()

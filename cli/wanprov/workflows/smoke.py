@@ -248,6 +248,8 @@ def run_smoke(
                 _cancel(http, prompt_id)
                 break
             sleep(poll)
+        if report.status != TIMED_OUT:
+            events.wait_for_end(prompt_id)  # the history can be read before the last events are
     finally:
         events.close()
     report.timeline = timeline(events.events, prompt_id, prompt).to_dict()

@@ -287,6 +287,8 @@ class PromptQueue:
             self._message(messages, sid, "execution_start", {"prompt_id": item[1]})
             self._message(messages, sid, "execution_cached", {"nodes": [], "prompt_id": item[1]})
             outputs, status = self._execute(item, messages, sid)
+            if self.recorded is not None:  # during the run, as the real server sends them
+                self._replay(item[1], sid, outputs)
             with self.lock:
                 self.history[item[1]] = {
                     "prompt": item,
@@ -299,8 +301,6 @@ class PromptQueue:
                 }
                 self.running = None
             self._event(sid, "executing", {"node": None, "prompt_id": item[1]})  # main.py prompt_worker
-            if self.recorded is not None:
-                self._replay(item[1], sid, outputs)
 
     def _message(self, messages, sid, event, data):
         """execution.py add_message: into the history's messages (with a timestamp) and to the client."""
