@@ -240,6 +240,21 @@ def test_a_server_that_stops_answering_during_the_smoke_makes_the_instance_unhea
     assert result["workflows_validated"] == result["workflows_total"] == 1  # the schemas did validate
 
 
+def test_a_smoke_whose_video_is_black_makes_the_instance_unhealthy_with_14(
+    tmp_path, object_info_path, workflows
+):
+    """History says "success", the file is there - and every frame is black (NaN upstream): not healthy."""
+    with comfyui_double(tmp_path, object_info_path, env={"COMFYUI_DOUBLE_OUTPUT": "black"}) as (url, comfy):
+        for folder, name in _profile_files():
+            (comfy / "models" / folder).mkdir(parents=True, exist_ok=True)
+            (comfy / "models" / folder / name).write_bytes(b"")
+        smoke = SmokeRequest(TEMPLATE, PROFILE, timeout_s=60)
+        result = check_instance(_request(url, workflows, tier="large", smoke=smoke)).to_dict()
+    assert result["ok"] is False and result["exit_code"] == ExitCode.OUTPUT_UNVERIFIED, result["error"]
+    assert result["smoke"]["status"] == "unverified" and result["smoke_seconds"] is None
+    assert "not alive" in result["error"]
+
+
 # ---- the input image: health refuses what POST /prompt refuses ------------------------------------------
 
 

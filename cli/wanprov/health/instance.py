@@ -100,7 +100,7 @@ class InstanceHealth:
     exit_code: int = int(ExitCode.OK)  # what `wanprov health check` exits with
     comfyui_version: str | None = None
     workflows: list[WorkflowHealth] = field(default_factory=list)
-    smoke: dict[str, Any] | None = None  # the smoke's wanprov.workflow-smoke/1 report, when it ran
+    smoke: dict[str, Any] | None = None  # the smoke's wanprov.workflow-smoke/2 report, when it ran
 
     @property
     def ok(self) -> bool:
