@@ -125,6 +125,16 @@ def test_an_output_that_does_not_verify_is_exit_14(tmp_path, object_info_path, o
     assert text.returncode == 14 and problem in text.stderr
 
 
+def test_nvenc_on_a_host_without_it_fails_in_the_encoder_as_the_real_node_does(server):
+    """The double encodes video/nvenc_h264-mp4 with h264_nvenc, as VHS does: here (no NVIDIA GPU) ffmpeg
+    fails and the node with it - never a kinder software fallback."""
+    url, _ = server
+    result, report = smoke(url, WAN, "--nvenc")
+    assert result.returncode == ExitCode.EXECUTION_FAILED, result.stdout + result.stderr
+    assert report["error"]["node_type"] == "VHS_VideoCombine"
+    assert "ffmpeg subprocess" in report["error"]["exception_message"]
+
+
 def test_image_paths_follow_the_base_directory(tmp_path, object_info_path):
     """SaveImage reports only a name under its type's folder: the smoke makes it absolute from the server's
     launch flags (here --base-directory: <base>/output), and reads the image back through /view."""

@@ -1,9 +1,10 @@
 """TEST DOUBLE part: the media an output node of a prompt writes, as the real nodes would for that prompt.
 
 It runs no model, so the pixels are a moving gradient, but everything a reader can check is what the real
-run gives: VHS_VideoCombine pipes raw RGB frames to the ffmpeg binary as VideoHelperSuite does (libx264
-yuv420p for video/h264-mp4; the nvenc formats, which need a GPU, are written with libx264 too - the stream
-is H.264 either way), SaveImage writes a PNG. Sizes and counts follow the prompt's graph:
+run gives: VHS_VideoCombine pipes raw RGB frames to the ffmpeg binary as VideoHelperSuite does, with the
+format's encoder (libx264 yuv420p for video/h264-mp4, h264_nvenc for video/nvenc_h264-mp4: on a host
+without NVENC ffmpeg fails and so does the node, as the real one does); SaveImage writes a PNG. Sizes and
+counts follow the prompt's graph:
 - width/height/length from the nearest WanImageToVideo / Empty*Latent* upstream; Wan's VAE decodes
   4 * ((length - 1) // 4) + 1 frames;
 - an interpolation node (RIFE VFI) on the way turns n frames into (n - 1) * multiplier + 1.
@@ -21,7 +22,7 @@ SIZE_NODES = {"WanImageToVideo", "EmptyLatentImage", "EmptySD3LatentImage", "Emp
 INTERPOLATORS = {"RIFE VFI", "FILM VFI"}
 ENCODERS = {
     "video/h264-mp4": ("mp4", ["-c:v", "libx264", "-pix_fmt", "yuv420p"]),
-    "video/nvenc_h264-mp4": ("mp4", ["-c:v", "libx264", "-pix_fmt", "yuv420p"]),
+    "video/nvenc_h264-mp4": ("mp4", ["-c:v", "h264_nvenc", "-pix_fmt", "yuv420p"]),
     "video/h265-mp4": ("mp4", ["-c:v", "libx265", "-pix_fmt", "yuv420p", "-tag:v", "hvc1"]),
     "video/webm": ("webm", ["-c:v", "libvpx-vp9", "-pix_fmt", "yuv420p"]),
 }
@@ -92,7 +93,9 @@ def write_video(path, video_format, width, height, frames, fps):
     data = b"".join(rgb_frame(width, height, i) for i in range(frames))
     result = subprocess.run(command, input=data, capture_output=True, check=False)
     if result.returncode != 0:
-        raise RuntimeError(f"ffmpeg failed: {result.stderr.decode(errors='replace')[-500:]}")
+        # VideoHelperSuite's words (videohelpersuite/nodes.py ffmpeg_process)
+        stderr = result.stderr.decode(errors="replace")[-500:]
+        raise RuntimeError(f"An error occurred in the ffmpeg subprocess:\n{stderr}")
 
 
 def extension(video_format):

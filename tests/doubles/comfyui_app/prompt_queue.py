@@ -359,11 +359,12 @@ class PromptQueue:
                 self._message(messages, sid, "execution_interrupted", data)
                 return {}, "error"
             error = self.fail_message if node_type == self.fail_node else None
+            error_type = "safetensors._safetensors_rust.SafetensorError"
             if error is None and node_id in output_ids:
                 try:
                     ui = self._write_output(prompt, node_id)
                 except RuntimeError as exc:  # ffmpeg missing or failing: VHS raises, the run fails
-                    error = str(exc)
+                    error, error_type = str(exc), "Exception"
                 else:
                     if ui:
                         outputs[node_id] = ui
@@ -379,7 +380,7 @@ class PromptQueue:
                     "node_type": node_type,
                     "executed": executed,
                     "exception_message": f"{error}\n",
-                    "exception_type": "safetensors._safetensors_rust.SafetensorError",
+                    "exception_type": error_type,
                     "traceback": ['  File "execution.py", line 496, in execute\n'],
                     "current_inputs": {},
                     "current_outputs": [],
