@@ -125,6 +125,7 @@ def test_an_output_that_does_not_verify_is_exit_14(tmp_path, object_info_path, o
     assert text.returncode == 14 and problem in text.stderr
 
 
+@pytest.mark.skipif(Path("/dev/nvidiactl").exists(), reason="this host has an NVIDIA driver: NVENC may work")
 def test_nvenc_on_a_host_without_it_fails_in_the_encoder_as_the_real_node_does(server):
     """The double encodes video/nvenc_h264-mp4 with h264_nvenc, as VHS does: here (no NVIDIA GPU) ffmpeg
     fails and the node with it - never a kinder software fallback."""
