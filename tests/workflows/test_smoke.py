@@ -104,6 +104,8 @@ def test_stage_seconds_come_from_the_servers_progress_events(server):
     timeline = report["timeline"]
     assert timeline["ended_by"] == "execution_success" and timeline["sampler_steps"] == {"21": 1, "22": 1}
     assert report["events_error"] is None and report["memory"]["samples"] >= 1
+    assert report["memory"]["ram_used_peak_bytes"] > 0  # /system_stats ram_total - ram_free
+    assert report["memory"]["vram_used_peak_bytes"] == {}  # the double's one device is the CPU
 
 
 @pytest.mark.parametrize(

@@ -91,12 +91,22 @@ def _custom_nodes() -> list[str]:
     return sorted(p.name for p in folder.iterdir() if p.is_dir()) if folder.is_dir() else []
 
 
+def _ram() -> tuple[int, int]:
+    """(total, available) bytes, as the real server's psutil.virtual_memory() gives them (Linux)."""
+    fields = {}
+    for line in Path("/proc/meminfo").read_text().splitlines():
+        name, _, value = line.partition(":")
+        fields[name] = int(value.split()[0]) * 1024
+    return fields.get("MemTotal", 0), fields.get("MemAvailable", 0)
+
+
 def system_stats() -> dict:
+    ram_total, ram_free = _ram()
     return {
         "system": {
             "os": os.name,
-            "ram_total": 0,
-            "ram_free": 0,
+            "ram_total": ram_total,
+            "ram_free": ram_free,
             "comfyui_version": VERSION,
             "required_frontend_version": "1.27.10",
             "installed_templates_version": "0.1.95",
