@@ -398,9 +398,11 @@ def smoke_cmd(
 ) -> int:
     """Run template NAME at a tiny size on the ComfyUI at --url and report the seconds and the output file.
 
-    Exit 0: an output was written; 1: refused; 12: a node failed while running; 13: timed out;
-    5: server unreachable."""
-    from wanprov.workflows.smoke import FAILED, REFUSED, TIMED_OUT, smoke_template
+    Exit 0: every output was written and verifies (read back through the server's /view: container, codec,
+    frames, size, fps, every frame decoded, pixels alive); 1: refused; 12: a node failed while running;
+    13: timed out; 14: an output is missing or does not verify; 5: server unreachable."""
+    from wanprov.workflows.media import media_line
+    from wanprov.workflows.smoke import FAILED, REFUSED, TIMED_OUT, UNVERIFIED, smoke_template
 
     report, notes = smoke_template(
         url,
@@ -414,7 +416,12 @@ def smoke_cmd(
         timeout=timeout,
         poll=poll,
     )
-    code = {REFUSED: ExitCode.CHECK_FAILED, FAILED: ExitCode.EXECUTION_FAILED, TIMED_OUT: ExitCode.TIMED_OUT}
+    code = {
+        REFUSED: ExitCode.CHECK_FAILED,
+        FAILED: ExitCode.EXECUTION_FAILED,
+        TIMED_OUT: ExitCode.TIMED_OUT,
+        UNVERIFIED: ExitCode.OUTPUT_UNVERIFIED,
+    }
     if output_format == "json":
         emit_json(report.to_dict())
         return code.get(report.status, ExitCode.OK)
@@ -424,13 +431,23 @@ def smoke_cmd(
     if report.status == "success":
         click.echo(
             f"{name}: ok in {report.seconds:.1f} s ({size}, profile {report.params['profile']}): "
-            f"{report.output}"
+            f"{report.output or report.outputs[0]['relative']}"
         )
+        for media in report.media:
+            click.echo(f"  verified: {media_line(media)}")
+        stages = (report.timeline or {}).get("stages") or {}
+        if stages:
+            click.echo("  stages: " + ", ".join(f"{k} {v:.1f} s" for k, v in stages.items()))
+        if report.events_error:
+            click.echo(f"note: {report.events_error}", err=True)
     else:
         error = report.error or {}
         where = f" at node {error['node_id']} ({error.get('node_type')})" if error.get("node_id") else ""
         message = str(error.get("exception_message") or error.get("message") or "").strip()
         click.secho(f"{name}: {report.status}{where}: {message}", fg="red", err=True)
+        for media in report.media:
+            for problem in media.get("problems") or []:
+                click.secho(f"  node {media['node_id']}: {problem}", fg="red", err=True)
         for node_id, node in report.node_errors.items():
             for err in node.get("errors", []):
                 click.secho(
