@@ -5,8 +5,10 @@ test (doc_blocks.py says how). Its exit codes and the lines the doc shows are ch
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import shutil
+import signal
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,6 +20,11 @@ from doubles.gpu import install_fake_host
 
 BLOCKS = command_blocks()
 RUN = [block for block in BLOCKS if block.marker is None]
+# Commands that install into a venv, the system or start long-lived services: a doc block holding one must be
+# marked (covered-by the test that runs it), never run by this test.
+RISKY = re.compile(
+    r"pip install|pip download|-m venv|apt-get|\.ci/run|fleet-demo|ansible-playbook|sudo |systemctl|rm -rf"
+)
 
 
 @pytest.fixture(scope="module")
@@ -26,7 +33,8 @@ def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, di
     .venv, a HOME of its own and the GPU double of a machine without an NVIDIA GPU."""
     base = tmp_path_factory.mktemp("docs")
     clone = fresh_clone(base / "wanprov")
-    (clone / ".venv").symlink_to(REPO_ROOT / ".venv")
+    if not (clone / ".venv").exists():  # a .venv link of the checkout itself was copied as it is
+        (clone / ".venv").symlink_to(REPO_ROOT / ".venv")
     home = base / "home"
     home.mkdir()
     gpu_env = install_fake_host(base / "gpu", "no_gpu")
@@ -54,16 +62,21 @@ def script(block: Block) -> str:
 @pytest.mark.parametrize("block", RUN, ids=[block.where for block in RUN])
 def test_command_block_runs_as_documented(block: Block, sandbox: tuple[Path, dict[str, str]]) -> None:
     clone, env = sandbox
-    proc = subprocess.run(
-        ["bash", "-c", script(block)],
-        cwd=clone,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
-    )
-    output = proc.stdout + proc.stderr
+    # The copy shares the checkout's venv and this machine: what would change them is never run here.
+    risky = RISKY.search(block.body)
+    assert risky is None, f"{block.where}: {risky.group(0)!r} changes this machine: mark the block"
+    # its own session: on a timeout every process the block started is ended, not left running
+    with subprocess.Popen(
+        ["bash", "-c", script(block)], cwd=clone, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True, start_new_session=True,
+    ) as proc:  # fmt: skip
+        try:
+            stdout, stderr = proc.communicate(timeout=180)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            stdout, stderr = proc.communicate()
+            pytest.fail(f"{block.where}: still running after 180 s (mark it)\n{stdout}{stderr}")
+    output = stdout + stderr
     assert proc.returncode == 0, f"{block.where}:\n{block.body}\n--- output ---\n{output[-4000:]}"
     for line in (block.shown or "").splitlines():
         expected = line.replace("...", "").strip()
