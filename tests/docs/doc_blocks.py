@@ -9,8 +9,8 @@ line just above its fence says how the docs test treats it; without one, the tes
     <!-- docs-test: covered-by PATH --> too slow for the docs test; PATH (a test file or script) runs it
 
 A run block is one bash script in a fresh copy of the checkout: each command must exit 0, or the number
-its comment gives (`# ... exit 1`). A `text` block right after it is what the doc shows it printing: each of
-its non-blank lines (less any `...`) must be in the output.
+its comment gives (`# ... exit 1`). A `text` block right after it is what the doc shows it printing: each
+part of each of its lines must be in the output (`...` stands for any text between parts).
 """
 
 from __future__ import annotations
