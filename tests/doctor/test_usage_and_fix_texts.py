@@ -17,14 +17,19 @@ def test_gpus_on_a_host_without_a_gpu_is_a_usage_error(fake_host):
     assert "fix: leave --gpus out" in result.stderr
 
 
-def test_unknown_profile_is_a_usage_error_naming_the_known_ones(fake_host):
+def test_unknown_profile_is_refused_as_every_command_refuses_it(fake_host):
+    """Exit 8, a name not in the catalog (docs/exit-codes.md), as fetch-models and workflow render say it."""
     result = run_doctor(
         ["--python", TARGET_PYTHON, "--profile", "nosuch", "--format", "json"], fake_host("h100")
     )
-    assert result.returncode == ExitCode.USAGE
+    assert result.returncode == ExitCode.NOT_FOUND
     document = json.loads(result.stdout)
-    assert document["error"] == "usage" and "--profile nosuch" in document["message"]
+    assert document["error"] == "not_found" and document["message"] == "unknown model profile 'nosuch'"
     assert "wan22-i2v-a14b-q5-lightning" in document["hint"]
+    # a known profile is still judged against the GPU's tier
+    lighter = "wan22-i2v-a14b-q3-lightning"
+    known = run_doctor(["--python", TARGET_PYTHON, "--profile", lighter], fake_host("h100"))
+    assert "PASS  profile_fit" in known.stdout
 
 
 def test_gpu_less_summary_line_says_none_not_None(fake_host):

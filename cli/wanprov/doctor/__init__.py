@@ -31,16 +31,11 @@ def evaluate(
 
 
 def _check_profile(profile: str) -> None:
-    """A profile the catalog does not have is a usage error, not a silent "no VRAM guidance"."""
-    from wanprov.errors import UsageError
+    """A profile the catalog does not have is refused as every command refuses it (NotFoundError, exit 8,
+    naming the known ones), not judged as one with "no VRAM guidance"."""
     from wanprov.models.catalog import load_catalog
 
-    known = sorted(load_catalog().profiles)
-    if profile not in known:
-        raise UsageError(
-            f"--profile {profile}: no such model profile",
-            hint=f"pick one of: {', '.join(known)} (wanprov models list)",
-        )
+    load_catalog().profile_roles(profile)
 
 
 __all__ = ["Report", "evaluate"]
