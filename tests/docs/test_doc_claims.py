@@ -5,13 +5,14 @@ activated venv (sudo drops it from PATH)."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import click
 import yaml
-from doc_blocks import REPO_ROOT
+from doc_blocks import REPO_ROOT, command_blocks, doc_files
 
 from wanprov.commands.root import cli
 
@@ -65,3 +66,76 @@ def test_fleet_report_play_finds_the_wanprov_beside_ansible(tmp_path: Path) -> N
     )  # fmt: skip
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert (tmp_path / "out").read_text() == str(bin_dir / "wanprov")
+
+
+# Words that follow "wanprov" in prose, not as a command ("the wanprov venv", "a wanprov bug").
+PROSE = {
+    "venv",
+    "maintainers",
+    "bug",
+    "import",
+    "core",
+    "is",
+    "will",
+    "wheel",
+    "version",
+    "verification",
+    "to",
+    "there",
+    "the",
+    "than",
+    "shadows",
+    "runs",
+    "reports",
+    "release",
+    "on",
+    "older",
+    "missing",
+    "itself",
+    "in",
+    "importable",
+    "for",
+    "executable",
+    "command",
+    "checkout",
+    "and",
+    "into",
+    "profile",
+}
+COMMAND = re.compile(r"\bwanprov ([a-z][a-z-]*)(?: ([a-z][a-z-]*))?")
+CODE_SPAN = re.compile(r"`(wanprov [^`]+)`")
+
+
+def _unknown_commands(texts: dict[str, str], *, prose: bool) -> list[str]:
+    ctx = click.Context(cli)
+    unknown = []
+    for where, text in texts.items():
+        for match in COMMAND.finditer(text):
+            word, sub = match[1], match[2]
+            command = cli.get_command(ctx, word)
+            if command is None:
+                if not (prose and word in PROSE):
+                    unknown.append(f"{where}: {match[0]!r}")
+            elif isinstance(command, click.Group) and sub and command.get_command(ctx, sub) is None:
+                unknown.append(f"{where}: {match[0]!r}")
+    return unknown
+
+
+def test_every_wanprov_command_a_fix_or_message_names_exists() -> None:
+    """Fix texts once said `wanprov install`, which does not exist: every `wanprov WORD` in the CLI's and
+    the roles' sources is a command (or plain prose: the wanprov venv)."""
+    sources = [*(REPO_ROOT / "cli").rglob("*.py"), *(REPO_ROOT / "plugins").rglob("*.py")]
+    sources += [*(REPO_ROOT / "roles").rglob("*.yml")]
+    texts = {str(path.relative_to(REPO_ROOT)): path.read_text() for path in sources}
+    assert _unknown_commands(texts, prose=True) == []
+
+
+def test_every_wanprov_command_the_docs_show_exists() -> None:
+    texts = {}
+    for doc in doc_files():
+        spans = list(CODE_SPAN.findall(doc.read_text()))
+        for block in command_blocks():
+            if block.path == doc:  # the commands, less their comments
+                spans += [re.sub(r"\s#.*$", "", command) for command, _code in block.commands()]
+        texts[str(doc.relative_to(REPO_ROOT))] = "\n".join(spans)
+    assert _unknown_commands(texts, prose=False) == []
