@@ -98,6 +98,19 @@ def smoke_of(report: Mapping[str, Any] | None) -> Smoke | None:
     )
 
 
+def unhealthy_fix(error: str | None, host: str, gpu: int) -> str:
+    """The fix for an unhealthy instance, by what its health check found (instance.py's error texts)."""
+    text = error or ""
+    if "file not on the server" in text:
+        return (
+            f"restore the model files: ansible-playbook site.yml -i INVENTORY --tags models --limit {host} "
+            "(on the host: wanprov fetch-models --profile PROFILE)"
+        )
+    if "no API workflows" in text:
+        return f"install workflows: ansible-playbook site.yml -i INVENTORY --tags workflows --limit {host}"
+    return f"read the log of GPU {gpu} on {host}: journalctl -u comfyui-gpu{gpu} (the default unit name)"
+
+
 def parse_health(record: Any, where: str) -> Health:
     """A health result from JSON; FleetInputError names `where` (file and position) and the bad field."""
     if not isinstance(record, dict):
@@ -199,7 +212,7 @@ def _host_rows(host: str, report: Mapping[str, Any], health: dict[int, Health]) 
             status = "healthy" if checked.ok else "unhealthy"
             url, reason = checked.url, checked.error
             if not checked.ok:
-                fix = f"read the ComfyUI log of GPU {index}'s instance on {host} (journalctl)"
+                fix = unhealthy_fix(checked.error, host, index)
         elif not report["ok"]:
             status = "refused"
             if host_reason:

@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from wanprov.errors import NetworkError, WanprovError
+from wanprov.errors import NetworkError, UsageError, WanprovError
 from wanprov.exit_codes import ExitCode
 from wanprov.stack.service_wait import Watch, wait_for_service
 from wanprov.workflows.check import check_prompt, read_workflow
@@ -201,6 +201,10 @@ def check_instance(request: HealthRequest) -> InstanceHealth:
         )
         stats = _get_json(base + "/system_stats")
         schemas = load_object_info(base)
+    except UsageError as error:  # nothing to watch (no such unit): the check was asked wrongly
+        result.error = f"{error.message}; fix: {error.hint}" if error.hint else error.message
+        result.exit_code = int(error.exit_code)
+        return result
     except WanprovError as error:  # exited or restarted (11), no answer in time (5), not ComfyUI
         result.error = f"does not answer: {error.message}"
         result.exit_code = int(error.exit_code)
