@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from wanprov.fleet.report import FleetInputError, Health, parse_health
+from wanprov.strict import loads_json
 
 
 def read_json(path: Path, what: str) -> Any:
@@ -18,7 +18,7 @@ def read_json(path: Path, what: str) -> Any:
     except UnicodeDecodeError as exc:
         raise FleetInputError(f"{what} {path} is not UTF-8 text") from exc
     try:
-        return json.loads(text)
+        return loads_json(text)
     except ValueError as exc:
         raise FleetInputError(
             f"{what} {path} is not JSON: {exc}",

@@ -7,7 +7,6 @@ Two input encodings exist in that reply and both are read here:
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,6 +14,7 @@ from typing import Any
 from wanprov.errors import NetworkError, WanprovError
 from wanprov.redact import redact_text
 from wanprov.resources import manifest_path
+from wanprov.strict import loads_json
 from wanprov.workflows.model_folders import FileInputs, load_file_inputs
 
 DEFAULT_OBJECT_INFO = ("comfyui", "object_info.json")
@@ -136,7 +136,7 @@ def load_object_info(source: str | None = None, *, timeout: float = 30.0) -> Obj
 
 def _read_json_file(path: Path) -> dict[str, Any]:
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = loads_json(path.read_text(encoding="utf-8"))
     except FileNotFoundError as exc:
         raise SchemaError(
             f"object_info file {path} does not exist",
@@ -159,7 +159,7 @@ def _fetch(url: str, timeout: float) -> dict[str, Any]:
     try:
         response = requests.get(endpoint, timeout=timeout)
         response.raise_for_status()
-        data = response.json()
+        data = loads_json(response.content)
     except requests.RequestException as exc:
         raise NetworkError(
             f"could not read node schemas from {endpoint}: {exc}",

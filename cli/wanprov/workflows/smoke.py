@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from wanprov.errors import NetworkError, WanprovError
+from wanprov.strict import loads_json
 
 SUCCESS = "success"
 REFUSED = "refused"  # HTTP 400 from /prompt, or a 200 whose node_errors leave the smoke's outputs out
@@ -101,7 +102,7 @@ class _Http:
         if not response.content:
             return response.status_code, None
         try:
-            return response.status_code, response.json()
+            return response.status_code, loads_json(response.content)
         except ValueError as exc:
             raise SmokeProtocolError(
                 f"{method} {url} answered HTTP {response.status_code} without JSON: {response.text[:200]!r}",

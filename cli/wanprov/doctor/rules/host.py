@@ -170,7 +170,7 @@ def comfyui_launch_flags(ctx: Context) -> list[Finding]:
 
 def _entry(ctx: Context, device: dict[str, Any]) -> dict[str, Any]:
     """The GPU's summary.gpus[] entry (its tier, profile, flags)."""
-    return next(e for e in ctx.summary.get("gpus") or [] if e["index"] == device.get("index"))
+    return ctx.summary_gpus[device.get("index")]
 
 
 def vram_tier(ctx: Context) -> list[Finding]:
