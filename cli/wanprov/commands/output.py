@@ -12,7 +12,7 @@ import click
 
 from wanprov.errors import Interrupted, UsageError, WanprovError, from_os_error
 from wanprov.exit_codes import ExitCode
-from wanprov.redact import redact, redact_text
+from wanprov.redact import redact, redact_text, shown
 
 FORMAT_OPTION = click.option(
     "--format",
@@ -38,9 +38,10 @@ def report_error(error: WanprovError, output_format: str = "text") -> None:
     if output_format == "json":
         emit_json(error.to_dict())
         return
-    click.secho(f"error: {redact_text(error.message)}", fg="red", err=True)
+    # a message may quote a host, a server or a file: escaped, and its extra lines indented
+    click.secho(f"error: {shown(error.message, multiline=True)}", fg="red", err=True)
     if error.hint:
-        click.echo(f"  fix: {redact_text(error.hint)}", err=True)
+        click.echo(f"  fix: {shown(error.hint, multiline=True)}", err=True)
 
 
 def run_guarded(command: Callable[..., Any], args: Sequence[str] | None = None) -> int:
@@ -66,7 +67,10 @@ def run_guarded(command: Callable[..., Any], args: Sequence[str] | None = None) 
         if output_format == "json":
             emit_json(error.to_dict())
         else:
-            exc.show()
+            ctx = getattr(exc, "ctx", None)
+            if ctx is not None and isinstance(exc, click.UsageError):
+                click.echo(ctx.get_usage(), err=True)
+            report_error(error)  # not exc.show(): that prints the arguments unredacted
         return error.exit_code
     except WanprovError as exc:
         report_error(exc, output_format)

@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from wanprov.errors import ManifestError
+from wanprov.redact import shown
 
 SCHEMA = "wanprov.fleet-report/1"
 HEALTH_SCHEMA = "wanprov.instance-health/2"  # wanprov.health.instance.SCHEMA
@@ -259,7 +260,7 @@ def _cell(row: dict[str, Any], key: str) -> str:
         validated = row["workflows_validated"]
         return f"{'?' if validated is None else validated}/{row['workflows_total']}"
     value = row[key]
-    return "-" if value is None else str(value)
+    return "-" if value is None else shown(value)  # host-reported text: escaped, no forged line
 
 
 def render_text(document: Mapping[str, Any], width: int = 110) -> str:
@@ -274,10 +275,10 @@ def render_text(document: Mapping[str, Any], width: int = 110) -> str:
     for row in problems:
         where = row["host"] if row["gpu"] is None else f"{row['host']} GPU {row['gpu']}"
         lines.extend(
-            textwrap.wrap(f"{where}: {row['status']}: {row['reason']}", width, subsequent_indent="  ")
+            textwrap.wrap(shown(f"{where}: {row['status']}: {row['reason']}"), width, subsequent_indent="  ")
         )
         if row["fix"]:
-            fix = f"fix: {row['fix']}"
+            fix = shown(f"fix: {row['fix']}")
             lines.extend(
                 textwrap.wrap(
                     fix, width, initial_indent="  ", subsequent_indent="    ", break_on_hyphens=False
