@@ -33,6 +33,20 @@ def redact_text(text: str) -> str:
     return _SECRET_QUERY.sub(lambda m: f"{m['key']}{MASK}", text)
 
 
+def credentials_in(text: str) -> list[str]:
+    """The credentials `redact_text` would mask in `text`: each URL's whole userinfo (user:password) and
+    each token-like query value (8 characters or more: shorter ones would mask ordinary words too)."""
+    if ":/" not in text:
+        return []
+    found = [m["userinfo"].rstrip("@") for m in _USERINFO.finditer(text) if len(m["userinfo"]) > 1]
+    found += [
+        value
+        for value in (m.group()[len(m["key"]) :] for m in _SECRET_QUERY.finditer(text))
+        if len(value) >= 8
+    ]
+    return found
+
+
 def redact(value: Any) -> Any:
     """Redact every string inside a JSON-like document (dicts, lists, tuples), leaving other values."""
     if isinstance(value, str):

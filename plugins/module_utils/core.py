@@ -38,6 +38,20 @@ def _clean(value):
     return clean(value)
 
 
+def _credentials(value) -> list:
+    try:
+        from wanprov.redact import credentials_in
+    except ImportError:
+        return []
+    if isinstance(value, str):
+        return credentials_in(value)
+    if isinstance(value, dict):
+        return [found for item in value.values() for found in _credentials(item)]
+    if isinstance(value, (list, tuple)):
+        return [found for item in value for found in _credentials(item)]
+    return []
+
+
 def guard(module) -> None:
     """Route the module's every result through the core's cleaner, and an unexpected exception to
     fail_json (msg `unexpected error <type>: ...`, the traceback under `exception`)."""
@@ -63,6 +77,10 @@ def guard(module) -> None:
                 exception="".join(traceback.format_exception(kind, value, tb)),
             )
 
+    # Ansible adds the arguments themselves (`invocation`) after any cleaning: credentials in them (a URL's
+    # user:password) become no_log values, which Ansible masks everywhere it prints.
+    for secret in _credentials(module.params):
+        module.no_log_values.add(secret)
     module.exit_json, module.fail_json = clean_exit, clean_fail
     module._wanprov_guarded = True
     sys.excepthook = unexpected
