@@ -107,3 +107,10 @@ def test_error_messages_quoting_a_file_are_escaped(tmp_path: Path):
     result = invoke("workflow", "check", str(bad))
     assert result.code == ExitCode.BAD_MANIFEST
     assert "\x1b" not in result.err and "\\x1b]0;owned\\x07" in result.err
+
+
+def test_a_nul_in_a_cli_path_or_name_is_a_usage_error(tmp_path):
+    for extra in (("--dest", f"{tmp_path}/x\x00y"), ("--dest", str(tmp_path / "wf"), "--owner", "a\x00b")):
+        result = invoke("workflow", "install", "--tier", "large", *extra, "--dry-run", "--format", "json")
+        assert result.code == ExitCode.USAGE, result
+        assert "unexpected error" not in result.out

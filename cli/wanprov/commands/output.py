@@ -79,14 +79,24 @@ def run_guarded(command: Callable[..., Any], args: Sequence[str] | None = None) 
         error = from_os_error(exc)
         report_error(error, output_format)
         return error.exit_code
+    except ValueError as exc:
+        if "null byte" not in str(exc):  # the OS refuses a NUL in a path or name: the argument is wrong
+            return _unexpected(exc, output_format)
+        error = UsageError("a path or name holds a NUL byte", hint="check the arguments")
+        report_error(error, output_format)
+        return error.exit_code
     except Exception as exc:  # the last line of defence: a wanprov bug, reported as exit 3
-        report_error(unexpected_error(exc), output_format)
-        if os.environ.get(DEBUG_ENV):
-            import traceback
-
-            traceback.print_exc()
-        return ExitCode.COULD_NOT_RUN
+        return _unexpected(exc, output_format)
     return int(result) if isinstance(result, int) else ExitCode.OK
+
+
+def _unexpected(exc: Exception, output_format: str) -> int:
+    report_error(unexpected_error(exc), output_format)
+    if os.environ.get(DEBUG_ENV):
+        import traceback
+
+        traceback.print_exc()
+    return ExitCode.COULD_NOT_RUN
 
 
 def unexpected_error(exc: BaseException) -> WanprovError:

@@ -156,7 +156,7 @@ def _uid(owner: str | None) -> int | None:
         return None
     try:
         return pwd.getpwnam(owner).pw_uid
-    except KeyError:
+    except (KeyError, ValueError):  # ValueError: a NUL in the name
         raise UsageError(
             f"--owner {owner!r}: no such user on this host",
             hint="create the user first (the comfyui role does), or leave --owner out",
