@@ -33,6 +33,11 @@ class Answers(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
+    def do_POST(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        self.rfile.read(length)
+        self.do_GET()
+
     def log_message(self, *args: object) -> None:
         return
 
@@ -111,3 +116,20 @@ def test_workflow_check_against_any_object_info_answer_is_a_documented_outcome(
     result = invoke("workflow", "check", str(tmp_path / "w.json"), "--object-info", server, *fmt)
     assert_clean_failure(result, json_format=json_format)
     assert "\x1b" not in result.out + result.err
+
+
+@given(prompt=BODIES, history=BODIES, queue=BODIES, json_format=st.booleans())
+def test_workflow_smoke_against_any_answer_is_a_documented_outcome(
+    server, prompt, history, queue, json_format
+) -> None:
+    ANSWER.clear()
+    ANSWER.update({"/prompt": prompt, "/queue": queue, "*": history, "/upload/image": b'{"name": "x.png"}'})
+    fmt = ("--format", "json") if json_format else ()
+    result = invoke(
+        "workflow", "smoke", "flux1-schnell", "--url", server, "--tier", "large", "--timeout", "1",
+        "--poll", "0.05", *fmt,
+    )  # fmt: skip
+    assert "unexpected error" not in result.out + result.err, result
+    assert "Traceback" not in result.out + result.err, result
+    assert "\x1b" not in result.out + result.err
+    assert result.code in {int(code) for code in ExitCode}, result
