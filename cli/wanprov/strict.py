@@ -31,7 +31,9 @@ class StrictParseError(ValueError):
 
 def has_control(text: str) -> bool:
     """Whether `text` holds a control character (C0, DEL, C1; Unicode category Cc)."""
-    return any(unicodedata.category(char) == "Cc" for char in text) if not text.isprintable() else False
+    if text.isprintable():  # the common case, in C: no per-character loop
+        return False
+    return any(unicodedata.category(char) == "Cc" for char in text)
 
 
 def _check_key(key: Any, where: str) -> None:
