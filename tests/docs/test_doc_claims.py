@@ -43,16 +43,16 @@ def test_collection_doc_lists_every_module() -> None:
 
 
 def test_fleet_report_play_finds_the_wanprov_beside_ansible(tmp_path: Path) -> None:
-    """`sudo .venv/bin/ansible-playbook site.yml ...` (README, one workstation): the report play runs the
-    wanprov of the venv ansible-playbook runs from, not a bare `wanprov` sudo's PATH does not have."""
+    """`sudo .venv/bin/ansible-playbook site.yml ...` (README, one workstation): the report play runs wanprov
+    with the Python of the venv ansible-playbook runs from, not a bare `wanprov` sudo's PATH does not have."""
     defaults = yaml.safe_load((REPO_ROOT / "roles/fleet_report/defaults/main.yml").read_text())
     play = [
         {
             "hosts": "localhost",
             "gather_facts": False,
-            "vars": {"fleet_report_wanprov": defaults["fleet_report_wanprov"]},
+            "vars": {"fleet_report_python": defaults["fleet_report_python"]},
             "tasks": [
-                {"ansible.builtin.copy": {"content": "{{ fleet_report_wanprov }}", "dest": f"{tmp_path}/out"}}
+                {"ansible.builtin.copy": {"content": "{{ fleet_report_python }}", "dest": f"{tmp_path}/out"}}
             ],
         }
     ]
@@ -65,7 +65,12 @@ def test_fleet_report_play_finds_the_wanprov_beside_ansible(tmp_path: Path) -> N
         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120, check=False,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert (tmp_path / "out").read_text() == str(bin_dir / "wanprov")
+    python = Path((tmp_path / "out").read_text())
+    assert python.parent == bin_dir
+    check = subprocess.run(
+        [str(python), "-m", "wanprov", "--version"], env=env, capture_output=True, check=False
+    )
+    assert check.returncode == 0, check.stderr
 
 
 # Words that follow "wanprov" in prose, not as a command ("the wanprov venv", "a wanprov bug").

@@ -254,7 +254,6 @@ def build_fleet(
     variables = {
         "models_manifest": str(manifest),
         "models_hf_endpoint": hub.url,
-        "fleet_report_wanprov": str(Path(sys.executable).parent / "wanprov"),
         "fleet_report_path": str(base / "reports" / "fleet-report.json"),
         **(extra_vars or {}),
     }

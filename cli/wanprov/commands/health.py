@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from wanprov.commands.output import FORMAT_OPTION, emit_json
+from wanprov.redact import shown
 
 _DIR = click.Path(file_okay=False, path_type=Path)
 _FILE = click.Path(dir_okay=False, path_type=Path)
@@ -95,15 +96,17 @@ def check_command(
         emit_json(result.to_dict())
         return result.exit_code
     for workflow in result.workflows:
-        click.echo(f"{'ok  ' if workflow.ok else 'FAIL'} {workflow.file}")
+        click.echo(shown(f"{'ok  ' if workflow.ok else 'FAIL'} {workflow.file}"))
         for problem in workflow.problems:
-            click.secho(f"       {problem}", fg="red")
+            click.secho(shown(f"       {problem}"), fg="red")
         for file in workflow.files_checked:
             mark = file.status if file.required else f"{file.status} (user input)"
-            click.echo(f"       {mark:<22} node {file.node_id} ({file.class_type}) {file.input}: {file.name}")
+            click.echo(
+                shown(f"       {mark:<22} node {file.node_id} ({file.class_type}) {file.input}: {file.name}")
+            )
     if result.ok:
         version = f" (ComfyUI {result.comfyui_version})" if result.comfyui_version else ""
-        click.echo(f"{result.url}{version}: healthy, {len(result.workflows)} workflow(s) validate")
+        click.echo(shown(f"{result.url}{version}: healthy, {len(result.workflows)} workflow(s) validate"))
     else:
-        click.secho(f"{result.url}: {result.error}", fg="red", err=True)
+        click.secho(shown(f"{result.url}: {result.error}".rstrip(), multiline=True), fg="red", err=True)
     return result.exit_code

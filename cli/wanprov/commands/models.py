@@ -9,6 +9,7 @@ import click
 from wanprov.commands.fetch_models import models_dir_option, resolve_custom_nodes_dir, resolve_models_dir
 from wanprov.commands.output import FORMAT_OPTION, emit_json
 from wanprov.exit_codes import ExitCode
+from wanprov.redact import shown
 
 MANIFEST_OPTION = click.option(
     "--manifest",
@@ -66,11 +67,11 @@ def list_profiles(manifests: tuple[Path, ...], profile: str | None, output_forma
         # Unpinned entries have no size until `models lock` (or a fetch) asks the hub: say so.
         size = f"{total / 1e9:.1f} GB" + (f" + {unknown} file(s) of unknown size" if unknown else "")
         tiers = describe_tiers(info["tiers"])
-        click.echo(f"{name}  ({size}{'; ' + tiers if tiers else ''})  {info['description']}")
+        click.echo(shown(f"{name}  ({size}{'; ' + tiers if tiers else ''})  {info['description']}"))
         if profile:
             for role, f in info["files"].items():
                 marks = ("gated " if f["gated"] else "") + ("" if f["pinned"] else "unpinned")
-                click.echo(f"  {role:16} {f['relpath']}  {marks}")
+                click.echo(shown(f"  {role:16} {f['relpath']}  {marks}"))
     return ExitCode.OK
 
 

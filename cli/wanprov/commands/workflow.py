@@ -12,6 +12,7 @@ from wanprov.commands.output import FORMAT_OPTION, emit_json
 from wanprov.datafiles import write_json_output
 from wanprov.errors import UsageError, WanprovError
 from wanprov.exit_codes import ExitCode
+from wanprov.redact import shown
 
 OBJECT_INFO_OPTION = click.option(
     "--object-info",
@@ -52,7 +53,7 @@ def list_cmd(output_format: str) -> int:
         )
         return ExitCode.OK
     for t in templates:
-        click.echo(f"{t.name:32} {t.description}")
+        click.echo(shown(f"{t.name:32} {t.description}"))
     return ExitCode.OK
 
 
@@ -467,15 +468,17 @@ def smoke_cmd(
         error = report.error or {}
         where = f" at node {error['node_id']} ({error.get('node_type')})" if error.get("node_id") else ""
         message = str(error.get("exception_message") or error.get("message") or "").strip()
-        click.secho(f"{name}: {report.status}{where}: {message}", fg="red", err=True)
+        click.secho(shown(f"{name}: {report.status}{where}: {message}"), fg="red", err=True)
         for media in report.media:
             for problem in media.get("problems") or []:
-                click.secho(f"  node {media['node_id']}: {problem}", fg="red", err=True)
+                click.secho(shown(f"  node {media['node_id']}: {problem}"), fg="red", err=True)
         for node_id, node in report.node_errors.items():
             for err in node.get("errors", []):
                 click.secho(
-                    f"  node {node_id} ({node.get('class_type')}): {err.get('message')}: "
-                    f"{err.get('details')}",
+                    shown(
+                        f"  node {node_id} ({node.get('class_type')}): {err.get('message')}: "
+                        f"{err.get('details')}"
+                    ),
                     fg="red",
                     err=True,
                 )
@@ -496,9 +499,9 @@ def _print_report(report: Any) -> None:
     )
     issues = report.validation.issues
     for issue in [i for i in issues if i.severity == "error"]:
-        click.secho(f"  ERROR  [{issue.kind}] {issue.where()}: {issue.message}", fg="red")
+        click.secho(shown(f"  ERROR  [{issue.kind}] {issue.where()}: {issue.message}"), fg="red")
     for issue in [i for i in issues if i.kind == "silent_noop_input"]:
-        click.secho(f"  NO-OP  {issue.where()}: {issue.message}", fg="yellow")
+        click.secho(shown(f"  NO-OP  {issue.where()}: {issue.message}"), fg="yellow")
     notes = [i for i in issues if i.severity == "note"]
     if notes:
         click.echo(
@@ -510,14 +513,17 @@ def _print_report(report: Any) -> None:
     click.echo("  tuning checklist:")
     for item in report.checklist:
         label, colour = _MARK[item.status]
-        click.secho(f"    {label}  {item.title}: {item.reason}", fg=colour)
+        click.secho(shown(f"    {label}  {item.title}: {item.reason}"), fg=colour)
     for f in report.files:
         if f.found:
-            click.echo(f"  file ok    {f.name} ({f.found})")
+            click.echo(shown(f"  file ok    {f.name} ({f.found})"))
         else:
             click.secho(
-                f"  file MISSING  {f.name} (node {f.node_id} {f.class_type}.{f.input_name}; not listed from "
-                f"{', '.join(f.looked_in) or 'no folder'})",
+                shown(
+                    f"  file MISSING  {f.name} (node {f.node_id} {f.class_type}.{f.input_name}; "
+                    "not listed from "
+                    f"{', '.join(f.looked_in) or 'no folder'})"
+                ),
                 fg="red",
             )
     click.secho("  verdict: OK" if report.ok else "  verdict: FAILED", fg="green" if report.ok else "red")

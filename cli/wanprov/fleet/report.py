@@ -10,8 +10,13 @@ Row statuses:
   unhealthy    it did not (reason: the health check's error)
   missing      a ready GPU of an accepted host with no health result (instance not deployed or not checked)
   refused      the doctor failed this GPU, or the whole host (reason: the FAIL findings; fix: theirs)
-  excluded     left out on purpose (--gpus / comfyui_gpus)
+  excluded     left out on purpose (the doctor's --gpus, or comfyui_gpus: no instance on it)
   unreachable  no doctor report for the host (reason as given: ssh failure, wanprov missing ...)
+  invalid      the host's doctor report is not one the report can read (reason: which field, and why)
+
+A bad input never takes the other hosts down with it: a host whose report has the wrong shape gets an
+`invalid` row, a health result that cannot be used is listed under `problems`, and every other host is
+reported as usual; the CLI then exits 10 with the whole document.
 """
 
 from __future__ import annotations
@@ -22,13 +27,14 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from wanprov.errors import ManifestError
+from wanprov.redact import shown
 
 SCHEMA = "wanprov.fleet-report/1"
 HEALTH_SCHEMA = "wanprov.instance-health/2"  # wanprov.health.instance.SCHEMA
 # /2 added fields (exit_code, files_required, workflows[].files_checked, smoke) and kept every /1 field as it
 # was: a /1 record (an older health role's) still reads.
 HEALTH_SCHEMAS = ("wanprov.instance-health/1", HEALTH_SCHEMA)
-STATUSES = ("healthy", "unhealthy", "missing", "refused", "excluded", "unreachable")
+STATUSES = ("healthy", "unhealthy", "missing", "refused", "excluded", "unreachable", "invalid")
 FINE = ("healthy", "excluded")  # the statuses that leave the report ok
 
 
@@ -157,7 +163,42 @@ def _summary(host: str, report: Mapping[str, Any]) -> dict[str, Any]:
         )
     if not isinstance(report.get("findings"), list) or not isinstance(report.get("ok"), bool):
         raise FleetInputError(f"doctor report of {host} has no findings list or ok flag")
+    for position, gpu in enumerate(summary["gpus"]):
+        where = f"doctor report of {host}: summary.gpus[{position}]"
+        if not isinstance(gpu, dict):
+            raise FleetInputError(f"{where} is {type(gpu).__name__}, not an object")
+        _expect(gpu.get("index"), (int,), f"{where}.index")
+        _expect(gpu.get("verdict"), (str,), f"{where}.verdict")
+        for key in ("name", "pci_bus_id", "vram_tier", "recommended_profile"):
+            _expect(gpu.get(key), (str, type(None)), f"{where}.{key}")
+    indices = [gpu["index"] for gpu in summary["gpus"]]
+    if len(set(indices)) != len(indices):
+        raise FleetInputError(f"doctor report of {host}: summary.gpus lists a GPU index twice")
+    for position, finding in enumerate(report["findings"]):
+        where = f"doctor report of {host}: findings[{position}]"
+        if not isinstance(finding, dict):
+            raise FleetInputError(f"{where} is {type(finding).__name__}, not an object")
+        for key in ("check", "severity", "message"):
+            _expect(finding.get(key), (str,), f"{where}.{key}")
+        _expect(finding.get("fix"), (str, type(None)), f"{where}.fix")
+        gpus = finding.get("gpus")
+        if gpus is not None and not (
+            isinstance(gpus, list) and all(isinstance(g, int) and not isinstance(g, bool) for g in gpus)
+        ):
+            raise FleetInputError(f"{where}.gpus is {_short(gpus)}; expected a list of GPU indices")
     return summary
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _expect(value: Any, allowed: tuple[type, ...], where: str) -> None:
+    """`value` is one of `allowed` (a bool is no int here), else FleetInputError naming `where`."""
+    if (isinstance(value, bool) and bool not in allowed) or not isinstance(value, allowed):
+        names = " or ".join("null" if kind is type(None) else kind.__name__ for kind in allowed)
+        raise FleetInputError(f"{where} is {_short(value)}; expected {names}")
 
 
 def _blocking(report: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -181,19 +222,30 @@ def _reason(findings: list[dict[str, Any]], gpu: int | None = None) -> tuple[str
     return reason, fix
 
 
-def _host_rows(host: str, report: Mapping[str, Any], health: dict[int, Health]) -> list[Row]:
-    summary = _summary(host, report)
+def _host_rows(
+    host: str,
+    report: Any,
+    health: dict[int, Health],
+    instances: Iterable[int] | None,
+    problems: list[str],
+) -> list[Row]:
+    """The host's rows; a report the fleet report cannot read is one `invalid` row naming the field."""
+    if not isinstance(report, Mapping):
+        report = {"schema": report}  # _summary names what it is
+    try:
+        summary = _summary(host, report)
+    except FleetInputError as exc:
+        return [Row(host, "invalid", reason=exc.message, fix=exc.hint or _INVALID_FIX.format(host=host))]
     blocking = _blocking(report)
     host_reason, host_fix = _reason([f for f in blocking if not f.get("gpus")])
     gpus = summary["gpus"]
-    known = {gpu.get("index") for gpu in gpus}
-    stray = sorted(set(health) - known)
-    if stray:
-        raise FleetInputError(
-            f"health result for GPU {stray[0]} of {host}, whose doctor report lists GPUs "
-            f"{sorted(known) or 'none'}",
-            hint="run the health check and the doctor on the same host, with the same wanprov",
+    known = {gpu["index"] for gpu in gpus}
+    for stray in sorted(set(health) - known):
+        problems.append(
+            f"health result for GPU {stray} of {host}, whose doctor report lists GPUs "
+            f"{sorted(known) or 'none'}: left out (run the health check and the doctor with the same wanprov)"
         )
+    with_instance = None if instances is None else set(instances)
     if not gpus:
         reason = host_reason or "the doctor found no GPU"
         return [Row(host, "refused", reason=reason, fix=host_fix)]
@@ -205,6 +257,8 @@ def _host_rows(host: str, report: Mapping[str, Any], health: dict[int, Health]) 
         status, url, reason, fix = "missing", None, None, None
         if verdict == "excluded":
             status, reason = "excluded", "left out by --gpus"
+        elif verdict == "ready" and with_instance is not None and index not in with_instance:
+            status, reason = "excluded", "left out by comfyui_gpus: no ComfyUI instance on this GPU"
         elif verdict == "fail":
             status = "refused"
             reason, fix = _reason([f for f in blocking if index in (f.get("gpus") or [])], index)
@@ -245,46 +299,65 @@ def _host_rows(host: str, report: Mapping[str, Any], health: dict[int, Health]) 
     return rows
 
 
+_INVALID_FIX = "rerun the playbook; if it persists, compare wanprov's version on {host} with the controller's"
+
+
 def build(
-    doctor: Mapping[str, Mapping[str, Any]],
+    doctor: Mapping[str, Any],
     health: Iterable[Health] = (),
     unreachable: Mapping[str, str] | None = None,
+    *,
+    instances: Mapping[str, Iterable[int]] | None = None,
+    problems: Iterable[str] = (),
+    invalid: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """The fleet report document (SCHEMA): `doctor` maps host -> its `wanprov doctor --format json`
-    report; `health` holds the instances' health results; `unreachable` maps host -> why it has no report.
-    Rows are sorted by host, then GPU index."""
+        report (an unreadable one gives the host an `invalid` row); `health` holds the instances' health
+        results; `unreachable` maps host -> why it has no report; `instances` maps host -> the GPUs that run a
+        ComfyUI instance (comfyui_gpus: its other ready GPUs are `excluded`); `problems` are inputs already
+        found unusable (a health result of the wrong shape); `invalid` maps host -> why its report file could
+    not be read at all. Rows are sorted by host, then GPU index; a host
+        named in both `doctor` and `unreachable` is a caller's mistake (FleetInputError)."""
     unreachable = dict(unreachable or {})
+    instances = dict(instances or {})
+    found = list(problems)
     by_host: dict[str, dict[int, Health]] = {}
     for result in health:
-        instances = by_host.setdefault(result.host, {})
-        if result.gpu in instances:
-            raise FleetInputError(f"two health results for GPU {result.gpu} of {result.host}")
-        instances[result.gpu] = result
-    both = sorted(set(doctor) & set(unreachable))
+        checked = by_host.setdefault(result.host, {})
+        if result.gpu in checked:
+            found.append(f"two health results for GPU {result.gpu} of {result.host}: the second left out")
+            continue
+        checked[result.gpu] = result
+    invalid = dict(invalid or {})
+    both = sorted((set(doctor) | set(invalid)) & set(unreachable))
     if both:
         raise FleetInputError(f"host {both[0]} has a doctor report and is listed as unreachable")
-    orphans = sorted(set(by_host) - set(doctor))
-    if orphans:
-        raise FleetInputError(
-            f"health results for {orphans[0]}, which has no doctor report",
-            hint="give its report (--doctor HOST=FILE) or list it as unreachable",
-        )
+    for orphan in sorted(set(by_host) - set(doctor)):
+        found.append(f"health results for {orphan}, which has no doctor report: left out")
     rows: list[Row] = []
-    for host in sorted({*doctor, *unreachable}):
-        if host in unreachable:
+    for host in sorted({*doctor, *unreachable, *invalid}):
+        if host in invalid:
+            rows.append(Row(host, "invalid", reason=invalid[host], fix=_INVALID_FIX.format(host=host)))
+        elif host in unreachable:
             fix = f"make {host} reachable (ssh, python3, wanprov) and rerun the playbook"
             rows.append(Row(host, "unreachable", reason=unreachable[host], fix=fix))
         else:
-            rows.extend(_host_rows(host, doctor[host], by_host.get(host, {})))
+            rows.extend(_host_rows(host, doctor[host], by_host.get(host, {}), instances.get(host), found))
     counts = dict.fromkeys(STATUSES, 0)
     for row in rows:
         counts[row.status] += 1
     return {
         "schema": SCHEMA,
-        "ok": all(row.status in FINE for row in rows),
+        "ok": all(row.status in FINE for row in rows) and not found,
         "counts": counts,
         "rows": [asdict(row) for row in rows],
+        "problems": found,
     }
+
+
+def has_bad_input(document: Mapping[str, Any]) -> bool:
+    """Whether some input was unusable (an `invalid` row or a problem): the CLI's exit 10."""
+    return bool(document["problems"]) or document["counts"]["invalid"] > 0
 
 
 COLUMNS = (
@@ -310,7 +383,7 @@ def _cell(row: dict[str, Any], key: str) -> str:
     if key == "smoke":
         return _smoke_cell(row["smoke"])
     value = row[key]
-    return "-" if value is None else str(value)
+    return "-" if value is None else shown(value)  # host-reported text: escaped, no forged line
 
 
 def _smoke_cell(smoke: Mapping[str, Any] | None) -> str:
@@ -343,15 +416,17 @@ def render_text(document: Mapping[str, Any], width: int = 110) -> str:
     for row in problems:
         where = row["host"] if row["gpu"] is None else f"{row['host']} GPU {row['gpu']}"
         lines.extend(
-            textwrap.wrap(f"{where}: {row['status']}: {row['reason']}", width, subsequent_indent="  ")
+            textwrap.wrap(shown(f"{where}: {row['status']}: {row['reason']}"), width, subsequent_indent="  ")
         )
         if row["fix"]:
-            fix = f"fix: {row['fix']}"
+            fix = shown(f"fix: {row['fix']}")
             lines.extend(
                 textwrap.wrap(
                     fix, width, initial_indent="  ", subsequent_indent="    ", break_on_hyphens=False
                 )
             )
+    for problem in document.get("problems") or []:
+        lines.extend(textwrap.wrap(shown(f"input problem: {problem}"), width, subsequent_indent="  "))
     counts = document["counts"]
     tally = ", ".join(f"{counts[status]} {status}" for status in STATUSES if counts[status])
     lines.append("")

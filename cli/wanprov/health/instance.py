@@ -21,6 +21,7 @@ from typing import Any
 from wanprov.errors import NetworkError, UsageError, WanprovError
 from wanprov.exit_codes import ExitCode
 from wanprov.stack.service_wait import Watch, wait_for_service
+from wanprov.strict import loads_json
 from wanprov.workflows.check import check_prompt, read_workflow
 from wanprov.workflows.graph import inputs
 from wanprov.workflows.schema import ObjectInfo, load_object_info
@@ -264,7 +265,7 @@ def _get_json(url: str, timeout: float = 30.0) -> dict[str, Any]:
     try:
         response = requests.get(url, timeout=timeout)
         response.raise_for_status()
-        data = response.json()
+        data = loads_json(response.content)
     except (requests.RequestException, ValueError) as exc:
         raise NetworkError(f"GET {_shown(url)} failed: {exc}", hint="is it a ComfyUI server?") from exc
     if not isinstance(data, dict):

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from wanprov.datafiles import write_text_atomic
+from wanprov.strict import loads_json
 
 SCHEMA = "wanprov.verified/1"
 
@@ -24,7 +25,7 @@ class VerificationRecord:
 
     def _read(self) -> dict[str, dict[str, Any]]:
         try:
-            data = json.loads(self.path.read_text(encoding="utf-8"))
+            data = loads_json(self.path.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             return {}  # no record or a damaged one: files are simply re-hashed once
         files = data.get("files") if isinstance(data, dict) else None

@@ -18,9 +18,22 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from wanprov.datafiles import write_text_atomic
+from wanprov.strict import loads_json
 
 STATE_SCHEMA = "wanprov.part-ranges/1"
 HASH_READ = 4 << 20  # read-back size: the page cache serves it, the buffer is reused memory
+
+
+def _first_end(ranges: list[list[int]], start: int) -> int:
+    """Index of the first range whose end is >= start (ranges sorted and disjoint, so ends are sorted)."""
+    low, high = 0, len(ranges)
+    while low < high:
+        middle = (low + high) // 2
+        if ranges[middle][1] < start:
+            low = middle + 1
+        else:
+            high = middle
+    return low
 
 
 def state_path(part: Path) -> Path:
@@ -35,16 +48,27 @@ class RangeSet:
         for start, end in ranges:
             self.add(start, end)
 
+    @classmethod
+    def from_sorted(cls, ranges: Iterable[tuple[int, int]]) -> RangeSet:
+        """Ranges already sorted and disjoint (a checked state file): built in linear time."""
+        result = cls()
+        result._ranges = [[start, end] for start, end in ranges]
+        return result
+
     def add(self, start: int, end: int) -> None:
+        """Insert [start, end), merging the neighbours it touches: a binary search and one splice, so a
+        state file of thousands of ranges is not quadratic to rebuild."""
         if end <= start:
             return
-        merged: list[list[int]] = []
-        for low, high in sorted([*self._ranges, [start, end]]):
-            if merged and low <= merged[-1][1]:
-                merged[-1][1] = max(merged[-1][1], high)
-            else:
-                merged.append([low, high])
-        self._ranges = merged
+        ranges = self._ranges
+        # first range whose end reaches start, and first range that starts after end
+        low = _first_end(ranges, start)
+        high = low
+        while high < len(ranges) and ranges[high][0] <= end:
+            high += 1
+        if low < high:
+            start, end = min(start, ranges[low][0]), max(end, ranges[high - 1][1])
+        ranges[low:high] = [[start, end]]
 
     def prefix_end(self) -> int:
         """End of the range that starts at byte 0 (0 when byte 0 is missing)."""
@@ -70,7 +94,7 @@ class RangeSet:
 def load_ranges(part: Path, size: int, sha256: str) -> RangeSet | None:
     """The finished ranges of `part` if its state file is sound and matches this file; else None."""
     try:
-        document = json.loads(state_path(part).read_text(encoding="utf-8"))
+        document = loads_json(state_path(part).read_text(encoding="utf-8"))
         if part.stat().st_size != size:
             return None
     except (OSError, ValueError):
@@ -83,7 +107,7 @@ def load_ranges(part: Path, size: int, sha256: str) -> RangeSet | None:
     if not isinstance(ranges, list):
         return None
     previous_end = -1
-    result = RangeSet()
+    checked: list[tuple[int, int]] = []
     for item in ranges:
         if not (isinstance(item, list) and len(item) == 2 and all(type(v) is int for v in item)):
             return None
@@ -91,8 +115,8 @@ def load_ranges(part: Path, size: int, sha256: str) -> RangeSet | None:
         if not (previous_end < start < end <= size):  # sorted, disjoint, inside the file
             return None
         previous_end = end
-        result.add(start, end)
-    return result
+        checked.append((start, end))
+    return RangeSet.from_sorted(checked)
 
 
 def save_ranges(part: Path, size: int, sha256: str, ranges: RangeSet) -> None:

@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from wanprov.errors import NetworkError, WanprovError
+from wanprov.strict import loads_json
 from wanprov.workflows.media import expected_media, verify
 from wanprov.workflows.progress import EventStream, timeline
 
@@ -135,7 +136,7 @@ class _Http:
         if not response.content:
             return response.status_code, None
         try:
-            return response.status_code, response.json()
+            return response.status_code, loads_json(response.content)
         except ValueError as exc:
             raise SmokeProtocolError(
                 f"{method} {url} answered HTTP {response.status_code} without JSON: {response.text[:200]!r}",
