@@ -106,6 +106,8 @@ PROSE = {
     "and",
     "into",
     "profile",
+    "reads",
+    "accepts",
 }
 COMMAND = re.compile(r"\bwanprov ([a-z][a-z-]*)(?: ([a-z][a-z-]*))?")
 CODE_SPAN = re.compile(r"`(wanprov [^`]+)`")
