@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from wanprov.bounded_http import Deadline, request
 from wanprov.errors import NetworkError, WanprovError
 
 SUCCESS = "success"
@@ -73,12 +74,19 @@ class SmokeReport:
         }
 
 
-class _Http:
-    """The few calls the smoke needs; every transport failure is a NetworkError naming the URL."""
+ANSWER_MAX_BYTES = 64 << 20  # a /history entry with its outputs is KBs; a big one is not ComfyUI's
 
-    def __init__(self, base: str, timeout: float) -> None:
+
+class _Http:
+    """The few calls the smoke needs; every transport failure is a NetworkError naming the URL.
+
+    Each call ends within `timeout` and by `deadline` (the smoke's wall time), its answer read
+    incrementally and capped (wanprov.bounded_http)."""
+
+    def __init__(self, base: str, timeout: float, deadline: Deadline | None = None) -> None:
         self.base = base.rstrip("/")
         self.timeout = timeout
+        self.deadline = deadline
 
     def upload(self, path: str, filename: str, data: bytes, fields: dict[str, str]) -> tuple[int, Any]:
         """A multipart POST (`image` file plus form fields), as ComfyUI's upload routes read it."""
@@ -88,23 +96,22 @@ class _Http:
         import requests  # deferred: only the smoke and URL schemas need it
 
         url = self.base + path
+        deadline = self.deadline.clipped(self.timeout) if self.deadline else Deadline(self.timeout)
+        kwargs = multipart if multipart else {"json": body}
         try:
-            if multipart:
-                response = requests.request(method, url, timeout=self.timeout, **multipart)
-            else:
-                response = requests.request(method, url, json=body, timeout=self.timeout)
+            response = request(method, url, deadline=deadline, max_bytes=ANSWER_MAX_BYTES, **kwargs)
         except requests.RequestException as exc:
             raise NetworkError(
                 f"{method} {url} failed: {exc}",
                 hint="is ComfyUI running and listening there? (curl URL/system_stats)",
             ) from exc
-        if not response.content:
-            return response.status_code, None
+        if not response.body:
+            return response.status, None
         try:
-            return response.status_code, response.json()
-        except ValueError as exc:
+            return response.status, response.json()
+        except (ValueError, RecursionError) as exc:
             raise SmokeProtocolError(
-                f"{method} {url} answered HTTP {response.status_code} without JSON: {response.text[:200]!r}",
+                f"{method} {url} answered HTTP {response.status} without JSON: {response.body[:200]!r}",
                 hint="point --url at a ComfyUI server",
             ) from exc
 
@@ -168,8 +175,12 @@ def run_smoke(
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
 ) -> SmokeReport:
-    """Queue `prompt` on the ComfyUI at `url` and wait (at most `timeout` seconds) for its history entry."""
-    http = _Http(url, timeout=min(30.0, max(timeout, 1.0)))
+    """Queue `prompt` on the ComfyUI at `url` and wait (at most `timeout` seconds) for its history entry.
+
+    `timeout` is wall time: the upload, the POST and every poll end by then; only the interrupt and
+    dequeue of a run that timed out take a few seconds more."""
+    deadline = Deadline(timeout, clock)
+    http = _Http(url, timeout=min(30.0, max(timeout, 1.0)), deadline=deadline)
     report = SmokeReport(url, template, REFUSED)
     upload_input_images(http, prompt)
     start = clock()
@@ -192,18 +203,23 @@ def run_smoke(
         _cancel(http, prompt_id)
         return report
     while True:
-        _, history = http.call("GET", f"/history/{prompt_id}")
+        try:
+            _, history = http.call("GET", f"/history/{prompt_id}")
+        except NetworkError:
+            if not deadline.expired():
+                raise
+            history = None  # the wall time ran out during the poll: timed out, as below
         entry = history.get(prompt_id) if isinstance(history, dict) else None
         if isinstance(entry, dict) and entry.get("status") is not None:
             report.seconds = round(clock() - start, 3)
             return _finished(report, entry)
-        if clock() - start >= timeout:
+        if clock() - start >= timeout or deadline.expired():
             report.status = TIMED_OUT
             report.seconds = round(clock() - start, 3)
             report.error = {"type": "timed_out", "message": f"no result after {timeout:g} s"}
             _cancel(http, prompt_id)
             return report
-        sleep(poll)
+        sleep(min(poll, deadline.remaining()))
 
 
 def smoke_template(
@@ -280,8 +296,13 @@ def _output_files(outputs: dict[str, Any]) -> Any:
                     }
 
 
+CANCEL_TIMEOUT_S = 5.0
+
+
 def _cancel(http: _Http, prompt_id: str) -> None:
-    """Stop it if it runs (targeted /interrupt), drop it if it waits (/queue delete). Best effort."""
+    """Stop it if it runs (targeted /interrupt), drop it if it waits (/queue delete). Best effort, a few
+    seconds each, past the smoke's deadline if need be (a run left queued would hold the GPU)."""
+    http = _Http(http.base, CANCEL_TIMEOUT_S)
     for path, body in (("/interrupt", {"prompt_id": prompt_id}), ("/queue", {"delete": [prompt_id]})):
         with contextlib.suppress(WanprovError):
             http.call("POST", path, body)
