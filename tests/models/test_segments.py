@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
+import json
 import os
 import random
 import sys
@@ -11,11 +13,24 @@ import time
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from wanprov.models import partfile, writeback
 from wanprov.models.partfile import PartChangedError, PartSlot, PrefixHasher
 from wanprov.models.segmented import ConnectionBudget, split_pieces
 from wanprov.models.segments import RangeSet, load_ranges, save_ranges
+
+
+def _state_documents() -> st.SearchStrategy[bytes]:
+    """Near-valid states: the right schema and file, ranges of any shape."""
+    value = st.one_of(st.integers(-5, 120), st.floats(allow_nan=True), st.none(), st.text(max_size=3))
+    item = st.one_of(st.lists(value, max_size=3), value)
+    return st.lists(item, max_size=8).map(
+        lambda ranges: json.dumps(
+            {"schema": "wanprov.part-ranges/1", "sha256": "a" * 64, "size": 100, "ranges": ranges}
+        ).encode()
+    )
 
 
 def test_rangeset_merges_and_reports_gaps() -> None:
@@ -166,3 +181,18 @@ def test_start_writeback_is_best_effort(tmp_path: Path) -> None:
     finally:
         for handle in (fd, read_end, write_end):
             os.close(handle)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(state=st.one_of(st.binary(max_size=300), st.text(max_size=300).map(str.encode), _state_documents()))
+def test_any_state_file_is_read_as_valid_ranges_or_not_at_all(tmp_path: Path, state: bytes) -> None:
+    """The ranges state is parsed from a file others may have touched: whatever it holds, the result is
+    sorted, disjoint ranges inside the file, or None (start over) - never an exception."""
+    with PartSlot(tmp_path / "vae" / "f", tmp_path, "a" * 64) as slot:
+        slot.path.write_bytes(b"\0" * 100)
+        Path(f"{slot.path}.ranges.json").write_bytes(state)
+        ranges = load_ranges(slot, 100, "a" * 64)
+    if ranges is not None:
+        spans = ranges.as_list()
+        assert all(0 <= low < high <= 100 for low, high in spans)
+        assert all(a[1] < b[0] for a, b in itertools.pairwise(spans))
