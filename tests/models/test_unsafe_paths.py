@@ -118,7 +118,7 @@ def test_a_link_at_the_record_lock_is_refused(wanprov, hub: Hub, tmp_path: Path)
     victim = tmp_path / "victim"
     victim.write_bytes(VICTIM)
     (models / ".wanprov").mkdir(parents=True)
-    (models / ".wanprov" / "verified.json.lock").symlink_to(victim)  # the old lock opened it with O_TRUNC
+    (models / ".wanprov" / "verified.json.lock").symlink_to(victim)  # before: exit 3, an OSError
     result = fetch(wanprov, hub, models, "--only", "vae")
     assert result.code == ExitCode.UNSAFE_PATH, result.err
     assert victim.read_bytes() == VICTIM
