@@ -75,6 +75,7 @@ def _kind(mode: int) -> str:
         (stat.S_ISSOCK, "a socket"),
         (stat.S_ISCHR, "a device"),
         (stat.S_ISBLK, "a device"),
+        (stat.S_ISREG, "a file"),
     ):
         if test(mode):
             return name
