@@ -77,3 +77,19 @@ def test_a_redirect_loop_on_the_segmented_path_is_exit_5(wanprov, cdn_hub: Hub, 
 def test_deadline_settings_are_checked(wanprov, hub: Hub, tmp_path: Path, monkeypatch, name: str) -> None:
     monkeypatch.setenv(name, "nan")
     assert fetch(wanprov, hub, tmp_path / "models", "--only", "vae").code == ExitCode.USAGE
+
+
+@pytest.mark.timeout(60)
+def test_a_metadata_head_that_trickles_its_headers_ends_with_exit_5(
+    wanprov, cdn_hub: Hub, tmp_path: Path, monkeypatch
+) -> None:
+    """huggingface_hub's HEAD (httpx, per-operation timeouts) is bounded by HF_HUB_DOWNLOAD_TIMEOUT as a
+    whole: a server that sends a header byte every 0.2 s never trips a 1 s read timeout."""
+    monkeypatch.setenv("HF_HUB_DOWNLOAD_TIMEOUT", "1")
+    monkeypatch.setenv("WANPROV_RETRIES", "1")
+    cdn_hub.server.faults[HIGH] = Fault(trickle_headers=True)
+    began = time.monotonic()
+    result = fetch(wanprov, cdn_hub, tmp_path / "models", "--only", "unet-high", "--format", "json")
+    assert result.code == ExitCode.NETWORK, result.out
+    assert time.monotonic() - began < 15
+    assert "no complete answer within 1 s" in json.loads(result.out)["files"][0]["error"]["message"]

@@ -58,6 +58,7 @@ class Fault:
     trickle_after: int | None = None  # from this offset on, one byte per `trickle_interval` (never ends)
     trickle_interval: float = 1.0
     redirect_loop: bool = False  # `resolve` answers 302 to itself, for ever (a broken proxy or mirror)
+    trickle_headers: bool = False  # `resolve` sends its status line, then a header a byte per 0.2 s
 
 
 def write_file(root: Path, repo: str, path: str, size: int, seed: int = 0) -> bytes:
@@ -255,6 +256,16 @@ def _make_handler(hub: HubServer, cdn: bool) -> type[BaseHTTPRequestHandler]:
                 self._error(404, "RevisionNotFound", "Invalid rev id")
                 return
             fault = hub.faults.get(f"{repo}/{repo_path}")
+            if fault and fault.trickle_headers:  # each byte within any read timeout, the answer never done
+                self.wfile.write(b"HTTP/1.1 200 OK\r\nX-Pad: ")
+                try:
+                    while not hub.release.wait(0.2):
+                        self.wfile.write(b"a")
+                        self.wfile.flush()
+                except OSError:
+                    pass
+                self.close_connection = True
+                return
             if fault and fault.redirect_loop:
                 self.send_response(302)
                 self.send_header("Location", path)  # relative, same host: clients follow it themselves
