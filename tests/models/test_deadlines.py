@@ -33,7 +33,7 @@ def test_a_trickling_one_stream_is_retried_then_exit_5(wanprov, hub: Hub, tmp_pa
     began = time.monotonic()
     result = fetch(wanprov, hub, tmp_path / "models", "--only", "vae", "--format", "json")
     assert result.code == ExitCode.NETWORK, result.out
-    assert time.monotonic() - began < 15  # two tries of about a window each, not for ever
+    assert time.monotonic() - began < 30  # two tries of about a window each, not for ever
     error = json.loads(result.out)["files"][0]["error"]
     assert "slower than 1000 B/s" in error["message"] and "gave up after 2 tries" in error["message"]
     assert len(hub.gets("vae")) == 2  # retried once, then given up
@@ -47,7 +47,7 @@ def test_a_trickling_range_is_retried_then_exit_5(wanprov, cdn_hub: Hub, tmp_pat
     began = time.monotonic()
     result = fetch(wanprov, cdn_hub, tmp_path / "models", "--only", "unet-high", "--connections", "4")
     assert result.code == ExitCode.NETWORK, result.err
-    assert time.monotonic() - began < 15
+    assert time.monotonic() - began < 30
     assert "slower than 1000 B/s" in result.err
     assert not (tmp_path / "models" / "unet" / "model-high.gguf").exists()
 
@@ -60,7 +60,7 @@ def test_a_transfer_past_its_deadline_ends_with_exit_5(wanprov, hub: Hub, tmp_pa
     began = time.monotonic()
     result = fetch(wanprov, hub, tmp_path / "models", "--only", "vae")
     assert result.code == ExitCode.NETWORK, result.err
-    assert time.monotonic() - began < 10
+    assert time.monotonic() - began < 30
     assert "deadline (1 s, WANPROV_DEADLINE) passed" in result.err
 
 
@@ -91,5 +91,5 @@ def test_a_metadata_head_that_trickles_its_headers_ends_with_exit_5(
     began = time.monotonic()
     result = fetch(wanprov, cdn_hub, tmp_path / "models", "--only", "unet-high", "--format", "json")
     assert result.code == ExitCode.NETWORK, result.out
-    assert time.monotonic() - began < 15
+    assert time.monotonic() - began < 30
     assert "no complete answer within 1 s" in json.loads(result.out)["files"][0]["error"]["message"]
