@@ -13,7 +13,8 @@ thread blocked in recv. On top of that:
   it at most until the deadline, so even a server that trickles its headers cannot hold the caller; the
   body is read incrementally and refused past `max_bytes`;
 - `within()` bounds a call of another library the same way (huggingface_hub's metadata HEAD: httpx's
-  timeouts are per operation too, and its shared client cannot be aborted from outside).
+  timeouts are per operation too, and its shared client cannot be aborted from outside), and the head of
+  each transfer GET (before there is a response for the watchdog to shut down).
 """
 
 from __future__ import annotations

@@ -93,3 +93,31 @@ def test_a_metadata_head_that_trickles_its_headers_ends_with_exit_5(
     assert result.code == ExitCode.NETWORK, result.out
     assert time.monotonic() - began < 30
     assert "no complete answer within 1 s" in json.loads(result.out)["files"][0]["error"]["message"]
+
+
+@pytest.fixture
+def head_timeout_1s(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HF_HUB_DOWNLOAD_TIMEOUT", "1")
+    monkeypatch.setenv("WANPROV_RETRIES", "1")
+
+
+@pytest.mark.timeout(60)
+def test_a_get_whose_head_trickles_is_retried_then_exit_5(wanprov, hub: Hub, tmp_path, head_timeout_1s):
+    hub.server.faults[VAE] = Fault(trickle_headers=True)  # pinned: no HEAD, the GET's answer trickles
+    began = time.monotonic()
+    result = fetch(wanprov, hub, tmp_path / "models", "--only", "vae")
+    assert result.code == ExitCode.NETWORK, result.err
+    assert time.monotonic() - began < 30
+    assert "no complete answer within 1 s" in result.err
+
+
+@pytest.mark.timeout(60)
+def test_a_range_whose_head_trickles_is_retried_then_exit_5(
+    wanprov, cdn_hub: Hub, tmp_path: Path, head_timeout_1s
+) -> None:
+    cdn_hub.server.faults[HIGH] = Fault(trickle_cdn_headers=True)  # the HEAD is fine, the ranges are not
+    began = time.monotonic()
+    result = fetch(wanprov, cdn_hub, tmp_path / "models", "--only", "unet-high")
+    assert result.code == ExitCode.NETWORK, result.err
+    assert time.monotonic() - began < 30
+    assert "no complete answer within 1 s" in result.err

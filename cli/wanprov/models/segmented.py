@@ -23,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from wanprov.bounded_http import WATCHDOG, Deadline
+from wanprov.bounded_http import WATCHDOG, Deadline, DeadlineExceeded, within
 from wanprov.errors import IntegrityError, NetworkError
 from wanprov.models.catalog import FileEntry
 from wanprov.models.hub import (
@@ -52,6 +52,10 @@ FLUSH_STEP = 8 << 20  # a connection starts the disk write of each 8 MiB it writ
 HASH_BACKLOG = 128 << 20  # out-of-order bytes wait while the hasher has more than this (or a round of pieces)
 SAVE_EVERY_S = 0.5  # how stale the saved ranges may be when a run is killed
 EXPIRED = (403, 410)  # what S3/CloudFront-style signed URLs answer once they lapse
+
+
+class HeadTimeout(TransientError):
+    """A range GET's answer head did not come within the read timeout."""
 
 
 class RangeIgnored(Exception):
@@ -366,6 +370,8 @@ class SegmentedDownload:
                     self._fetch(session, piece)
                 except TransientError as exc:
                     self._put_back(piece)
+                    if isinstance(exc, HeadTimeout):  # the abandoned call may still use the session
+                        session = requests.Session()
                     delay = attempts.failed(exc, piece.pos > before, f"at byte {piece.pos}")
                     if self._abort.wait(delay):
                         return
@@ -398,13 +404,15 @@ class SegmentedDownload:
         if etag:
             headers["If-Range"] = etag  # a changed file then answers 200 with its new ETag, not mixed bytes
         left = max(self.deadline.remaining(), 0.001)
-        try:
-            response = session.get(
-                location.url,
-                headers=headers,
-                stream=True,
-                timeout=(min(10, left), min(self.settings.timeout_s, left)),
-            )
+
+        def get() -> requests.Response:
+            timeout = (min(10, left), min(self.settings.timeout_s, left))
+            return session.get(location.url, headers=headers, stream=True, timeout=timeout)
+
+        try:  # the answer's head, too, within the read timeout as a whole (a server may trickle it)
+            response = within(self.deadline.clipped(self.settings.timeout_s), get, f"GET bytes {piece.pos}-")
+        except DeadlineExceeded as exc:
+            raise HeadTimeout(exc.message) from None
         except requests.RequestException as exc:
             raise TransientError(f"{type(exc).__name__} connecting for bytes {piece.pos}-") from None
         self.cancel.register(response)

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from wanprov.bounded_http import WATCHDOG, Deadline, abort_response
+from wanprov.bounded_http import WATCHDOG, Deadline, DeadlineExceeded, abort_response, within
 from wanprov.errors import IntegrityError, NoSpaceError, WanprovError, from_os_error
 from wanprov.models.catalog import FileEntry
 from wanprov.models.hub import (
@@ -158,10 +158,17 @@ def _stream_once(
     if part.offset:
         headers["Range"] = f"bytes={part.offset}-"
     left = max(deadline.remaining(), 0.001)
-    try:
-        response = _session().get(
-            url, headers=headers, stream=True, timeout=(min(10, left), min(settings.timeout_s, left))
-        )
+    session = _session()
+
+    def get() -> Any:
+        timeout = (min(10, left), min(settings.timeout_s, left))
+        return session.get(url, headers=headers, stream=True, timeout=timeout)
+
+    try:  # the answer's head, too, within the read timeout as a whole (a server may trickle it)
+        response = within(deadline.clipped(settings.timeout_s), get, f"GET {entry.relpath}")
+    except DeadlineExceeded as exc:
+        _THREAD_LOCAL.__dict__.pop("session", None)  # the abandoned call may still use it
+        raise TransientError(exc.message) from None
     except requests.RequestException as exc:
         raise TransientError(f"{type(exc).__name__} connecting to {settings.endpoint}") from None
     cancel.register(response)

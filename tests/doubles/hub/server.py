@@ -59,6 +59,7 @@ class Fault:
     trickle_interval: float = 1.0
     redirect_loop: bool = False  # `resolve` answers 302 to itself, for ever (a broken proxy or mirror)
     trickle_headers: bool = False  # `resolve` sends its status line, then a header a byte per 0.2 s
+    trickle_cdn_headers: bool = False  # the same on the CDN (after the hub's HEAD went through)
 
 
 def write_file(root: Path, repo: str, path: str, size: int, seed: int = 0) -> bytes:
@@ -256,15 +257,8 @@ def _make_handler(hub: HubServer, cdn: bool) -> type[BaseHTTPRequestHandler]:
                 self._error(404, "RevisionNotFound", "Invalid rev id")
                 return
             fault = hub.faults.get(f"{repo}/{repo_path}")
-            if fault and fault.trickle_headers:  # each byte within any read timeout, the answer never done
-                self.wfile.write(b"HTTP/1.1 200 OK\r\nX-Pad: ")
-                try:
-                    while not hub.release.wait(0.2):
-                        self.wfile.write(b"a")
-                        self.wfile.flush()
-                except OSError:
-                    pass
-                self.close_connection = True
+            if fault and fault.trickle_headers:
+                self._trickle_headers()
                 return
             if fault and fault.redirect_loop:
                 self.send_response(302)
@@ -285,6 +279,17 @@ def _make_handler(hub: HubServer, cdn: bool) -> type[BaseHTTPRequestHandler]:
                 self._redirect(repo, repo_path, file)
                 return
             self._file(repo, file, body, fault)
+
+        def _trickle_headers(self) -> None:
+            """Each byte within any read timeout, the answer's head never done."""
+            self.wfile.write(b"HTTP/1.1 200 OK\r\nX-Pad: ")
+            try:
+                while not hub.release.wait(0.2):
+                    self.wfile.write(b"a")
+                    self.wfile.flush()
+            except OSError:
+                pass
+            self.close_connection = True
 
         def _redirect(self, repo: str, repo_path: str, file: Path) -> None:
             """The Hub's answer for an LFS/Xet file: metadata in headers, the bytes elsewhere."""
@@ -307,6 +312,9 @@ def _make_handler(hub: HubServer, cdn: bool) -> type[BaseHTTPRequestHandler]:
                 self._error(hub.expired_status, None, "Request has expired")
                 return
             fault = hub.faults.get(f"{found['repo']}/{found['path']}")
+            if fault and fault.trickle_cdn_headers and self.command == "GET":
+                self._trickle_headers()
+                return
             if fault and fault.statuses:
                 self._error(fault.statuses.pop(0), None, "injected")
                 return
