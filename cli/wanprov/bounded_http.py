@@ -1,4 +1,4 @@
-"""Every network call wanprov makes ends: a total deadline, a lowest throughput, a cap on the body's size.
+"""Every network call ends: a total deadline, a lowest throughput, a cap on the size of the body.
 
 requests and urllib3 time out per socket operation (the connect, each recv): a server that sends one byte
 per read timeout, or an endless body, holds them forever, and neither library has a total deadline or a

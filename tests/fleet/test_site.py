@@ -290,11 +290,22 @@ def test_fleet_report_json_has_a_row_per_instance_and_the_refused_host(fut, seco
         assert workflow["file"].endswith("/user/default/workflows/wan22-i2v-gguf-lightning.api.json")
         files = workflow["files_checked"]
         expected = {e.name for e in profile_roles(rows[key]["profile"]).values() if not e.node_pack}
-        assert {f["name"] for f in files if f["required"]} == expected, files
+        # ... and the templates' input image, which the stack put in the instances' input folder
+        assert {f["name"] for f in files if f["required"]} == expected | {"example.png"}, files
         assert all(f["status"] == "present" and f["input"] and f["folders"] for f in files if f["required"])
-        assert {f["class_type"] for f in files if not f["required"]} == {
-            "LoadImage"
-        }  # listed, never required
+        # The smoke ran (on by default where the models play ran): a verified video, its seconds, each
+        # stage's, and its path on the host, in the instance's own output folder; the report row shows it.
+        smoke = result["smoke"]
+        assert smoke["schema"] == "wanprov.workflow-smoke/2" and smoke["verified"] is True, smoke
+        assert smoke["output"].startswith(str(fut.instance_dir(*key) / "output") + "/"), smoke["output"]
+        assert {"sampler_21", "sampler_22", "encode"} <= set(smoke["stages"]), smoke["stages"]
+        row_smoke = rows[key]["smoke"]
+        assert (row_smoke["status"], row_smoke["verified"], row_smoke["path"]) == (
+            "success",
+            True,
+            smoke["output"],
+        )
+        assert row_smoke["media"]["codec"] == "h264" and row_smoke["media"]["frames"] == 5, row_smoke
     bad = [row for row in report["rows"] if row["host"] == BAD_HOST]
     assert bad and all(row["status"] == "refused" for row in bad), bad
     assert any("sm_120" in (row["reason"] or "") for row in bad), bad

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -26,6 +27,34 @@ ROW_KEYS = {
     "workflows_total",
     "reason",
     "fix",
+    "smoke",
+}
+# The smoke part of a wanprov.workflow-smoke/2 report, as `workflow smoke` wrote it against the ComfyUI
+# double (the fields the fleet report reads).
+SMOKE = {
+    "schema": "wanprov.workflow-smoke/2",
+    "status": "success",
+    "ok": True,
+    "seconds": 41.237,
+    "output": "/var/lib/comfyui/gpu0/output/wanprov/smoke/wan22_i2v_00001.mp4",
+    "verified": True,
+    "media": [
+        {
+            "node_id": "40",
+            "kind": "video",
+            "container": "mov,mp4,m4a,3gp,3g2,mj2",
+            "codec": "h264",
+            "width": 320,
+            "height": 192,
+            "frames": 5,
+            "fps": 16.0,
+            "decodable": True,
+            "alive": True,
+            "ok": True,
+            "problems": [],
+        }
+    ],
+    "stages": {"model_load": 3.1, "text_encode": 20.5, "sampler_21": 7.0, "sampler_22": 6.9},
 }
 
 
@@ -74,7 +103,7 @@ def health(host: str, gpu: int, ok: bool = True, **extra: object) -> dict[str, o
 HEALTH = [
     *(health("node8", gpu) for gpu in range(7) if gpu != 3),  # GPU 7: no result
     health("node8", 3, ok=False),
-    health("ws-gpu0", 0),
+    {**health("ws-gpu0", 0), "schema": "wanprov.instance-health/2", "smoke": SMOKE, "smoke_seconds": 41.237},
 ]
 
 
@@ -148,6 +177,38 @@ def test_refused_gpu_and_host_say_why_and_how_to_fix(document):
     assert gone["status"] == "unreachable" and "No route to host" in gone["reason"]
 
 
+def test_an_instance_row_shows_its_smoke_seconds_video_and_path_on_the_host(document):
+    row = rows_of(document, "ws-gpu0")[0]
+    assert row["smoke"] == {
+        "status": "success",
+        "seconds": 41.237,
+        "path": "/var/lib/comfyui/gpu0/output/wanprov/smoke/wan22_i2v_00001.mp4",
+        "media": {
+            "container": "mov,mp4,m4a,3gp,3g2,mj2",
+            "codec": "h264",
+            "width": 320,
+            "height": 192,
+            "frames": 5,
+            "fps": 16.0,
+        },
+        "verified": True,
+    }
+    assert rows_of(document, "node8")[0]["smoke"] is None  # no smoke ran there
+    text = report.render_text(document)
+    line = next(line for line in text.splitlines() if line.startswith("ws-gpu0") and " 0 " in line)
+    assert line.endswith("ok 41.2 s h264 320x192 5f@16fps")
+    assert (
+        "ws-gpu0 GPU 0 smoke output: /var/lib/comfyui/gpu0/output/wanprov/smoke/wan22_i2v_00001.mp4" in text
+    )
+
+
+def test_a_smoke_that_did_not_verify_shows_its_status():
+    bad = {**SMOKE, "status": "unverified", "ok": False, "verified": False, "output": None}
+    smoke = report.smoke_of(bad)
+    assert smoke is not None and (smoke.status, smoke.verified, smoke.path) == ("unverified", False, None)
+    assert report._smoke_cell(dataclasses.asdict(smoke)) == "unverified 41.2 s"
+
+
 def test_text_table_and_problems(document):
     text = report.render_text(document)
     header, *lines = text.splitlines()
@@ -161,6 +222,7 @@ def test_text_table_and_problems(document):
         "status",
         "URL",
         "workflows",
+        "smoke",
     ]
     assert any(line.startswith("node8") and "http://node8:8188" in line and "3/3" in line for line in lines)
     assert "ws GPU 1: refused: " in text and "  fix: install the cu128 wheel" in text

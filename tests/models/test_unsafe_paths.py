@@ -1,5 +1,5 @@
 """fetch-models in a models folder someone else may write: planted links, FIFOs and folders at every name it
-touches, a partial folder of another user, a part file truncated under the hash read-back (exit 14).
+touches, a partial folder of another user, a part file truncated under the hash read-back (exit 15).
 
 The attacker is the ComfyUI service user: it may write the models folder, and root runs fetch-models."""
 
@@ -165,7 +165,7 @@ _TRUNCATE_DURING_READ_BACK = textwrap.dedent(
 
 
 @pytest.mark.timeout(120)
-def test_a_part_truncated_during_the_hash_read_back_is_exit_14_not_sigbus(
+def test_a_part_truncated_during_the_hash_read_back_is_exit_15_not_sigbus(
     cdn_hub: Hub, tmp_path: Path
 ) -> None:
     """Before: the read-back went through an mmap, and the truncated pages killed the fetch with SIGBUS."""

@@ -38,7 +38,7 @@ def _pairs(option: str, values: tuple[str, ...]) -> dict[str, str]:
     multiple=True,
     type=click.Path(dir_okay=False),
     metavar="FILE",
-    help="Instance health results (wanprov.instance-health/1): one object or a list (repeatable).",
+    help="Instance health results (wanprov.instance-health/2, or /1): one object or a list (repeatable).",
 )
 @click.option(
     "--unreachable",

@@ -79,7 +79,8 @@ def check_command(
     /object_info, listing every file each one names; print the wanprov.instance-health/2 result.
 
     Exit codes: 0 healthy, 1 a workflow fails (or no workflows), 11 the service exited or restarted (its
-    log's tail in the error), 5 it did not answer in time, 12/13 the smoke run failed/timed out."""
+    log's tail in the error), 5 it did not answer in time, 12/13/14 the smoke run failed, timed out or
+    wrote an output that does not verify."""
     from wanprov.health.instance import HealthRequest, SmokeRequest, check_instance
     from wanprov.stack.service_wait import watch_for
 

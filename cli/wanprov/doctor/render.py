@@ -37,7 +37,7 @@ def render_text(report: Report, *, colour: bool = False, width: int = 100) -> st
     lines.extend(_gpu_table(summary.get("gpus") or []))
     lines.append("")
     lines.append(
-        f"summary: tier {summary['vram_tier']}, profile {summary['recommended_profile']}, "
+        f"summary: tier {summary['vram_tier']}, profile {summary['recommended_profile'] or 'none'}, "
         f"flags {' '.join(summary['launch_flags']) or 'none'}, torch {torch.get('variant', 'none')}"
     )
     counts = report.counts

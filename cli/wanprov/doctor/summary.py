@@ -106,12 +106,17 @@ def summarize(facts: dict[str, Any], selection: Sequence[int] | None = None) -> 
 
 def check_selection(facts: dict[str, Any], selection: Sequence[int] | None) -> tuple[int, ...] | None:
     """--gpus as a tuple, or UsageError naming the indices this host does not have. Without any GPU
-    found there is nothing to select: gpu_detected reports that."""
+    found, any --gpus is a usage error too."""
     if selection is None:
         return None
     present = [device.get("index") for device in all_devices(facts)]
     missing = sorted(set(selection) - set(present))
-    if present and missing:
+    if missing and not present:
+        raise UsageError(
+            f"--gpus {','.join(map(str, selection))}: this host has no NVIDIA GPU to select",
+            hint="leave --gpus out: the doctor then says what keeps the GPU from being seen",
+        )
+    if missing:
         raise UsageError(
             f"--gpus {','.join(map(str, selection))}: no GPU {', '.join(map(str, missing))} on this host "
             f"(it has GPU {', '.join(map(str, present))}, as nvidia-smi numbers them)",

@@ -2,6 +2,9 @@
 instance (host, GPU), plus a row for every refused, excluded or unreachable host or GPU with its reason and
 fix. Pure (no I/O): the CLI (`wanprov fleet-report`) reads the files and writes the JSON.
 
+Each instance's row carries its smoke run when one ran (`smoke`: status, seconds, the output's path on the
+host and the media facts read back from it).
+
 Row statuses:
   healthy      the instance on a ready GPU answered its health check
   unhealthy    it did not (reason: the health check's error)
@@ -46,6 +49,18 @@ class Health:
     error: str | None = None
     workflows_validated: int | None = None
     workflows_total: int | None = None
+    smoke: dict[str, Any] | None = None  # the smoke's wanprov.workflow-smoke report, when it ran
+
+
+@dataclass(frozen=True)
+class Smoke:
+    """What a row shows of an instance's smoke run: the seconds per video the fleet has never had."""
+
+    status: str  # success | refused | failed | timed_out | unverified
+    seconds: float | None
+    path: str | None  # the output's absolute path on the host (None when the server does not say)
+    media: dict[str, Any] | None  # container, codec, width, height, frames, fps as read back
+    verified: bool
 
 
 @dataclass(frozen=True)
@@ -63,6 +78,37 @@ class Row:
     workflows_total: int | None = None
     reason: str | None = None
     fix: str | None = None
+    smoke: Smoke | None = None  # None: no smoke ran on this instance
+
+
+_MEDIA_KEYS = ("container", "codec", "width", "height", "frames", "fps")
+
+
+def smoke_of(report: Mapping[str, Any] | None) -> Smoke | None:
+    """A row's smoke from the health result's smoke report (/1 has no media: `verified` is then false)."""
+    if not report:
+        return None
+    media = next(iter(report.get("media") or []), None)
+    return Smoke(
+        status=str(report.get("status")),
+        seconds=report.get("seconds"),
+        path=report.get("output"),
+        media={k: media.get(k) for k in _MEDIA_KEYS} if isinstance(media, dict) else None,
+        verified=bool(report.get("verified")),
+    )
+
+
+def unhealthy_fix(error: str | None, host: str, gpu: int) -> str:
+    """The fix for an unhealthy instance, by what its health check found (instance.py's error texts)."""
+    text = error or ""
+    if "file not on the server" in text:
+        return (
+            f"restore the model files: ansible-playbook site.yml -i INVENTORY --tags models --limit {host} "
+            "(on the host: wanprov fetch-models --profile PROFILE)"
+        )
+    if "no API workflows" in text:
+        return f"install workflows: ansible-playbook site.yml -i INVENTORY --tags workflows --limit {host}"
+    return f"read the log of GPU {gpu} on {host}: journalctl -u comfyui-gpu{gpu} (the default unit name)"
 
 
 def parse_health(record: Any, where: str) -> Health:
@@ -77,6 +123,7 @@ def parse_health(record: Any, where: str) -> Health:
         "error": (str, type(None)),
         "workflows_validated": (int, type(None)),
         "workflows_total": (int, type(None)),
+        "smoke": (dict, type(None)),
     }
     for name, allowed in {**types, **optional}.items():
         if name not in record and name in types:
@@ -93,7 +140,7 @@ def parse_health(record: Any, where: str) -> Health:
 
 _HEALTH_HINT = (
     f"each health result is {{'schema': '{HEALTH_SCHEMA}', 'host': str, 'gpu': int, 'url': str, 'ok': bool, "
-    "'error': str|null, 'workflows_validated': int|null, 'workflows_total': int|null}"
+    "'error': str|null, 'workflows_validated': int|null, 'workflows_total': int|null, 'smoke': object|null}"
 )
 
 
@@ -165,7 +212,7 @@ def _host_rows(host: str, report: Mapping[str, Any], health: dict[int, Health]) 
             status = "healthy" if checked.ok else "unhealthy"
             url, reason = checked.url, checked.error
             if not checked.ok:
-                fix = f"read the ComfyUI log of GPU {index}'s instance on {host} (journalctl)"
+                fix = unhealthy_fix(checked.error, host, index)
         elif not report["ok"]:
             status = "refused"
             if host_reason:
@@ -192,6 +239,7 @@ def _host_rows(host: str, report: Mapping[str, Any], health: dict[int, Health]) 
                 workflows_total=checked.workflows_total if checked else None,
                 reason=reason,
                 fix=fix,
+                smoke=smoke_of(checked.smoke) if checked else None,
             )
         )
     return rows
@@ -249,6 +297,7 @@ COLUMNS = (
     ("status", "status"),
     ("URL", "url"),
     ("workflows", "workflows"),
+    ("smoke", "smoke"),
 )
 
 
@@ -258,8 +307,23 @@ def _cell(row: dict[str, Any], key: str) -> str:
             return "-"
         validated = row["workflows_validated"]
         return f"{'?' if validated is None else validated}/{row['workflows_total']}"
+    if key == "smoke":
+        return _smoke_cell(row["smoke"])
     value = row[key]
     return "-" if value is None else str(value)
+
+
+def _smoke_cell(smoke: Mapping[str, Any] | None) -> str:
+    """`ok 41.2 s h264 320x192 5f@16fps`, or the status and seconds of a smoke that did not verify."""
+    if smoke is None:
+        return "-"
+    seconds = "" if smoke["seconds"] is None else f" {smoke['seconds']:.1f} s"
+    media = smoke["media"]
+    if smoke["status"] != "success" or not smoke["verified"] or not media:
+        return f"{smoke['status']}{seconds}"
+    size = f"{media['width']}x{media['height']}"
+    frames = f" {media['frames']}f@{media['fps']:g}fps" if media.get("fps") else ""
+    return f"ok{seconds} {media['codec']} {size}{frames}"
 
 
 def render_text(document: Mapping[str, Any], width: int = 110) -> str:
@@ -271,6 +335,11 @@ def render_text(document: Mapping[str, Any], width: int = 110) -> str:
     problems = [row for row in rows if row["status"] != "healthy" and row["reason"]]
     if problems:
         lines.append("")
+    outputs = [row for row in rows if row["smoke"] and row["smoke"]["path"]]
+    if outputs:
+        lines.append("")
+    for row in outputs:  # where each instance's verified smoke output is, on its host
+        lines.append(f"{row['host']} GPU {row['gpu']} smoke output: {row['smoke']['path']}")
     for row in problems:
         where = row["host"] if row["gpu"] is None else f"{row['host']} GPU {row['gpu']}"
         lines.extend(

@@ -11,11 +11,11 @@ planted there, and may be swapped between two calls. Hence:
   to this user (its group/other write bits are dropped): only this user can then put names into it;
 - every file is opened with O_NOFOLLOW | O_NONBLOCK and checked to be a regular file before use: a link,
   FIFO, device, socket or folder at the part, state, lock or final name is refused (UnsafePathError,
-  exit 14) and nothing is written through it;
+  exit 15) and nothing is written through it;
 - the final file appears by rename only (renameat out of the partial folder), after its size and sha256
   matched;
 - the sha256 read-back uses pread, which comes back short on a file truncated under it (an mmap would kill
-  the process with SIGBUS): a part file that shrank is PartChangedError (exit 14) and is discarded.
+  the process with SIGBUS): a part file that shrank is PartChangedError (exit 15) and is discarded.
 """
 
 from __future__ import annotations
@@ -43,14 +43,14 @@ _NOFOLLOW = os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK  # NONBLOCK: opening a 
 _DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _HINT = (
     "someone who may write this folder put it there (the ComfyUI service user can); look at it, remove it, "
-    "and re-run: wanprov never writes through a link or into anything but a regular file"
+    "and re-run: nothing is ever written through a link or into anything but a regular file"
 )
 
 ProgressFn = Callable[[int], None]
 
 
 class UnsafePathError(WanprovError):
-    """A name wanprov writes holds a link, FIFO, device, socket or folder, or a folder others control."""
+    """A name to be written holds a link, FIFO, device, socket or folder, or a folder others control."""
 
     exit_code = ExitCode.UNSAFE_PATH
     code = "unsafe_path"
@@ -83,7 +83,7 @@ def _kind(mode: int) -> str:
 
 
 def _refuse(shown: Path, what: str) -> UnsafePathError:
-    return UnsafePathError(f"{shown}: {what} where wanprov writes; refused, nothing written", hint=_HINT)
+    return UnsafePathError(f"{shown}: {what} where a file goes; refused, nothing written", hint=_HINT)
 
 
 def open_folder(base: Path, below: Sequence[str], *, create: bool = True) -> int:

@@ -64,10 +64,16 @@ def systemd_watch(unit: str) -> Watch:
 
     def identity() -> str | None:
         proc = subprocess.run(
-            ["systemctl", "show", unit, "--property=ActiveState,MainPID,NRestarts"],
+            ["systemctl", "show", unit, "--property=LoadState,ActiveState,MainPID,NRestarts"],
             capture_output=True, text=True, check=False,
         )  # fmt: skip
         state = dict(line.split("=", 1) for line in proc.stdout.splitlines() if "=" in line)
+        if state.get("LoadState") == "not-found":
+            # a mistyped unit is "inactive" too: say so instead of "ComfyUI exited" over an empty log
+            raise UsageError(
+                f"no systemd unit {unit} on this host (systemctl: LoadState=not-found)",
+                hint="name the instance's unit (systemctl list-units 'comfyui*'), e.g. --unit comfyui-gpu0",
+            )
         if state.get("ActiveState") not in ("active", "activating") or state.get("MainPID", "0") == "0":
             return None
         return f"{state['MainPID']}/{state.get('NRestarts', '0')}"

@@ -1,4 +1,4 @@
-"""`workflow check`: schema validation + the seed checklist + (optionally) model files on disk.
+"""`workflow check`: schema validation + the tuning checklist + (optionally) model files on disk.
 
 Reads the workflow file (API format, or the editor's format, converted first) and returns one report;
 printing is the command's job.

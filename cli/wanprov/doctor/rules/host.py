@@ -132,7 +132,9 @@ def comfyui_install(ctx: Context) -> list[Finding]:
             fail(
                 "comfyui_install",
                 f"ComfyUI not found: {facts.get('reason')}",
-                "give --comfyui-dir the folder that holds ComfyUI's main.py (or install it: wanprov install)",
+                "give --comfyui-dir the folder that holds ComfyUI's main.py; without ComfyUI, install "
+                "the stack on this host: ansible-playbook site.yml -i localhost, -c local "
+                "(README: one workstation)",
             )
         ]
     packs = facts.get("custom_nodes") or []
