@@ -66,7 +66,7 @@ options:
     description: Also look each file up in this ComfyUI folder's model folders.
     type: path
   timeout:
-    description: Seconds to wait for the instance to answer.
+    description: Seconds, wall time, to answer and serve /system_stats and /object_info.
     type: float
     default: 60
   interval:
@@ -85,7 +85,7 @@ options:
     description: The model profile of the smoke run; omitted, the tier's.
     type: str
   smoke_timeout:
-    description: Seconds to wait for the smoke's result.
+    description: Seconds, wall time, for the smoke's upload, queueing and result.
     type: float
     default: 900
   fail_on_unhealthy:

@@ -43,7 +43,14 @@ def health() -> None:
 @click.option(
     "--comfyui-dir", type=_DIR, help="Also look each file up in this ComfyUI folder's model folders."
 )
-@click.option("--timeout", "timeout_s", type=click.FloatRange(min=0), default=60.0, show_default=True)
+@click.option(
+    "--timeout",
+    "timeout_s",
+    type=click.FloatRange(min=0),
+    default=60.0,
+    show_default=True,
+    help="Seconds, wall time, to answer and serve /system_stats and /object_info.",
+)
 @click.option("--interval", "interval_s", type=click.FloatRange(min=0.1), default=2.0, show_default=True)
 @click.option(
     "--smoke", "smoke_template", help="Also run this template at a tiny size (needs --gpu and --tier)."

@@ -3,7 +3,9 @@
 The steps, in order, each ending the check when it fails (the result says why):
 1. wait for GET /system_stats, failing at once (with the log's tail) when the service has exited or restarted
    (wanprov.stack.service_wait, the same core as `wanprov stack wait`);
-2. read /system_stats (the ComfyUI version) and the live /object_info;
+2. read /system_stats (the ComfyUI version) and the live /object_info. Steps 1 and 2 together end within
+   `wait_timeout_s` (`--timeout` is wall time), each answer read incrementally and size-capped
+   (wanprov.bounded_http): a server that trickles or never ends its body is "did not answer in time";
 3. validate each rendered *.api.json in the workflows folder against it, listing every file each one
    names (node, loader input, folders, present or missing in the server's own list). An input image
    (LoadImage) the server does not list is always an error, as POST /prompt refuses it: the stack puts the
@@ -18,10 +20,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from wanprov import bounded_http
+from wanprov.bounded_http import Deadline
 from wanprov.errors import NetworkError, UsageError, WanprovError
 from wanprov.exit_codes import ExitCode
 from wanprov.stack.service_wait import Watch, wait_for_service
-from wanprov.strict import loads_json
 from wanprov.workflows.check import check_prompt, read_workflow
 from wanprov.workflows.graph import inputs
 from wanprov.workflows.schema import ObjectInfo, load_object_info
@@ -193,15 +196,17 @@ def check_instance(request: HealthRequest) -> InstanceHealth:
     says it), only for bad input."""
     base = request.url.rstrip("/")
     result = InstanceHealth(request.host, request.gpu, base, request.require_files)
+    deadline = Deadline(request.wait_timeout_s)
     try:
         wait_for_service(
             base + "/system_stats",
             request.watch,
             timeout_s=request.wait_timeout_s,
             interval_s=request.interval_s,
+            deadline=deadline,
         )
-        stats = _get_json(base + "/system_stats")
-        schemas = load_object_info(base)
+        stats = _get_json(base + "/system_stats", deadline)
+        schemas = load_object_info(base, timeout=request.wait_timeout_s, deadline=deadline)
     except UsageError as error:  # nothing to watch (no such unit): the check was asked wrongly
         result.error = f"{error.message}; fix: {error.hint}" if error.hint else error.message
         result.exit_code = int(error.exit_code)
@@ -259,14 +264,20 @@ def _smoke_error(template: str, report: dict[str, Any]) -> str:
     return f"wanprov workflow smoke {template}: {report['status']}{where}: {message}"[:3000]
 
 
-def _get_json(url: str, timeout: float = 30.0) -> dict[str, Any]:
+STATS_MAX_BYTES = 1 << 20  # /system_stats is a few hundred bytes per device
+
+
+def _get_json(url: str, deadline: Deadline) -> dict[str, Any]:
     import requests  # deferred, as for the other URL readers
 
     try:
-        response = requests.get(url, timeout=timeout)
-        response.raise_for_status()
-        data = loads_json(response.content)
-    except (requests.RequestException, ValueError) as exc:
+        reply = bounded_http.request(
+            "GET", url, deadline=deadline.clipped(30.0), max_bytes=STATS_MAX_BYTES, shown=_shown(url)
+        )
+        if reply.status >= 400:
+            raise NetworkError(f"GET {_shown(url)} answered HTTP {reply.status}", hint="a ComfyUI server?")
+        data = reply.json()
+    except (requests.RequestException, ValueError, RecursionError) as exc:
         raise NetworkError(f"GET {_shown(url)} failed: {exc}", hint="is it a ComfyUI server?") from exc
     if not isinstance(data, dict):
         raise NetworkError(f"GET {_shown(url)} answered {type(data).__name__}, not an object", hint=None)

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from wanprov import bounded_http
+from wanprov.bounded_http import Deadline
 from wanprov.errors import NetworkError, WanprovError
 from wanprov.redact import redact_text
 from wanprov.resources import manifest_path
@@ -141,16 +143,20 @@ def _parse_node(class_type: str, raw: dict[str, Any]) -> NodeSchema:
     )
 
 
-def load_object_info(source: str | None = None, *, timeout: float = 30.0) -> ObjectInfo:
+def load_object_info(
+    source: str | None = None, *, timeout: float = 30.0, deadline: Deadline | None = None
+) -> ObjectInfo:
     """Load schemas from `source`: None (the vendored copy), a file path, or a ComfyUI URL.
 
-    A URL may be the server's base (`http://host:8188`) or the full `.../object_info` endpoint.
+    A URL may be the server's base (`http://host:8188`) or the full `.../object_info` endpoint; its answer
+    is complete within `timeout` seconds (or by `deadline`) and at most OBJECT_INFO_MAX_BYTES.
     """
     if source is None:
         path = manifest_path(*DEFAULT_OBJECT_INFO)
         return ObjectInfo(_read_json_file(path), f"vendored {path}", recorded=True)
     if source.startswith(("http://", "https://")):
-        return ObjectInfo(_fetch(source, timeout), redact_text(source))  # the source is printed in reports
+        deadline = deadline.clipped(timeout) if deadline else Deadline(timeout)
+        return ObjectInfo(_fetch(source, deadline), redact_text(source))  # the source is printed in reports
     return ObjectInfo(_read_json_file(Path(source)), source)
 
 
@@ -170,26 +176,36 @@ def _read_json_file(path: Path) -> dict[str, Any]:
     return _checked(data, str(path))
 
 
-def _fetch(url: str, timeout: float) -> dict[str, Any]:
+OBJECT_INFO_MAX_BYTES = 256 << 20  # a ComfyUI with many node packs answers tens of MB
+
+
+def _fetch(url: str, deadline: Deadline) -> dict[str, Any]:
     import requests  # deferred: only URL sources need it
 
     endpoint = url.rstrip("/")
     if not endpoint.endswith("/object_info"):
         endpoint += "/object_info"
+    shown = redact_text(endpoint)
     try:
-        response = requests.get(endpoint, timeout=timeout)
-        response.raise_for_status()
-        data = loads_json(response.content)
+        reply = bounded_http.request(
+            "GET", endpoint, deadline=deadline, max_bytes=OBJECT_INFO_MAX_BYTES, shown=shown
+        )
+        if reply.status >= 400:
+            raise NetworkError(
+                f"could not read node schemas from {shown}: HTTP {reply.status}",
+                hint="is it a ComfyUI server? (curl it)",
+            )
+        data = reply.json()
     except requests.RequestException as exc:
         raise NetworkError(
-            f"could not read node schemas from {endpoint}: {exc}",
+            f"could not read node schemas from {shown}: {exc}",
             hint="is ComfyUI running and listening there? (curl it; check the --listen/--port flags)",
         ) from exc
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:
         raise SchemaError(
-            f"{endpoint} did not answer with JSON: {exc}", hint="point at a ComfyUI server"
+            f"{shown} did not answer with JSON: {exc}", hint="point at a ComfyUI server"
         ) from exc
-    return _checked(data, endpoint)
+    return _checked(data, shown)
 
 
 def _checked(data: Any, where: str) -> dict[str, Any]:

@@ -31,8 +31,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from wanprov.bounded_http import WATCHDOG, Deadline, request
 from wanprov.errors import NetworkError, WanprovError
-from wanprov.strict import loads_json
 from wanprov.workflows.media import expected_media, verify
 from wanprov.workflows.progress import EventStream, timeline
 
@@ -93,12 +93,21 @@ class SmokeReport:
         }
 
 
-class _Http:
-    """The few calls the smoke needs; every transport failure is a NetworkError naming the URL."""
+ANSWER_MAX_BYTES = 64 << 20  # a /history entry with its outputs is KBs; a big one is not ComfyUI's
+DOWNLOAD_MAX_BYTES = 8 << 30  # a smoke's output is a few MB of video
+DOWNLOAD_DEADLINE_S = 600.0
 
-    def __init__(self, base: str, timeout: float) -> None:
+
+class _Http:
+    """The few calls the smoke needs; every transport failure is a NetworkError naming the URL.
+
+    Each call ends within `timeout` and by `deadline` (the smoke's wall time), its answer read
+    incrementally and capped (wanprov.bounded_http)."""
+
+    def __init__(self, base: str, timeout: float, deadline: Deadline | None = None) -> None:
         self.base = base.rstrip("/")
         self.timeout = timeout
+        self.deadline = deadline
 
     def upload(self, path: str, filename: str, data: bytes, fields: dict[str, str]) -> tuple[int, Any]:
         """A multipart POST (`image` file plus form fields), as ComfyUI's upload routes read it."""
@@ -109,37 +118,49 @@ class _Http:
         import requests
 
         url = self.base + path
+        watch = None
         try:
             with requests.get(url, params=params, timeout=self.timeout, stream=True) as response:
-                if response.status_code == 200:
-                    with dest.open("wb") as out:
-                        for chunk in response.iter_content(1 << 20):
-                            out.write(chunk)
+                # a total deadline and a lowest throughput (bounded_http.Watchdog), and a size cap
+                watch = WATCHDOG.watch(response, Deadline(DOWNLOAD_DEADLINE_S).at, 1024.0, 30.0)
+                try:
+                    if response.status_code == 200:
+                        with dest.open("wb") as out:
+                            for chunk in response.iter_content(1 << 20):
+                                watch.count(len(chunk))
+                                if watch.received > DOWNLOAD_MAX_BYTES:
+                                    raise NetworkError(
+                                        f"GET {url} sent more than {DOWNLOAD_MAX_BYTES} bytes", hint=None
+                                    )
+                                out.write(chunk)
+                finally:
+                    WATCHDOG.release(watch)
                 return response.status_code
         except requests.RequestException as exc:
+            if watch is not None and watch.reason:
+                raise NetworkError(f"GET {url}: {watch.reason}", hint="is ComfyUI still running?") from exc
             raise NetworkError(f"GET {url} failed: {exc}", hint="is ComfyUI still running there?") from exc
 
     def call(self, method: str, path: str, body: Any = None, **multipart: Any) -> tuple[int, Any]:
         import requests  # deferred: only the smoke and URL schemas need it
 
         url = self.base + path
+        deadline = self.deadline.clipped(self.timeout) if self.deadline else Deadline(self.timeout)
+        kwargs = multipart if multipart else {"json": body}
         try:
-            if multipart:
-                response = requests.request(method, url, timeout=self.timeout, **multipart)
-            else:
-                response = requests.request(method, url, json=body, timeout=self.timeout)
+            response = request(method, url, deadline=deadline, max_bytes=ANSWER_MAX_BYTES, **kwargs)
         except requests.RequestException as exc:
             raise NetworkError(
                 f"{method} {url} failed: {exc}",
                 hint="is ComfyUI running and listening there? (curl URL/system_stats)",
             ) from exc
-        if not response.content:
-            return response.status_code, None
+        if not response.body:
+            return response.status, None
         try:
-            return response.status_code, loads_json(response.content)
-        except ValueError as exc:
+            return response.status, response.json()
+        except (ValueError, RecursionError) as exc:
             raise SmokeProtocolError(
-                f"{method} {url} answered HTTP {response.status_code} without JSON: {response.text[:200]!r}",
+                f"{method} {url} answered HTTP {response.status} without JSON: {response.body[:200]!r}",
                 hint="point --url at a ComfyUI server",
             ) from exc
 
@@ -204,8 +225,12 @@ def run_smoke(
     sleep: Callable[[float], None] = time.sleep,
 ) -> SmokeReport:
     """Queue `prompt` on the ComfyUI at `url`, wait (at most `timeout` seconds) for its history entry, then
-    fetch and verify every output it wrote."""
-    http = _Http(url, timeout=min(30.0, max(timeout, 1.0)))
+    fetch and verify every output it wrote.
+
+    `timeout` is wall time: the upload, the POST and every poll end by then; only the interrupt and
+    dequeue of a run that timed out take a few seconds more."""
+    deadline = Deadline(timeout, clock)
+    http = _Http(url, timeout=min(30.0, max(timeout, 1.0)), deadline=deadline)
     report = SmokeReport(url, template, REFUSED)
     upload_input_images(http, prompt)
     memory = _Memory(http)
@@ -236,19 +261,24 @@ def run_smoke(
             return report
         while True:
             memory.sample()
-            _, history = http.call("GET", f"/history/{prompt_id}")
+            try:
+                _, history = http.call("GET", f"/history/{prompt_id}")
+            except NetworkError:
+                if not deadline.expired():
+                    raise
+                history = None  # the wall time ran out during the poll: timed out, as below
             entry = history.get(prompt_id) if isinstance(history, dict) else None
             if isinstance(entry, dict) and entry.get("status") is not None:
                 report.seconds = round(clock() - start, 3)
                 _finished(report, entry, memory.output_roots())
                 break
-            if clock() - start >= timeout:
+            if clock() - start >= timeout or deadline.expired():
                 report.status = TIMED_OUT
                 report.seconds = round(clock() - start, 3)
                 report.error = {"type": "timed_out", "message": f"no result after {timeout:g} s"}
                 _cancel(http, prompt_id)
                 break
-            sleep(poll)
+            sleep(min(poll, deadline.remaining()))
         if report.status != TIMED_OUT:
             events.wait_for_end(prompt_id)  # the history can be read before the last events are
     finally:
@@ -439,8 +469,13 @@ def _output_files(outputs: dict[str, Any], roots: dict[str, str]) -> Any:
                     }
 
 
+CANCEL_TIMEOUT_S = 5.0
+
+
 def _cancel(http: _Http, prompt_id: str) -> None:
-    """Stop it if it runs (targeted /interrupt), drop it if it waits (/queue delete). Best effort."""
+    """Stop it if it runs (targeted /interrupt), drop it if it waits (/queue delete). Best effort, a few
+    seconds each, past the smoke's deadline if need be (a run left queued would hold the GPU)."""
+    http = _Http(http.base, CANCEL_TIMEOUT_S)
     for path, body in (("/interrupt", {"prompt_id": prompt_id}), ("/queue", {"delete": [prompt_id]})):
         with contextlib.suppress(WanprovError):
             http.call("POST", path, body)
