@@ -66,6 +66,7 @@ class SwarmFleet:
         piece_size_log2: int = 18,
     ) -> None:
         self.lab, self.workdir, self.piece_size_log2 = lab, workdir, piece_size_log2
+        self.round = 0  # a fresh set of empty models folders per round (next_round())
         hub_root = workdir / "hub"
         self.content = {
             file_id: write_file(hub_root, REPO, f"{folder}/{name}", size)
@@ -131,8 +132,11 @@ class SwarmFleet:
             time.sleep(0.1)
         raise RuntimeError(f"{url} did not answer from {node.name}")
 
+    def next_round(self) -> None:
+        self.round += 1
+
     def models_dir(self, host: Node) -> Path:
-        return self.workdir / host.name / "models"
+        return self.workdir / f"round{self.round}" / host.name / "models"
 
     def verified(self, host: Node) -> bool:
         """Every file of the profile on `host`, hashed here by the test (not trusting any report)."""

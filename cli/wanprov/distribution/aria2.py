@@ -79,8 +79,10 @@ class _Rpc:
 
     def call(self, method: str, *params: Any) -> Any:
         body = {"jsonrpc": "2.0", "id": "wanprov", "method": method, "params": [self.token, *params]}
-        response = requests.post(self.url, data=json.dumps(body), timeout=5)
-        document = response.json()
+        try:
+            document = requests.post(self.url, data=json.dumps(body), timeout=5).json()
+        except (requests.RequestException, ValueError) as exc:
+            raise NetworkError(f"aria2c does not answer {method}: {exc}") from exc
         if "error" in document:
             raise WanprovError(f"aria2c {method}: {document['error'].get('message')}")
         return document["result"]
@@ -101,6 +103,7 @@ def _start_aria2c(
         *SWARM_FLAGS,
         f"--rpc-listen-port={port}",
         f"--interface={settings.bind_address}",
+        f"--disable-ipv6={'false' if ':' in settings.bind_address else 'true'}",
         f"--listen-port={settings.peer_port}",
         f"--bt-tracker-interval={settings.announce_interval_s}",
         f"--log={state_dir / (name + '.aria2.log')}",
@@ -125,7 +128,7 @@ def _start_aria2c(
         try:
             rpc.call("aria2.getVersion")
             return process, rpc
-        except (requests.RequestException, ValueError):
+        except NetworkError:
             if time.monotonic() > end:
                 terminate(process.pid, "aria2c")
                 raise NetworkError("aria2c did not open its control port within 10 s") from None
@@ -213,6 +216,14 @@ class Aria2Engine:
                 folder.mkdir(parents=True, exist_ok=True)
                 gids[item.relpath] = rpc.call("aria2.addTorrent", item.meta, [], {"dir": str(folder)})
             self._wait(process, rpc, gids, publication, result, started + deadline_s, swarm_size, linger_s)
+        except NetworkError:
+            time.sleep(POLL_S)
+            if process.poll() is None:
+                raise
+            result.error = f"aria2c exited with status {process.returncode}"  # killed while being set up
+            result.missing = sorted(
+                set(result.missing) | ({i.relpath for i in publication.items} - set(result.completed))
+            )
         finally:
             terminate(process.pid, "aria2c")
             process.wait(timeout=10)
@@ -237,7 +248,16 @@ class Aria2Engine:
             if process.poll() is not None:
                 result.error = f"aria2c exited with status {process.returncode}"
                 break
-            status = {relpath: rpc.call("aria2.tellStatus", gid, keys) for relpath, gid in gids.items()}
+            try:
+                status = {relpath: rpc.call("aria2.tellStatus", gid, keys) for relpath, gid in gids.items()}
+            except NetworkError as exc:
+                time.sleep(POLL_S)  # killed between the poll() above and the call: say that, not the socket
+                result.error = (
+                    f"aria2c exited with status {process.poll()}"
+                    if process.poll() is not None
+                    else exc.message
+                )
+                break
             done = [
                 r
                 for r, s in status.items()

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from wanprov.distribution.engine import Engine, Publication, StagedFile, SwarmResult, SwarmSettings
-from wanprov.errors import IntegrityError, UsageError
+from wanprov.errors import IntegrityError, UsageError, WanprovError
 from wanprov.models.catalog import FileEntry
 from wanprov.models.fetch import FetchPlan, plan_fetch, run_fetch
 from wanprov.models.hub import HubSettings
@@ -80,14 +80,17 @@ def fetch(
     items = tuple(published[r] for r in sorted(wanted & set(published)))
     result = SwarmResult(missing=unpublished)
     if items:
-        result = engine.fetch(
-            replace(publication, items=items),
-            staging,
-            settings,
-            deadline_s=deadline_s,
-            swarm_size=swarm_size,
-            linger_s=linger_s,
-        )
+        try:
+            result = engine.fetch(
+                replace(publication, items=items),
+                staging,
+                settings,
+                deadline_s=deadline_s,
+                swarm_size=swarm_size,
+                linger_s=linger_s,
+            )
+        except WanprovError as exc:  # the engine could not start: the chain moves on, and says why
+            result = SwarmResult(missing=sorted(r.relpath for r in items), error=exc.message)
         result.missing = sorted(set(result.missing) | set(unpublished))
     delivered = [s for s in plan.pending if s.entry.relpath in set(result.completed)]
     run_fetch(_only(plan, delivered), HubSettings.from_env(), from_dir=staging, adopt=True)
