@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import signal
 import time
+import urllib.parse
 
 import pytest
 
@@ -67,7 +69,7 @@ def test_a_peer_serving_corrupt_data_is_refused_and_the_files_land_right(round_:
     inputs = evil_dir / "input.txt"
     by_number = dict(enumerate(fleet.roles))
     inputs.write_text("".join(f"{t}\n  dir={evil_dir / by_number[int(t.stem)][2]}\n" for t in torrents))
-    fleet.lab.cap(fleet.controller, 8)  # the honest seeder is slow: the hosts take what the evil peer offers
+    fleet.lab.cap(fleet.controller, 16)  # the honest seeder is slow: the hosts take what the evil peer offers
     fleet.lab.run(
         evil,
         [
@@ -128,3 +130,27 @@ class _Background:
         self.thread.join(timeout=200)
         assert self.result is not None
         return self.result
+
+
+def test_the_tracker_serves_exactly_the_published_info_hashes(round_: SwarmFleet) -> None:
+    fleet = round_
+    published = json.loads(fleet.publication.read_text())["items"][0]["handle"]
+    stranger = "ab" * 20
+
+    def announce(handle: str) -> bytes:
+        query = "&".join(
+            [
+                "info_hash=" + urllib.parse.quote_from_bytes(bytes.fromhex(handle)),
+                "peer_id=-AR1360-wanprovtest1",
+                "port=6881",
+                "uploaded=0",
+                "downloaded=0",
+                "left=1",
+                "compact=1",
+            ]
+        )
+        tracker = f"http://{fleet.controller.address}:6969/announce?{query}"
+        return fleet.lab.run(fleet.hosts[0], ["curl", "-s", "-m", "3", tracker]).stdout  # type: ignore[union-attr]
+
+    assert b"not authorized" in announce(stranger)
+    assert b"failure reason" not in announce(published) and b"interval" in announce(published)
