@@ -48,6 +48,13 @@ def _pairs(option: str, values: tuple[str, ...]) -> dict[str, str]:
     help="A host that produced no doctor report, and why (repeatable).",
 )
 @click.option(
+    "--models-from",
+    "models_from_pairs",
+    multiple=True,
+    metavar="HOST=SOURCES",
+    help="Which sources served the host's model files, e.g. p2p or 'hub (p2p fell back)' (repeatable).",
+)
+@click.option(
     "--output",
     type=click.Path(dir_okay=False),
     default=None,
@@ -58,6 +65,7 @@ def fleet_report(
     doctor_files: tuple[str, ...],
     health_files: tuple[str, ...],
     unreachable_pairs: tuple[str, ...],
+    models_from_pairs: tuple[str, ...],
     output: str | None,
     output_format: str,
 ) -> int:
@@ -77,7 +85,7 @@ def fleet_report(
         raise click.UsageError("give at least one --doctor HOST=FILE (or --unreachable HOST=REASON)")
     reports = {host: inputs.read_doctor(Path(path), host) for host, path in doctor.items()}
     health = [result for path in health_files for result in inputs.read_health(Path(path))]
-    document = report.build(reports, health, unreachable)
+    document = report.build(reports, health, unreachable, _pairs("--models-from", models_from_pairs))
     if output:
         try:
             write_json_atomic(Path(output), document)

@@ -57,6 +57,17 @@ def publish(
     return engine.publish(verified_files(entries, cache_dir), state_dir, settings)
 
 
+def publish_many(
+    engine: Engine, profiles: list[tuple[list[FileEntry], Path]], state_dir: Path, settings: SwarmSettings
+) -> Publication:
+    """Several profiles' caches in one swarm (one tracker, one seeder); a file two profiles share, once."""
+    files: dict[str, StagedFile] = {}
+    for entries, cache_dir in profiles:
+        for staged in verified_files(entries, cache_dir):
+            files.setdefault(staged.relpath, staged)
+    return engine.publish(list(files.values()), state_dir, settings)
+
+
 def fetch(
     engine: Engine,
     publication: Publication,
