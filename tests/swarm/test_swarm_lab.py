@@ -64,7 +64,7 @@ def test_a_peer_serving_corrupt_data_is_refused_and_the_files_land_right(round_:
     evil_dir = fleet.workdir / f"evil{fleet.round}"
     for _, file_id, folder, name in fleet.roles:  # the right sizes, wrong bytes: it claims every piece
         (evil_dir / folder).mkdir(parents=True, exist_ok=True)
-        (evil_dir / folder / name).write_bytes(random.Random(file_id).randbytes(len(fleet.content[file_id])))
+        (evil_dir / folder / name).write_bytes(random.Random(file_id).randbytes(fleet.sizes[file_id]))
     torrents = sorted((fleet.state / "torrents").glob("*.torrent"))
     inputs = evil_dir / "input.txt"
     by_number = dict(enumerate(fleet.roles))
