@@ -154,3 +154,13 @@ def test_the_tracker_serves_exactly_the_published_info_hashes(round_: SwarmFleet
 
     assert b"not authorized" in announce(stranger)
     assert b"failure reason" not in announce(published) and b"interval" in announce(published)
+
+
+def test_every_listener_of_the_controller_binds_the_cluster_address(round_: SwarmFleet) -> None:
+    fleet = round_
+    listed = fleet.lab.run(fleet.controller, ["ss", "-Hltun"]).stdout.decode()  # type: ignore[union-attr]
+    local = {line.split()[4] for line in listed.splitlines() if line.strip()}
+    address = fleet.controller.address
+    assert {f"{address}:6969", f"{address}:6881"} <= local, local  # tracker (TCP, UDP) and seeder
+    strays = {a for a in local if not a.startswith((f"{address}:", "127.0.0.1:"))}
+    assert not strays, strays  # nothing on 0.0.0.0 or [::]; aria2c's control port is on loopback only
