@@ -108,7 +108,7 @@ source:
   returned: always
   type: str
 files:
-  description: Per file its C(status) (present, pending, downloaded, copied, adopted, failed), C(action), pins.
+  description: Per file its C(status) (present, pending, downloaded, copied, failed), C(action) and pins.
   returned: always
   type: list
   elements: dict
