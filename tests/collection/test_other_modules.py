@@ -245,3 +245,40 @@ def test_path_state_unknown_accounts_and_required_args(run_module):
     rc, result = run_module("path_state", {"user": "root"})
     assert rc == 1
     assert "group" in result["msg"]
+
+
+# ---- swarm --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ({"state": "published", "profiles": ["p"], "state_dir": "/x"}, "cache_dir"),
+        (
+            {"state": "fetched", "profiles": ["p"], "models_dir": "/m", "bind_address": "10.0.0.2"},
+            "publication",
+        ),
+        ({"state": "absent"}, "state_dir"),
+    ],
+)
+def test_swarm_names_the_missing_argument(run_module, args, message):
+    rc, result = run_module("swarm", args)
+    assert rc == 1 and message in result["msg"], result
+
+
+def test_swarm_check_mode_starts_nothing(run_module, tmp_path):
+    args = {
+        "state": "published",
+        "profiles": ["p"],
+        "cache_dir": str(tmp_path / "c"),
+        "state_dir": str(tmp_path),
+    }
+    rc, result = run_module("swarm", {**args, "bind_address": "10.0.0.1"}, check=True)
+    assert (rc, result["changed"]) == (0, True)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_swarm_refuses_a_malformed_publication(run_module, tmp_path):
+    args = {"state": "fetched", "profiles": ["p"], "models_dir": str(tmp_path), "bind_address": "10.0.0.2"}
+    rc, result = run_module("swarm", {**args, "publication": {"items": []}})
+    assert rc == 1 and "not a wanprov.publication/1 document" in result["msg"], result

@@ -220,6 +220,63 @@ def test_controller_cache_downloads_once_for_the_fleet(fut, first_run):
     assert len(downloads) == 1, fut.hub.requests
 
 
+def test_p2p_hosts_swarm_the_controllers_copy(fut, first_run):
+    """models_source=p2p: two hosts miss the same file; the controller seeds its cache (filled once: by the
+    test above, or now), the hosts fetch it through a real swarm (aria2c, opentracker), and
+    wanprov verifies it before placing it. Each host binds its own loopback address, as on a cluster."""
+    victims = []
+    for host in READY_HOSTS:
+        victim = next(path for path in _model_files(fut, host) if path.name.endswith("Q5_K_S.gguf"))
+        victims.append((victim, hashlib.sha256(victim.read_bytes()).hexdigest()))
+        victim.unlink()
+    fut.hub.requests.clear()
+    result = fut.converge(
+        args=[
+            "--tags",
+            "models",
+            "--extra-vars",
+            json.dumps(
+                {
+                    "models_source": "p2p",
+                    "models_controller_python": sys.executable,
+                    "models_controller_cache_dir": str(fut.base / "controller-cache"),
+                    "models_host_cache_dir": "{{ host_root }}/var/cache/wanprov/models",
+                    "models_p2p_controller_address": "127.0.0.70",
+                    "models_p2p_address": "127.0.0.{{ 71 + groups['all'].index(inventory_hostname) }}",
+                    "models_p2p_tracker_port": 26969,
+                    "models_p2p_peer_port": 26881,
+                    "models_p2p_state_dir": str(fut.base / "swarm-state"),
+                    "models_p2p_linger": 3,
+                    "models_p2p_timeout": 120,
+                }
+            ),
+        ]
+    )
+    for host in READY_HOSTS:
+        assert result.recap[host].failed == 0 and result.recap[host].changed >= 1, result.describe()
+        # the engine ran on the host and left its log; the controller's copy was never needed
+        assert (fut.models_dir(host) / ".wanprov-swarm" / ".engine" / "peer.aria2.log").is_file()
+    assert "Copy the profiles' files from the controller's cache to the host" not in _changed_tasks(result)
+    for victim, digest in victims:
+        assert hashlib.sha256(victim.read_bytes()).hexdigest() == digest
+    # at most the controller's one download (none when the test above filled its cache), never one per host
+    name = victims[0][0].name
+    gets = [r for r in fut.hub.requests if r["method"] == "GET" and str(r["path"]).endswith("/" + name)]
+    assert len(gets) <= 1, fut.hub.requests
+    assert not (fut.base / "swarm-state" / "processes.json").exists()  # tracker and seeder stopped
+
+
+def _changed_tasks(result) -> str:
+    """The names of the tasks that changed something, from the playbook's output."""
+    names, task = [], ""
+    for line in result.stdout.splitlines():
+        if line.startswith("TASK ["):
+            task = line
+        elif line.startswith("changed:"):
+            names.append(task)
+    return "\n".join(names)
+
+
 def _get_json(url: str) -> dict:
     with urllib.request.urlopen(url, timeout=10) as response:
         return json.loads(response.read())

@@ -32,6 +32,7 @@ ROW_KEYS = {
     "reason",
     "fix",
     "smoke",
+    "models_from",
 }
 # The smoke part of a wanprov.workflow-smoke/2 report, as `workflow smoke` wrote it against the ComfyUI
 # double (the fields the fleet report reads).
@@ -229,6 +230,7 @@ def test_text_table_and_problems(document):
         "URL",
         "workflows",
         "smoke",
+        "models",
     ]
     assert any(line.startswith("node8") and "http://node8:8188" in line and "3/3" in line for line in lines)
     assert "ws GPU 1: refused: " in text and "  fix: install the cu128 wheel" in text
@@ -249,6 +251,23 @@ def test_cli_prints_one_json_document_and_writes_it(doctor_files, tmp_path):
     assert result.returncode == 1  # not every instance is healthy
     assert json.loads(result.stdout) == json.loads(out.read_text())
     assert json.loads(out.read_text())["counts"]["healthy"] == 7
+
+
+def test_each_hosts_model_sources_are_a_column(doctor_files, tmp_path):
+    health_file = tmp_path / "health.json"
+    health_file.write_text(json.dumps([health("ws-gpu0", 0)]))
+    result = wanprov(
+        "fleet-report", f"--doctor=ws-gpu0={doctor_files['ws-gpu0']}", "--health", str(health_file),
+        "--models-from=ws-gpu0=hub (p2p fell back)", "--format", "json",
+    )  # fmt: skip
+    assert {row["models_from"] for row in json.loads(result.stdout)["rows"]} == {"hub (p2p fell back)"}
+    text = wanprov(
+        "fleet-report", f"--doctor=ws-gpu0={doctor_files['ws-gpu0']}", "--health", str(health_file),
+        "--models-from=ws-gpu0=p2p",
+    )  # fmt: skip
+    assert text.stdout.splitlines()[0].split()[-1] == "models" and text.stdout.splitlines()[
+        1
+    ].rstrip().endswith("p2p")
 
 
 def test_cli_exit_0_when_every_instance_is_healthy(doctor_files, tmp_path):

@@ -60,6 +60,13 @@ def _pairs(option: str, values: tuple[str, ...]) -> dict[str, str]:
     "ready GPUs are reported `excluded` (comfyui_gpus). Repeatable.",
 )
 @click.option(
+    "--models-from",
+    "models_from_pairs",
+    multiple=True,
+    metavar="HOST=SOURCES",
+    help="Which sources served the host's model files, e.g. p2p or 'hub (p2p fell back)' (repeatable).",
+)
+@click.option(
     "--output",
     type=click.Path(dir_okay=False),
     default=None,
@@ -71,6 +78,7 @@ def fleet_report(
     health_files: tuple[str, ...],
     unreachable_pairs: tuple[str, ...],
     instance_pairs: tuple[str, ...],
+    models_from_pairs: tuple[str, ...],
     output: str | None,
     output_format: str,
 ) -> int:
@@ -106,7 +114,13 @@ def fleet_report(
         health.extend(results)
         problems.extend(bad)
     document = report.build(
-        reports, health, unreachable, instances=instances, problems=problems, invalid=invalid
+        reports,
+        health,
+        unreachable,
+        instances=instances,
+        problems=problems,
+        invalid=invalid,
+        models_from=_pairs("--models-from", models_from_pairs),
     )
     if output:  # the writer rules of every output file: no link or FIFO replaced, no folder created
         write_json_output(Path(output), document, what="fleet report")

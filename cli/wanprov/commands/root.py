@@ -25,6 +25,7 @@ SUBCOMMANDS: dict[str, str] = {
     "workflow": "wanprov.commands.workflow:workflow",
     "install-nodes": "wanprov.commands.install_nodes:install_nodes",
     "stack": "wanprov.commands.install_nodes:stack",
+    "swarm": "wanprov.commands.swarm:swarm",
 }
 
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import textwrap
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from wanprov.errors import ManifestError
@@ -79,6 +79,7 @@ class Row:
     tier: str | None = None
     profile: str | None = None
     verdict: str | None = None  # the doctor's verdict on the GPU: ready | fail | excluded
+    models_from: str | None = None  # which sources served the host's model files (p2p, controller, hub)
     url: str | None = None
     workflows_validated: int | None = None
     workflows_total: int | None = None
@@ -310,6 +311,7 @@ def build(
     instances: Mapping[str, Iterable[int]] | None = None,
     problems: Iterable[str] = (),
     invalid: Mapping[str, str] | None = None,
+    models_from: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """The fleet report document (SCHEMA): `doctor` maps host -> its `wanprov doctor --format json`
         report (an unreadable one gives the host an `invalid` row); `health` holds the instances' health
@@ -343,6 +345,7 @@ def build(
             rows.append(Row(host, "unreachable", reason=unreachable[host], fix=fix))
         else:
             rows.extend(_host_rows(host, doctor[host], by_host.get(host, {}), instances.get(host), found))
+    rows = [replace(row, models_from=(models_from or {}).get(row.host)) for row in rows]
     counts = dict.fromkeys(STATUSES, 0)
     for row in rows:
         counts[row.status] += 1
@@ -371,6 +374,7 @@ COLUMNS = (
     ("URL", "url"),
     ("workflows", "workflows"),
     ("smoke", "smoke"),
+    ("models", "models_from"),
 )
 
 

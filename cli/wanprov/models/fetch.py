@@ -54,7 +54,7 @@ def free_bytes(path: Path) -> int:
 class FileState:
     entry: FileEntry
     path: Path
-    status: str  # present | pending | downloaded | copied | failed
+    status: str  # present | pending | downloaded | copied | adopted | failed
     action: str = "none"  # none | download | copy | verify (hash a file already there but not recorded)
     partial_bytes: int = 0
     error: WanprovError | None = None
@@ -107,7 +107,8 @@ class FetchPlan:
 
     @property
     def ok(self) -> bool:
-        return not self.errors and all(s.status in ("present", "downloaded", "copied") for s in self.files)
+        done = ("present", "downloaded", "copied", "adopted")
+        return not self.errors and all(s.status in done for s in self.files)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -274,11 +275,14 @@ def run_fetch(
     jobs: int = 4,
     progress: Progress | None = None,
     connections: int | None = None,
+    adopt: bool = False,
 ) -> FetchPlan:
     """Fetch every pending file of an already resolved and preflighted plan; failures stay per file.
 
     `connections`: most connections one file uses (default CONNECTIONS_PER_FILE, fewer for small files);
     all files in flight share max(TOTAL_CONNECTIONS, connections) connections.
+    `adopt`: the --from folder is a staging folder wanprov owns (a swarm's): verified files are renamed from
+    it, not copied.
     """
     pending = plan.pending
     if not pending:  # the no-op re-run: no thread pool, no transfer machinery imported
@@ -302,7 +306,7 @@ def run_fetch(
     def work(state: FileState) -> None:
         progress.start_file(state.entry.id, state.entry.name, state.entry.size)
         try:
-            _fetch_one(plan.models_dir, state, settings, from_dir, progress, cancel, budget, per_file)
+            _fetch_one(plan.models_dir, state, settings, from_dir, progress, cancel, budget, per_file, adopt)
         except WanprovError as exc:
             state.status, state.error = "failed", exc
         except OSError as exc:  # a read-only models folder, a full disk: this file fails, typed and named
@@ -332,6 +336,7 @@ def _fetch_one(
     cancel: Cancellation,
     budget: ConnectionBudget,
     connections: int,
+    adopt: bool = False,
 ) -> None:
     from wanprov.models.partfile import PartSlot
     from wanprov.models.segmented import fetch_remote
@@ -358,7 +363,14 @@ def _fetch_one(
                 state.status, state.action = "present", "verify"
                 return
             state.action = "copy" if from_dir else "download"  # wrong bytes: replaced atomically below
-        if from_dir is not None:
+        adopted = None
+        if from_dir is not None and adopt:
+            from wanprov.models.adopt import adopt_staged
+
+            adopted = adopt_staged(entry, from_dir / entry.relpath, slot, entry.sha256, advance)
+        if adopted is not None:
+            sha, state.status = adopted, "adopted"
+        elif from_dir is not None:
             sha = copy_local(entry, from_dir / entry.relpath, slot, entry.sha256, advance, cancel)
             state.status = "copied"
         else:

@@ -309,6 +309,40 @@ class PartSlot:
         with contextlib.suppress(OSError):
             os.fsync(self.parent_fd)
 
+    def adopt(self, staged: Path, sha256: str, size: int | None, progress: ProgressFn | None = None) -> str:
+        """Verify a file another program wrote (a swarm engine's staging folder) and rename it onto the final
+        name: no second copy of a multi-GB file. It is opened without following a link and must be a regular
+        file; what was hashed is what lands (same inode after the rename, else it is removed again).
+        OSError(EXDEV) when `staged` is on another filesystem (the caller copies instead)."""
+        try:
+            fd = os.open(staged, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                raise _refuse(staged, "a symbolic link") from exc
+            raise
+        try:
+            info = os.fstat(fd)
+            if not stat.S_ISREG(info.st_mode):
+                raise _refuse(staged, _kind(info.st_mode))
+            os.set_blocking(fd, True)
+            if size is not None and info.st_size != size:
+                raise IntegrityError(f"{staged}: {info.st_size} bytes, the catalog expects {size}", hint=None)
+            actual = PrefixHasher(fd, progress=progress).finish(info.st_size)
+            if actual != sha256:
+                raise IntegrityError(f"{staged}: sha256 mismatch: expected {sha256}, got {actual}", hint=None)
+            os.fsync(fd)
+            self._lstat(self.parent_fd, self.final_name)  # a link or folder there: refused, not replaced
+            os.rename(staged, self.final_name, dst_dir_fd=self.parent_fd)
+            landed = os.stat(self.final_name, dir_fd=self.parent_fd, follow_symlinks=False)
+            if (landed.st_dev, landed.st_ino) != (info.st_dev, info.st_ino):
+                os.unlink(self.final_name, dir_fd=self.parent_fd)
+                raise self.changed("the staged file was replaced between its check and its rename")
+            with contextlib.suppress(OSError):
+                os.fsync(self.parent_fd)
+            return actual
+        finally:
+            os.close(fd)
+
     def changed(self, what: str) -> PartChangedError:
         self.discard()
         return PartChangedError(

@@ -1,0 +1,130 @@
+"""The engine-neutral side: what wanprov asks of any peer-to-peer engine.
+
+An engine publishes files wanprov already verified, fetches them into a staging folder that wanprov owns, and
+stops. Everything an engine writes is untrusted; swarm.py verifies and places it. Another engine (Dragonfly,
+a libtorrent session) replaces aria2.py by implementing Engine.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from wanprov.errors import UsageError
+
+SCHEMA = "wanprov.publication/1"
+
+
+@dataclass(frozen=True)
+class SwarmSettings:
+    """Where the swarm listens; every listener binds to `bind_address`, on the cluster network."""
+
+    bind_address: str
+    tracker_address: str = ""  # the controller's cluster address (the tracker listens there)
+    tracker_port: int = 6969  # TCP and UDP
+    peer_port: int = 6881  # TCP, on every node
+    piece_size_log2: int = 24  # 16 MiB pieces: few piece hashes for 28 GB, still many pieces per file
+    announce_interval_s: int = 10  # a small fleet swarms faster when peers learn of each other quickly
+    seed_deadline_s: int = 3600  # the controller's seeder stops by itself after this, if nobody stops it
+
+    def __post_init__(self) -> None:
+        for name in ("tracker_port", "peer_port"):
+            port = getattr(self, name)
+            if not 1 <= port <= 65535:
+                raise UsageError(f"swarm setting {name}: {port} is not a TCP port", hint="use 1-65535")
+        if not 16 <= self.piece_size_log2 <= 28:
+            raise UsageError(
+                f"swarm setting piece_size_log2: {self.piece_size_log2} is outside 16-28 (64 KiB-256 MiB)",
+                hint="24 (16 MiB) suits model files",
+            )
+
+
+@dataclass(frozen=True)
+class StagedFile:
+    """A file wanprov verified: its path on the publisher and where it lands under a models folder."""
+
+    relpath: str
+    path: Path
+    sha256: str
+    size: int
+
+
+@dataclass(frozen=True)
+class PublishedItem:
+    relpath: str
+    sha256: str
+    size: int
+    handle: str  # the engine's name for it (a BitTorrent info-hash)
+    meta: str  # what a fetcher needs to join (a base64 .torrent)
+
+
+@dataclass(frozen=True)
+class Publication:
+    """What the controller hands every host: the items, which engine, and where its tracker is."""
+
+    engine: str
+    items: tuple[PublishedItem, ...]
+    tracker: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "schema": SCHEMA,
+            "engine": self.engine,
+            "tracker": self.tracker,
+            "items": [asdict(item) for item in self.items],
+        }
+
+    @classmethod
+    def from_dict(cls, document: dict[str, Any], where: str = "publication") -> Publication:
+        if not isinstance(document, dict) or document.get("schema") != SCHEMA:
+            raise UsageError(
+                f"{where}: not a {SCHEMA} document",
+                hint="pass what `wanprov swarm publish` wrote",
+            )
+        try:
+            items = tuple(PublishedItem(**item) for item in document["items"])
+            return cls(engine=str(document["engine"]), items=items, tracker=str(document.get("tracker", "")))
+        except (KeyError, TypeError) as exc:
+            raise UsageError(f"{where}: malformed item list ({exc})", hint="publish again") from exc
+
+
+@dataclass
+class SwarmResult:
+    """What a fetch into staging did: which items completed, whether the deadline cut it short."""
+
+    completed: list[str] = field(default_factory=list)  # relpaths the engine says are whole (still untrusted)
+    missing: list[str] = field(default_factory=list)
+    timed_out: bool = False
+    downloaded_bytes: int = 0
+    uploaded_bytes: int = 0
+    seconds: float = 0.0
+    error: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class Engine(Protocol):
+    name: str
+
+    def publish(self, files: list[StagedFile], state_dir: Path, settings: SwarmSettings) -> Publication:
+        """Start serving verified files; the serving outlives this call until stop(state_dir)."""
+        ...
+
+    def fetch(
+        self,
+        publication: Publication,
+        staging: Path,
+        settings: SwarmSettings,
+        *,
+        deadline_s: float,
+        swarm_size: int,
+        linger_s: float,
+    ) -> SwarmResult:
+        """Download every item into staging/<relpath>, share with the swarm until it is done, then stop."""
+        ...
+
+    def stop(self, state_dir: Path) -> None:
+        """Stop what publish() started under state_dir; safe to call twice."""
+        ...
