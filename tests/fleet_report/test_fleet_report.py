@@ -203,7 +203,7 @@ def test_an_instance_row_shows_its_smoke_seconds_video_and_path_on_the_host(docu
     assert rows_of(document, "node8")[0]["smoke"] is None  # no smoke ran there
     text = report.render_text(document)
     line = next(line for line in text.splitlines() if line.startswith("ws-gpu0") and " 0 " in line)
-    assert line.endswith("ok 41.2 s h264 320x192 5f@16fps")
+    assert line.split("  ")[-2:] == ["ok 41.2 s h264 320x192 5f@16fps", "-"]  # smoke, then models
     assert (
         "ws-gpu0 GPU 0 smoke output: /var/lib/comfyui/gpu0/output/wanprov/smoke/wan22_i2v_00001.mp4" in text
     )
