@@ -1,7 +1,7 @@
 #!/usr/bin/python
 # Copyright: wanprov maintainers
 # SPDX-License-Identifier: Apache-2.0
-"""wanprov.gpu.stack: a thin adapter over wanprov.stack (host_plan, git, constraints, pip, flags, apply)."""
+"""wanprov.gpu.stack: a thin adapter over wanprov.stack (host_plan, node_packs, flags ...)."""
 
 # ruff: noqa: E402 - Ansible modules carry DOCUMENTATION/EXAMPLES/RETURN before their imports
 
@@ -471,8 +471,8 @@ def _flags(plan, request):
 
 
 def _nodes(module, params, plan, diffs):
-    from wanprov.stack import apply
     from wanprov.stack import manifest as stack_manifest
+    from wanprov.stack import node_packs
 
     overrides = params["node_pack_overrides"]
     for name, entry in overrides.items():
@@ -489,7 +489,7 @@ def _nodes(module, params, plan, diffs):
     python = Path(plan.python)
     if module.check_mode and not python.exists():
         return None  # no venv yet: nothing to compare the packs with
-    report = apply.install_nodes(
+    report = node_packs.install_nodes(
         packs,
         Path(params["comfyui_dir"]),
         python,

@@ -1,5 +1,6 @@
-"""Apply a plan: check out each pack at its commit, install its requirements under the torch constraints,
-then prove torch/torchvision/torchaudio are exactly what the constraints pin."""
+"""Converge the node packs (node_packs_plan says what each needs): check out each pack at its commit,
+install its requirements under the torch constraints, then prove torch/torchvision/torchaudio are exactly
+what the constraints pin."""
 
 from __future__ import annotations
 
@@ -22,7 +23,14 @@ from wanprov.stack.constraints import (
 )
 from wanprov.stack.errors import RefusedError, TorchReplacedError
 from wanprov.stack.manifest import NodePack
-from wanprov.stack.plan import STATE_FILE, PackPlan, build_plan, file_digest, read_records, wanted_record
+from wanprov.stack.node_packs_plan import (
+    STATE_FILE,
+    PackPlan,
+    build_plan,
+    file_digest,
+    read_records,
+    wanted_record,
+)
 
 Log = Callable[[str], None]
 CORE_KEY = "__comfyui_core__"  # the record of ComfyUI's own requirements.txt in the venv's state file

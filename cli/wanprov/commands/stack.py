@@ -74,8 +74,8 @@ def install_nodes(
     output_format: str,
 ) -> int:
     """Install pinned custom node packs into ComfyUI; no pack's requirements can replace torch."""
-    from wanprov.stack import apply
     from wanprov.stack import manifest as stack_manifest
+    from wanprov.stack import node_packs
 
     comfyui_dir = comfyui_dir.absolute()
     python = (python or _default_python(comfyui_dir)).absolute()
@@ -89,7 +89,7 @@ def install_nodes(
         allow_unpinned=allow_unpinned,
         allow_schemes=allow_schemes,
     )
-    report = apply.install_nodes(
+    report = node_packs.install_nodes(
         packs,
         comfyui_dir,
         python,
