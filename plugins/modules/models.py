@@ -24,6 +24,13 @@ author:
   - wanprov maintainers (!UNKNOWN)
 requirements:
   - wanprov (the core, importable by the interpreter the module runs under)
+extends_documentation_fragment:
+  - wanprov.gpu.attributes
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: full
 options:
   profile:
     description: The model profile (C(wanprov models list)).
@@ -65,7 +72,6 @@ options:
     description: A Hub mirror (C(HF_ENDPOINT)).
     type: str
 notes:
-  - Check mode is supported; diff mode is supported.
   - The C(wanprov fetch-models) command calls the same core.
 seealso:
   - module: wanprov.gpu.doctor

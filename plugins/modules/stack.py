@@ -1,7 +1,7 @@
 #!/usr/bin/python
 # Copyright: wanprov maintainers
 # SPDX-License-Identifier: Apache-2.0
-"""wanprov.gpu.stack: a thin adapter over wanprov.stack (host_plan, node_packs, flags ...)."""
+"""wanprov.gpu.stack: an adapter over the core's stack converge (wanprov.stack.converge)."""
 
 # ruff: noqa: E402 - Ansible modules carry DOCUMENTATION/EXAMPLES/RETURN before their imports
 
@@ -30,6 +30,13 @@ author:
   - wanprov maintainers (!UNKNOWN)
 requirements:
   - wanprov (the core, importable by the interpreter the module runs under)
+extends_documentation_fragment:
+  - wanprov.gpu.attributes
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: full
 options:
   comfyui_dir:
     description: The ComfyUI checkout (holds C(main.py)).
@@ -192,8 +199,7 @@ options:
     type: bool
     default: true
 notes:
-  - Check mode is supported; diff mode is supported.
-  - The C(wanprov install-nodes) and C(wanprov stack flags) commands call the same core.
+  - The C(wanprov stack converge) and C(wanprov up) commands call the same core (C(wanprov.stack.converge)).
 seealso:
   - module: wanprov.gpu.doctor
 """
@@ -312,6 +318,12 @@ nodes:
   description: The C(wanprov install-nodes) report (packs, core requirements, torch); null when not run.
   returned: always
   type: dict
+changes:
+  description: What changed (in check mode, what would), one line per step; C(--diff) shows each in full.
+  returned: always
+  type: list
+  elements: str
+  sample: ["/opt/comfyui/venv/wanprov-constraints.txt", "node packs"]
 """
 
 from pathlib import Path
@@ -336,27 +348,19 @@ ARGUMENT_SPEC = {
     "comfyui_version": {"type": "str"},
     "allow_unpinned": {"type": "bool", "default": False},
     "summary": {"type": "dict"},
-    "torch_variant": {"type": "str", "default": ""},
-    "torch_version": {"type": "str", "default": ""},
-    "torchvision_version": {"type": "str", "default": ""},
-    "torchaudio_version": {"type": "str", "default": ""},
-    "torch_index_url": {"type": "str", "default": ""},
-    "launch_flags": {"type": "list", "elements": "str", "default": []},
     "launch_flags_auto": {"type": "bool", "default": True},
-    "extra_launch_flags": {"type": "list", "elements": "str", "default": []},
-    "pip_index_url": {"type": "str", "default": ""},
-    "pip_extra_args": {"type": "str", "default": ""},
-    "protect": {"type": "bool", "default": True},
-    "install_torch": {"type": "bool", "default": True},
-    "check_flags": {"type": "bool", "default": True},
-    "nodes": {"type": "bool", "default": True},
     "node_manifest": {"type": "path"},
-    "node_packs_optional": {"type": "list", "elements": "str", "default": []},
     "node_pack_overrides": {"type": "dict", "default": {}},
     "node_packs_allow_unpinned": {"type": "bool", "default": False},
     "force": {"type": "bool", "default": False},
-    "core_requirements": {"type": "bool", "default": True},
-}
+    **{name: {"type": "str", "default": ""} for name in (
+        "torch_variant", "torch_version", "torchvision_version", "torchaudio_version", "torch_index_url",
+        "pip_index_url", "pip_extra_args")},
+    **{name: {"type": "bool", "default": True} for name in (
+        "protect", "install_torch", "check_flags", "nodes", "core_requirements")},
+    **{name: {"type": "list", "elements": "str", "default": []} for name in (
+        "launch_flags", "extra_launch_flags", "node_packs_optional")},
+}  # fmt: skip
 
 
 def converge_request(params, check_mode):

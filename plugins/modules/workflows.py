@@ -23,6 +23,13 @@ author:
   - wanprov maintainers (!UNKNOWN)
 requirements:
   - wanprov (the core, importable by the interpreter the module runs under)
+extends_documentation_fragment:
+  - wanprov.gpu.attributes
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: full
 options:
   dest:
     description: The folder to install into (ComfyUI's C(<user dir>/default/workflows)); made 0755 if missing.
@@ -64,7 +71,6 @@ options:
     description: Node schemas (C(GET /object_info) JSON) to validate against; omitted, the vendored ones.
     type: path
 notes:
-  - Check mode is supported; diff mode is supported.
   - The C(wanprov workflow install) command calls the same core.
 seealso:
   - module: wanprov.gpu.doctor
