@@ -20,7 +20,8 @@ ENTRY_POINTS: dict[str, set[str]] = {
     "wanprov.stack.service_wait": {"watch_for"},
     "wanprov.doctor": {"evaluate"},
     "wanprov.facts": {"collect", "ProbeOptions", "snapshot"},
-    "wanprov.up": {"run_up", "UpRequest", "ServiceRequest"},
+    "wanprov.up": {"run_up", "UpRequest"},
+    "wanprov.service.install": {"ServiceRequest"},
     "wanprov.errors": {"WanprovError", "UsageError"},
 }
 # What a command may import besides: its own presentation (output, progress views, exit codes).
@@ -35,6 +36,7 @@ USE_CASE_COMMANDS = {
     "cli/wanprov/commands/stack.py": ["converge_command"],
     "cli/wanprov/commands/fetch_models.py": ["fetch_models"],
     "cli/wanprov/commands/workflow.py": ["install_cmd"],
+    "cli/wanprov/commands/up.py": ["up"],
 }
 CORE_MODULES = ["doctor", "health", "models", "stack", "workflows"]
 MAX_MODULE_CODE_LINES = 90  # outside DOCUMENTATION, EXAMPLES and RETURN

@@ -25,6 +25,7 @@ SUBCOMMANDS: dict[str, str] = {
     "workflow": "wanprov.commands.workflow:workflow",
     "install-nodes": "wanprov.commands.stack:install_nodes",
     "stack": "wanprov.commands.stack:stack",
+    "up": "wanprov.commands.up:up",
 }
 
 

@@ -133,7 +133,7 @@ class Handler(BaseHTTPRequestHandler):
 
 if __name__ == "__main__":
     host = (args.listen or "127.0.0.1").split(",")[0]
-    Handler.queue = PromptQueue(lambda: json.loads(_object_info()))
+    Handler.queue = PromptQueue(lambda: json.loads(_object_info()), args.output_directory)
     server = ThreadingHTTPServer((host, args.port), Handler)
     print(f"To see the GUI go to: http://{host}:{args.port}", flush=True)
     server.serve_forever()

@@ -29,7 +29,9 @@ def _now_ms():
 
 
 class PromptQueue:
-    def __init__(self, load_object_info):
+    def __init__(self, load_object_info, output_dir=None):
+        # --output-directory, as the real server honours it (a service's checkout is not writable)
+        self.output_dir = Path(output_dir) if output_dir else HERE / "output"
         self.load_object_info = load_object_info  # re-read per POST /prompt: the folders may have changed
         self.object_info = load_object_info()
         self.fail_node = os.environ.get("COMFYUI_DOUBLE_FAIL_NODE")
@@ -338,7 +340,7 @@ class PromptQueue:
         inputs = node.get("inputs", {})
         prefix = str(inputs.get("filename_prefix", "ComfyUI"))
         subfolder, _, base = prefix.rpartition("/")
-        folder = HERE / "output" / subfolder
+        folder = self.output_dir / subfolder
         folder.mkdir(parents=True, exist_ok=True)
         counter = 1 + len(list(folder.glob(f"{base}_*")))
         if node["class_type"] == "SaveImage":
