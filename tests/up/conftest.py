@@ -65,10 +65,13 @@ def build_sources(object_info_path: Path) -> Iterator[Sources]:
         pack = {"url": f"file://{base / 'src' / PACK}", "commit": pack_commit, "source": "test double"}
         manifest.write_text(yaml.safe_dump({"source": "tests", "allow_url_schemes": ["file"],
                                             "packs": {PACK: pack}}))  # fmt: skip
-        env = {**install_fake_host(base / "gpu", SPECS["h100_single"]), **environment_for(hub)}
+        # its tools run under BASE_PYTHON: every user can run them
+        fake_gpu = install_fake_host(base / "gpu", SPECS["h100_single"], python=BASE_PYTHON)
+        env = {**fake_gpu, **environment_for(hub)}
         for path in base.rglob("*"):  # readable by the service user and an ordinary user
             if not path.is_symlink():
-                path.chmod(path.stat().st_mode | 0o044 | (0o011 if path.is_dir() else 0))
+                mode = path.stat().st_mode
+                path.chmod(mode | 0o044 | (0o011 if path.is_dir() or mode & 0o100 else 0))
         args = [
             "--comfyui-git-url", f"file://{base / 'src' / 'ComfyUI'}", "--comfyui-version", comfyui_commit,
             "--allow-url-scheme", "file", "--torch-variant", "cu128", "--torch-version", "2.9.1+cu128",

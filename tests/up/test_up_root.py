@@ -73,7 +73,7 @@ def test_dry_run_plans_every_stage_and_exits_4(up_sources, root_host):
 def test_up_converges_a_bare_host_then_a_rerun_changes_nothing(up_sources, root_host):
     port = free_port()
     rc, first, err = up(up_sources, root_host, port=port)
-    assert rc == 0, (first["blocking"], first["error"], err[-3000:])
+    assert rc == 0, (first.get("blocking"), first.get("error"), first.get("message"), err[-3000:])
     by_name = stages(first)
     assert all(by_name[n]["changed"] for n in ("stack", "models", "workflows", "service")), by_name
     assert by_name["health"]["status"] == "ok" and by_name["smoke"]["status"] in ("ok", "skipped")

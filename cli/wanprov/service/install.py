@@ -101,20 +101,20 @@ def converge_service(
             shared_changed = True
     changed_instances = set()
     system_files = request.manager in ("system", "process")
-    if system_files and _ensure_file(env_file_path(request), units.env_file(settings), 0o600, 0, 0, dry_run,
-                                     parent_mode=0o755):  # fmt: skip
+    root_owned = (0, 0) if root else (None, None)  # an ordinary user (--service process in tests) owns them
+    if system_files and _ensure_file(env_file_path(request), units.env_file(settings), 0o600, *root_owned,
+                                     dry_run, parent_mode=0o755):  # fmt: skip
         report.changes.append(str(env_file_path(request)))
     for instance in plan.instances:
         spec = instance.to_dict()
         files: list[tuple[Path, str, int, int | None, int | None]] = []
         if system_files:
-            files.append((Path(instance.unit), units.system_unit(spec, settings), 0o644, 0, 0))
+            files.append((Path(instance.unit), units.system_unit(spec, settings), 0o644, *root_owned))
         elif request.manager == "user":
             unit = request.unit_dir / f"{instance.service}.service"
             files.append((unit, units.user_unit(spec, settings), 0o644, None, None))
         if request.manager != "none":
-            owner = (0, 0) if root else (None, None)
-            files.append((Path(instance.launch_file), units.launch_file(spec, settings), 0o600, *owner))
+            files.append((Path(instance.launch_file), units.launch_file(spec, settings), 0o600, *root_owned))
         else:
             report.commands[instance.name] = units.start_command(spec, settings)
         for path, text, mode, file_uid, file_gid in files:
