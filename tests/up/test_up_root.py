@@ -117,3 +117,24 @@ def test_service_none_prints_the_start_command(up_sources, root_host):
     (instance,) = document["instances"]
     assert instance["start_command"].startswith(f"cd {root_host}/opt/comfyui/ComfyUI && env ")
     assert str(root_host / "opt/comfyui/venv/bin/python") in instance["start_command"]
+
+
+def test_cpu_on_a_gpu_less_host_runs_through_health(up_sources):
+    """--cpu: the doctor's GPU findings do not block it; one `cpu` instance answers and validates."""
+    root = Path(tempfile.mkdtemp(prefix="cpu-", dir=up_sources.base))
+    root.chmod(0o755)
+    hub = {k: v for k, v in up_sources.env.items() if k.startswith("HF_")}
+    no_gpu = {**os.environ, "PATH": "/usr/bin:/bin", **hub}
+    cpu = ["--cpu", "--profile", "wan22-i2v-a14b-q4km-lightning"]
+    port = free_port()
+    rc, first, err = up(up_sources, root, *cpu, port=port, env=no_gpu)
+    assert rc == 0, (first.get("blocking"), first.get("error"), err[-3000:])
+    by_name = stages(first)
+    assert by_name["health"]["status"] == "ok" and by_name["smoke"]["status"] == "skipped"
+    (instance,) = first["instances"]
+    assert (instance["name"], instance["gpu"]) == ("cpu", None)
+    assert instance["smoke"] == "not run: a --cpu instance"
+    launch = json.loads((root / "var/lib/comfyui/cpu/comfyui-launch.json").read_text())
+    assert "--cpu" in launch["argv"] and "--cuda-device" not in launch["argv"]
+    rc, again, _ = up(up_sources, root, *cpu, port=port, env=no_gpu)
+    assert (rc, again["changed"]) == (0, False)
