@@ -1,7 +1,7 @@
 """Wall time of `wanprov up` as root on a bare (fake) GPU host: the first converge, then idempotent re-runs
 (goal: a re-run on a converged host <= 10 s on the 2-core build machine), each stage's seconds included.
 
-Runs on the test doubles (tests/up/conftest.py: a fake H100, the Hub double, local git repos, fake torch
+Runs on the test doubles (tests/up/up_host.py: a fake H100, the Hub double, local git repos, fake torch
 wheels, the test-only process supervisor), so it measures wanprov's own work, not downloads or pip on real
 networks. Root: the service user is created.
 
@@ -23,7 +23,7 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO_ROOT / "tests" / "up"), str(REPO_ROOT / "tests"), str(REPO_ROOT)]
 
-from conftest import build_sources, host_dirs  # noqa: E402  (tests/up/conftest.py)
+from up_host import build_sources, host_dirs  # noqa: E402  (tests/up/up_host.py)
 
 
 def _port() -> int:

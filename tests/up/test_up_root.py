@@ -12,8 +12,8 @@ import tempfile
 from pathlib import Path
 
 import pytest
+from up_host import free_port, host_dirs, wanprov_env
 
-from conftest import free_port, host_dirs, wanprov_env
 from wanprov.service.units import ServiceSettings, system_unit
 
 pytestmark = [

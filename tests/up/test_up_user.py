@@ -12,8 +12,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-
-from conftest import free_port
+from up_host import free_port
 
 pytestmark = [
     pytest.mark.slow,
