@@ -218,7 +218,7 @@ def main() -> int:
         if not opts.keep:
             for launch in sorted((root / "var/lib/comfyui").glob("*/comfyui-launch.json")):  # per instance
                 subprocess.run(
-                    [sys.executable, str(root / "var/lib/comfyui/wanprov-supervise.py"), "stop", str(launch)],
+                    [sys.executable, "-m", "wanprov.service.supervise", "stop", str(launch)],
                     check=False,
                 )
             fleet.stop()

@@ -23,6 +23,14 @@ author:
   - wanprov maintainers (!UNKNOWN)
 requirements:
   - wanprov (the core, importable by the interpreter the module runs under)
+extends_documentation_fragment:
+  - wanprov.gpu.attributes
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: none
+    details: Read-only, so there is nothing to show.
 options:
   comfyui_dir:
     description: A ComfyUI checkout; its venv's torch is probed and its version, nodes and flags read.
@@ -56,7 +64,6 @@ options:
     type: bool
     default: true
 notes:
-  - Check mode is supported (the module only reads). Diff mode has nothing to show.
   - The C(wanprov doctor) command calls the same core.
 seealso:
   - module: wanprov.gpu.stack

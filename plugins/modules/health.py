@@ -30,6 +30,15 @@ author:
   - wanprov maintainers (!UNKNOWN)
 requirements:
   - wanprov (the core, importable by the interpreter the module runs under)
+extends_documentation_fragment:
+  - wanprov.gpu.attributes
+attributes:
+  check_mode:
+    support: partial
+    details: Every check runs; the smoke (one output file on the instance) does not.
+  diff_mode:
+    support: none
+    details: Read-only apart from the smoke, so there is nothing to show.
 options:
   url:
     description: The instance's base URL (C(http://127.0.0.1:8188)).
@@ -93,7 +102,6 @@ options:
     type: bool
     default: true
 notes:
-  - Check mode is supported (everything but the smoke). Diff mode has nothing to show.
   - The C(wanprov health check) command calls the same core.
 seealso:
   - module: wanprov.gpu.workflows

@@ -24,6 +24,13 @@ author:
   - wanprov maintainers (!UNKNOWN)
 requirements:
   - wanprov (the core, importable by the interpreter the module runs under)
+extends_documentation_fragment:
+  - wanprov.gpu.attributes
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: full
 options:
   profile:
     description: The model profile (C(wanprov models list)).
@@ -65,7 +72,6 @@ options:
     description: A Hub mirror (C(HF_ENDPOINT)).
     type: str
 notes:
-  - Check mode is supported; diff mode is supported.
   - The C(wanprov fetch-models) command calls the same core.
 seealso:
   - module: wanprov.gpu.doctor
@@ -126,95 +132,63 @@ ok:
   type: bool
 """
 
-import os
 from pathlib import Path
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.wanprov.gpu.plugins.module_utils.core import WanprovError, fail_from, require_wanprov
 
+ARGUMENT_SPEC = {
+    "profile": {"type": "str", "required": True},
+    "models_dir": {"type": "path", "required": True},
+    "custom_nodes_dir": {"type": "path"},
+    "manifests": {"type": "list", "elements": "path", "default": []},
+    "lock": {"type": "path"},
+    "only": {"type": "list", "elements": "str", "default": []},
+    "from_dir": {"type": "path"},
+    "jobs": {"type": "int", "default": 4},
+    "hf_token": {"type": "str", "no_log": True},
+    "hf_endpoint": {"type": "str"},
+}
 
-def _present(plan):
-    return "".join(f"{state.entry.relpath}\n" for state in plan.files if state.status == "present")
+
+def fetch_request(params, check_mode):
+    from wanprov.models.profile import FetchProfileRequest
+
+    path = lambda name: Path(params[name]) if params[name] else None  # noqa: E731
+    return FetchProfileRequest(
+        profile=params["profile"], models_dir=path("models_dir"), custom_nodes_dir=path("custom_nodes_dir"),
+        manifests=[Path(m) for m in params["manifests"]], lock=path("lock"), only=params["only"],
+        from_dir=path("from_dir"), jobs=params["jobs"], dry_run=check_mode,
+    )  # fmt: skip
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec={
-            "profile": {"type": "str", "required": True},
-            "models_dir": {"type": "path", "required": True},
-            "custom_nodes_dir": {"type": "path"},
-            "manifests": {"type": "list", "elements": "path", "default": []},
-            "lock": {"type": "path"},
-            "only": {"type": "list", "elements": "str", "default": []},
-            "from_dir": {"type": "path"},
-            "jobs": {"type": "int", "default": 4},
-            "hf_token": {"type": "str", "no_log": True},
-            "hf_endpoint": {"type": "str"},
-        },
-        supports_check_mode=True,
-    )
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
     require_wanprov(module)
-    from wanprov.models.catalog import load_catalog
-    from wanprov.models.fetch import (
-        plan_fetch,
-        preflight_disk,
-        resolve_for_plan,
-        resolve_unknowns,
-        run_fetch,
-        select,
-    )
-    from wanprov.models.hub import HubSettings
-    from wanprov.models.lock import locked_catalog
-    from wanprov.models.progress import NullProgress
+    import os
+
+    from wanprov.models.profile import fetch_profile
 
     params = module.params
-    if not 1 <= params["jobs"] <= 32:
-        module.fail_json(msg=f"jobs={params['jobs']}: give 1 to 32 parallel files")
     # The core reads the token and the endpoint where huggingface_hub does: the environment, at call time.
     if params["hf_token"]:
         os.environ["HF_TOKEN"] = params["hf_token"]
     if params["hf_endpoint"]:
         os.environ["HF_ENDPOINT"] = params["hf_endpoint"]
-    from_dir = Path(params["from_dir"]) if params["from_dir"] else None
-    if from_dir is not None and not from_dir.is_dir():
-        module.fail_json(msg=f"from_dir {from_dir} is not a folder")
     try:
-        catalog = locked_catalog(
-            load_catalog(params["manifests"]), Path(params["lock"]) if params["lock"] else None
-        )
-        entries = select(catalog.profile(params["profile"]), params["only"])
-        if not entries:
-            module.fail_json(msg=f"only={params['only']} matches no file of profile {params['profile']}")
-        settings = HubSettings.from_env()
-        custom_nodes = Path(params["custom_nodes_dir"]) if params["custom_nodes_dir"] else None
-        plan = plan_fetch(
-            params["profile"],
-            entries,
-            Path(params["models_dir"]),
-            from_dir=from_dir,
-            custom_nodes_dir=custom_nodes,
-        )
-        before = _present(plan)
-        if module.check_mode:  # the dry run's resolution: quick, and an unreachable hub is not an error
-            if not settings.offline:
-                resolve_for_plan(plan, settings, from_dir)
-        else:
-            resolve_unknowns(plan, settings, from_dir)
-        changed = bool(plan.pending)
-        if changed and not module.check_mode:
-            preflight_disk(plan)
-            run_fetch(plan, settings, from_dir=from_dir, jobs=params["jobs"], progress=NullProgress())
+        report = fetch_profile(fetch_request(params, module.check_mode))
     except WanprovError as error:
         fail_from(module, error)
+    plan, changed = report.plan, report.changed
     result = plan.to_dict()
     if plan.errors:
         worst = max(plan.errors, key=lambda e: int(e.exit_code))
         fail_from(module, worst, changed=changed, **result)
     if module._diff and changed:
-        after = "".join(f"{state.entry.relpath}\n" for state in plan.files)
-        result["diff"] = {"before_header": f"{plan.models_dir} (verified files)",
-                          "after_header": f"{plan.models_dir} (verified files)",
-                          "before": before, "after": after}  # fmt: skip
+        header = f"{plan.models_dir} (verified files)"
+        result["diff"] = {"before_header": header, "after_header": header,
+                          "before": "".join(f"{p}\n" for p in report.present_before),
+                          "after": "".join(f"{s.entry.relpath}\n" for s in plan.files)}  # fmt: skip
     module.exit_json(changed=changed, **result)
 
 

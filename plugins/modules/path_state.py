@@ -16,6 +16,14 @@ description:
     role can run a module only for what differs and stay honest in check mode.
   - Read-only; never reports C(changed).
   - Paths are not followed (lstat); a symbolic link or special file is reported with type C(other).
+extends_documentation_fragment:
+  - wanprov.gpu.attributes
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: none
+    details: Read-only, so there is nothing to show.
 options:
   user:
     description: A user account to look up.
@@ -34,7 +42,6 @@ version_added: 0.1.0
 author:
   - wanprov maintainers (!UNKNOWN)
 notes:
-  - Check mode is supported (the module only reads); diff mode has nothing to show.
   - Needs only the Python standard library, so it runs under any interpreter (no wanprov import).
 """
 

@@ -1,7 +1,7 @@
 #!/usr/bin/python
 # Copyright: wanprov maintainers
 # SPDX-License-Identifier: Apache-2.0
-"""wanprov.gpu.stack: a thin adapter over wanprov.stack (host_plan, git, constraints, pip, flags, apply)."""
+"""wanprov.gpu.stack: an adapter over the core's stack converge (wanprov.stack.converge)."""
 
 # ruff: noqa: E402 - Ansible modules carry DOCUMENTATION/EXAMPLES/RETURN before their imports
 
@@ -30,6 +30,13 @@ author:
   - wanprov maintainers (!UNKNOWN)
 requirements:
   - wanprov (the core, importable by the interpreter the module runs under)
+extends_documentation_fragment:
+  - wanprov.gpu.attributes
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: full
 options:
   comfyui_dir:
     description: The ComfyUI checkout (holds C(main.py)).
@@ -199,8 +206,7 @@ options:
     type: bool
     default: true
 notes:
-  - Check mode is supported; diff mode is supported.
-  - The C(wanprov install-nodes) and C(wanprov stack flags) commands call the same core.
+  - The C(wanprov stack converge) and C(wanprov up) commands call the same core (C(wanprov.stack.converge)).
 seealso:
   - module: wanprov.gpu.doctor
 """
@@ -324,305 +330,112 @@ input_images:
   returned: always
   type: list
   elements: dict
+changes:
+  description: What changed (in check mode, what would), one line per step; C(--diff) shows each in full.
+  returned: always
+  type: list
+  elements: str
+  sample: ["/opt/comfyui/venv/wanprov-constraints.txt", "node packs"]
 """
 
-import re
 from pathlib import Path
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.wanprov.gpu.plugins.module_utils.core import WanprovError, fail_from, require_wanprov
 
-COMMIT_RE = re.compile(r"^[0-9a-f]{40}$")
+ARGUMENT_SPEC = {
+    "comfyui_dir": {"type": "path", "required": True},
+    "venv_dir": {"type": "path", "required": True},
+    "data_dir": {"type": "path", "required": True},
+    "models_dir": {"type": "path"},
+    "listen": {"type": "str", "default": "127.0.0.1"},
+    "port": {"type": "int", "default": 8188},
+    "ports": {"type": "dict", "default": {}},
+    "gpus": {"type": "raw", "default": "all"},
+    "service_name": {"type": "str", "default": "comfyui"},
+    "unit_dir": {"type": "path", "default": "/etc/systemd/system"},
+    "service_manager": {"type": "str", "choices": ["systemd", "process"], "default": "systemd"},
+    "comfyui_git_url": {"type": "str"},
+    "git_url_schemes": {"type": "list", "elements": "str", "choices": ["file", "ssh", "http"], "default": []},
+    "comfyui_version": {"type": "str"},
+    "allow_unpinned": {"type": "bool", "default": False},
+    "summary": {"type": "dict"},
+    "launch_flags_auto": {"type": "bool", "default": True},
+    "node_manifest": {"type": "path"},
+    "node_pack_overrides": {"type": "dict", "default": {}},
+    "node_packs_allow_unpinned": {"type": "bool", "default": False},
+    "force": {"type": "bool", "default": False},
+    **{name: {"type": "str", "default": ""} for name in (
+        "torch_variant", "torch_version", "torchvision_version", "torchaudio_version", "torch_index_url",
+        "pip_index_url", "pip_extra_args")},
+    **{name: {"type": "bool", "default": True} for name in (
+        "protect", "install_torch", "check_flags", "nodes", "core_requirements", "input_images")},
+    **{name: {"type": "list", "elements": "str", "default": []} for name in (
+        "launch_flags", "extra_launch_flags", "node_packs_optional")},
+}  # fmt: skip
 
 
-def _request(params):
+def converge_request(params, check_mode):
+    """The module's parameters as the core's typed request."""
+    from wanprov.stack.converge import CheckoutRequest, ConvergeRequest, NodesRequest
     from wanprov.stack.host_plan import StackRequest, TorchRequest
 
-    return StackRequest(
-        install_dir=Path(params["comfyui_dir"]),
-        venv_dir=Path(params["venv_dir"]),
-        data_dir=Path(params["data_dir"]),
-        models_dir=Path(params["models_dir"]) if params["models_dir"] else None,
-        listen=params["listen"],
-        port=params["port"],
-        ports=params["ports"],
-        gpus=params["gpus"],
-        service_name=params["service_name"],
-        unit_dir=Path(params["unit_dir"]),
+    path = lambda name: Path(params[name]) if params[name] else None  # noqa: E731
+    stack = StackRequest(
+        install_dir=path("comfyui_dir"), venv_dir=path("venv_dir"), data_dir=path("data_dir"),
+        models_dir=path("models_dir"), listen=params["listen"], port=params["port"], ports=params["ports"],
+        gpus=params["gpus"], service_name=params["service_name"], unit_dir=path("unit_dir"),
         service_manager=params["service_manager"],
         torch=TorchRequest(
-            variant=params["torch_variant"],
-            torch=params["torch_version"],
-            torchvision=params["torchvision_version"],
-            torchaudio=params["torchaudio_version"],
+            variant=params["torch_variant"], torch=params["torch_version"],
+            torchvision=params["torchvision_version"], torchaudio=params["torchaudio_version"],
             index_url=params["torch_index_url"],
         ),
-        launch_flags=params["launch_flags"],
-        launch_flags_auto=params["launch_flags_auto"],
-        extra_launch_flags=params["extra_launch_flags"],
-        pip_index_url=params["pip_index_url"],
+        launch_flags=params["launch_flags"], launch_flags_auto=params["launch_flags_auto"],
+        extra_launch_flags=params["extra_launch_flags"], pip_index_url=params["pip_index_url"],
         pip_extra_args=params["pip_extra_args"],
-    )
+    )  # fmt: skip
+    version = params["comfyui_version"]
+    nodes = NodesRequest(
+        manifest=path("node_manifest"), optional=params["node_packs_optional"],
+        overrides=params["node_pack_overrides"], allow_unpinned=params["node_packs_allow_unpinned"],
+        core_requirements=params["core_requirements"],
+    )  # fmt: skip
+    return ConvergeRequest(
+        stack=stack, summary=params["summary"],
+        checkout=CheckoutRequest(params["comfyui_git_url"] or "", version, params["allow_unpinned"])
+        if version else None,
+        git_url_schemes=params["git_url_schemes"], protect=params["protect"],
+        install_torch=params["install_torch"], check_flags=params["check_flags"],
+        nodes=nodes if params["nodes"] else None, input_images=params["input_images"], force=params["force"],
+        dry_run=check_mode,
+    )  # fmt: skip
 
 
-def _summary(params, request):
-    """The doctor's summary: given, or asked for here only when the plan needs it."""
-    if params["summary"] is not None:
-        return params["summary"]
-    needs_torch = not request.torch.explicit
-    needs_flags = request.launch_flags_auto and not request.launch_flags
-    needs_gpus = request.gpus == "all" and "--cpu" not in [*request.launch_flags, *request.extra_launch_flags]
-    if not (needs_torch or needs_flags or needs_gpus):
-        return {}
-    from wanprov.doctor.summary import summarize
-    from wanprov.facts import ProbeOptions, collect
-
-    return summarize(collect(ProbeOptions(torch=False, nvenc=False)))
-
-
-def _checkout(module, params, diffs):
-    from wanprov.stack import git
-    from wanprov.stack.manifest import check_git_url
-
-    url, ref = params["comfyui_git_url"], params["comfyui_version"]
-    if not url:
-        module.fail_json(
-            msg="comfyui_version is set but comfyui_git_url is not: say where ComfyUI comes from"
-        )
-    check_git_url(url, "comfyui_git_url", params["git_url_schemes"])
-    path = Path(params["comfyui_dir"])
-    if not COMMIT_RE.match(ref):
-        if not params["allow_unpinned"]:
-            module.fail_json(
-                msg=f"comfyui_version={ref} is a branch or tag, not a 40-hex commit (a branch moves)",
-                hint="pin the commit (git rev-parse REF), or set allow_unpinned=true",
-            )
-        ref = git.resolve_remote_ref(url, ref)
-    state = git.inspect(path)
-    if state.exists and not state.is_repo:
-        module.fail_json(msg=f"{path} exists but is not a git checkout; move it away")
-    if not state.exists:
-        action = "clone"
-    elif state.head != ref or state.origin_url != url or state.dirty:
-        action = "checkout"
-    else:
-        action = "none"
-    if action == "checkout" and state.dirty and not params["force"]:
-        module.fail_json(msg=f"{path} has local changes to tracked files; set force=true to discard them")
-    result = {"path": str(path), "url": url, "commit": ref, "current_commit": state.head, "action": action}
-    if action != "none":
-        diffs.append({"before_header": f"{path} (commit)", "after_header": f"{path} (commit)",
-                      "before": f"{state.head}\n", "after": f"{ref}\n"})  # fmt: skip
-        if not module.check_mode:
-            git.checkout(path, url, ref, force=params["force"])
+def result_of(report, check_mode, diff):
+    """The core's report as the module's result (its RETURN), with --diff's before/after pairs."""
+    result = {key: value for key, value in report.to_dict().items() if key not in ("dry_run", "pending")}
+    result["changed"] = report.changed
+    if diff and report.changes:
+        result["diff"] = [change.to_diff() for change in report.changes]
     return result
 
 
-def _protect(module, plan, diffs):
-    from wanprov.datafiles import write_text_if_changed
-
-    pending = []
-    for path, text in plan.files.items():
-        try:
-            before = Path(path).read_text(encoding="utf-8")
-        except (FileNotFoundError, UnicodeDecodeError):
-            before = ""
-        if before == text:
-            continue
-        pending.append(path)
-        diffs.append({"before_header": path, "after_header": path, "before": before, "after": text})
-        if not module.check_mode:
-            write_text_if_changed(Path(path), text, mode=0o644)
-    return pending
-
-
-def _torch(module, plan, diffs):
-    from wanprov.stack import pip
-    from wanprov.stack.constraints import pin_satisfied
-
-    python = Path(plan.python)
-    if not python.exists():
-        if not module.check_mode:
-            module.fail_json(
-                msg=f"the venv {python.parent.parent} has no {python}: create it before installing torch"
-            )
-        # check mode on a bare host: the venv comes later in the real run
-        return {"pinned": plan.torch_pins, "installed": None, "action": "unknown"}
-    installed = pip.installed_versions(python, list(plan.torch_pins))
-    if all(pin_satisfied(pin, installed.get(name)) for name, pin in plan.torch_pins.items()):
-        return {"pinned": plan.torch_pins, "installed": installed, "action": "none"}
-    diffs.append({
-        "before_header": f"{python} (torch)", "after_header": f"{python} (torch)",
-        "before": "".join(f"{n}=={v}\n" for n, v in installed.items()),
-        "after": "".join(f"{n}=={v}\n" for n, v in plan.torch_pins.items()),
-    })  # fmt: skip
-    if not module.check_mode:
-        pip.install_pins(python, plan.torch_pins, plan.torch_pip_args)
-        installed = pip.installed_versions(python, list(plan.torch_pins))
-    return {"pinned": plan.torch_pins, "installed": installed, "action": "install"}
-
-
-def _flags(plan, request):
-    """Every instance's flags against the installed ComfyUI (its --help read once)."""
-    from wanprov.stack.errors import RefusedError
-    from wanprov.stack.flags import check_flags, known_flags
-
-    python = Path(plan.python)
-    known, source = known_flags(request.install_dir, python if python.exists() else None)
-    checks = {instance.name: check_flags(instance.flags, known, source) for instance in plan.instances}
-    rejected = {name: check.rejected for name, check in checks.items() if check.rejected}
-    if rejected:
-        flags = sorted({flag for names in rejected.values() for flag in names})
-        raise RefusedError(
-            f"launch flag(s) {', '.join(flags)} are not flags of the ComfyUI at {request.install_dir} "
-            f"(instances {', '.join(rejected)}; checked with {source})",
-            hint="drop them from launch_flags / extra_launch_flags, or pin a ComfyUI that has them",
-        )
-    accepted = sorted({flag for check in checks.values() for flag in check.accepted})
-    return {"source": source, "accepted": accepted, "rejected": []}
-
-
-def _nodes(module, params, plan, diffs):
-    from wanprov.stack import apply
-    from wanprov.stack import manifest as stack_manifest
-
-    overrides = params["node_pack_overrides"]
-    for name, entry in overrides.items():
-        if not isinstance(entry, dict) or not set(entry) <= {"url", "commit"}:
-            module.fail_json(msg=f"node_pack_overrides[{name!r}] must be a mapping of url and/or commit")
-    packs = stack_manifest.select(
-        stack_manifest.load_node_packs(Path(params["node_manifest"]) if params["node_manifest"] else None),
-        with_optional=params["node_packs_optional"],
-        urls={name: e["url"] for name, e in overrides.items() if e.get("url")},
-        commits={name: e["commit"] for name, e in overrides.items() if e.get("commit")},
-        allow_unpinned=params["node_packs_allow_unpinned"],
-        allow_schemes=params["git_url_schemes"],
-    )
-    python = Path(plan.python)
-    if module.check_mode and not python.exists():
-        return None  # no venv yet: nothing to compare the packs with
-    report = apply.install_nodes(
-        packs,
-        Path(params["comfyui_dir"]),
-        python,
-        Path(plan.constraints),
-        dry_run=module.check_mode,
-        force=params["force"],
-        pip_args=plan.pip_args,
-        core_requirements=params["core_requirements"],
-    )
-    drift = [f"{p.name}: {p.state} ({', '.join(p.actions)})" for p in report.packs if p.actions]
-    if report.core_requirements.get("actions"):
-        drift.append("ComfyUI requirements: pending")
-    if drift:
-        diffs.append({"before_header": "node packs", "after_header": "node packs",
-                      "before": "".join(f"{line}\n" for line in drift), "after": "converged\n"})  # fmt: skip
-    return report
-
-
-def _input_images(module, request, diffs):
-    from wanprov.stack.input_images import apply_input_images, plan_input_images
-
-    # the instances share one input folder: shared_flags' --input-directory
-    plan = plan_input_images(request.install_dir, request.data_dir / "input")
-    pending = [image for image in plan if image.action == "copy"]
-    if pending:
-        diffs.append({"before_header": "input images", "after_header": "input images", "before": "",
-                      "after": "".join(f"{image.dest}\n" for image in pending)})  # fmt: skip
-        if not module.check_mode:
-            apply_input_images(plan)
-    return [image.to_dict() for image in plan]
-
-
 def main():
-    module = AnsibleModule(
-        argument_spec={
-            "comfyui_dir": {"type": "path", "required": True},
-            "venv_dir": {"type": "path", "required": True},
-            "data_dir": {"type": "path", "required": True},
-            "models_dir": {"type": "path"},
-            "listen": {"type": "str", "default": "127.0.0.1"},
-            "port": {"type": "int", "default": 8188},
-            "ports": {"type": "dict", "default": {}},
-            "gpus": {"type": "raw", "default": "all"},
-            "service_name": {"type": "str", "default": "comfyui"},
-            "unit_dir": {"type": "path", "default": "/etc/systemd/system"},
-            "service_manager": {"type": "str", "choices": ["systemd", "process"], "default": "systemd"},
-            "comfyui_git_url": {"type": "str"},
-            "git_url_schemes": {
-                "type": "list",
-                "elements": "str",
-                "choices": ["file", "ssh", "http"],
-                "default": [],
-            },
-            "comfyui_version": {"type": "str"},
-            "allow_unpinned": {"type": "bool", "default": False},
-            "summary": {"type": "dict"},
-            "torch_variant": {"type": "str", "default": ""},
-            "torch_version": {"type": "str", "default": ""},
-            "torchvision_version": {"type": "str", "default": ""},
-            "torchaudio_version": {"type": "str", "default": ""},
-            "torch_index_url": {"type": "str", "default": ""},
-            "launch_flags": {"type": "list", "elements": "str", "default": []},
-            "launch_flags_auto": {"type": "bool", "default": True},
-            "extra_launch_flags": {"type": "list", "elements": "str", "default": []},
-            "pip_index_url": {"type": "str", "default": ""},
-            "pip_extra_args": {"type": "str", "default": ""},
-            "protect": {"type": "bool", "default": True},
-            "install_torch": {"type": "bool", "default": True},
-            "check_flags": {"type": "bool", "default": True},
-            "nodes": {"type": "bool", "default": True},
-            "node_manifest": {"type": "path"},
-            "node_packs_optional": {"type": "list", "elements": "str", "default": []},
-            "node_pack_overrides": {"type": "dict", "default": {}},
-            "node_packs_allow_unpinned": {"type": "bool", "default": False},
-            "force": {"type": "bool", "default": False},
-            "core_requirements": {"type": "bool", "default": True},
-            "input_images": {"type": "bool", "default": True},
-        },
-        supports_check_mode=True,
-    )
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
     require_wanprov(module)
-    from wanprov.stack.host_plan import SCHEMA, plan_stack
+    from wanprov.stack.converge import converge
 
-    params = module.params
-    result = {
-        "changed": False,
-        "schema": SCHEMA,
-        "protection": [],
-        "torch": None,
-        "flags": None,
-        "nodes": None,
-        "input_images": [],
-    }
-    diffs = []
     try:
-        request = _request(params)
-        plan = plan_stack(request, _summary(params, request))
-        result["plan"] = plan.to_dict()
-        if params["comfyui_version"]:
-            result["checkout"] = _checkout(module, params, diffs)
-        if params["protect"]:
-            result["protection"] = _protect(module, plan, diffs)
-        if params["install_torch"]:
-            result["torch"] = _torch(module, plan, diffs)
-        checkout_ready = (request.install_dir / "main.py").is_file()
-        if params["check_flags"] and checkout_ready:
-            result["flags"] = _flags(plan, request)
-        if params["nodes"] and (checkout_ready or not module.check_mode):
-            report = _nodes(module, params, plan, diffs)
-            result["nodes"] = report.to_dict() if report is not None else None
-        # check mode: a checkout it would clone gets the images too
-        will_have_checkout = checkout_ready or (module.check_mode and bool(params["comfyui_version"]))
-        if params["input_images"] and will_have_checkout:
-            result["input_images"] = _input_images(module, request, diffs)
+        report = converge(converge_request(module.params, module.check_mode))
     except WanprovError as error:
+        partial = getattr(error, "report", None)
         # the steps before the failing one may have changed the host: say so
-        fail_from(module, error, **{**result, "changed": bool(diffs) and not module.check_mode})
-    result["changed"] = bool(diffs)
-    if module._diff and diffs:
-        result["diff"] = diffs
-    module.exit_json(**result)
+        done = result_of(partial, module.check_mode, False) if partial is not None else {}
+        fail_from(
+            module, error, **{**done, "changed": bool(partial and partial.changed and not module.check_mode)}
+        )
+    module.exit_json(**result_of(report, module.check_mode, module._diff))
 
 
 if __name__ == "__main__":

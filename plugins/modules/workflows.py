@@ -23,6 +23,13 @@ author:
   - wanprov maintainers (!UNKNOWN)
 requirements:
   - wanprov (the core, importable by the interpreter the module runs under)
+extends_documentation_fragment:
+  - wanprov.gpu.attributes
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: full
 options:
   dest:
     description: The folder to install into (ComfyUI's C(<user dir>/default/workflows)); made 0755 if missing.
@@ -64,7 +71,6 @@ options:
     description: Node schemas (C(GET /object_info) JSON) to validate against; omitted, the vendored ones.
     type: path
 notes:
-  - Check mode is supported; diff mode is supported.
   - The C(wanprov workflow install) command calls the same core.
 seealso:
   - module: wanprov.gpu.doctor
@@ -114,6 +120,20 @@ from pathlib import Path
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.wanprov.gpu.plugins.module_utils.core import WanprovError, fail_from, require_wanprov
 
+ARGUMENT_SPEC = {
+    "dest": {"type": "path", "required": True},
+    "templates": {"type": "list", "elements": "str", "default": []},
+    "preset": {"type": "str"},
+    "profile": {"type": "str"},
+    "tier": {"type": "str"},
+    "nvenc": {"type": "bool"},
+    "facts": {"type": "path"},
+    "set": {"type": "list", "elements": "str", "default": []},
+    "owner": {"type": "str"},
+    "mode": {"type": "str", "default": "0644"},
+    "object_info": {"type": "path"},
+}
+
 
 def _file_diff(path, text):
     """The file as it is (empty when missing) and as it will be; a mode or owner fix alone shows no lines."""
@@ -125,53 +145,34 @@ def _file_diff(path, text):
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec={
-            "dest": {"type": "path", "required": True},
-            "templates": {"type": "list", "elements": "str", "default": []},
-            "preset": {"type": "str"},
-            "profile": {"type": "str"},
-            "tier": {"type": "str"},
-            "nvenc": {"type": "bool"},
-            "facts": {"type": "path"},
-            "set": {"type": "list", "elements": "str", "default": []},
-            "owner": {"type": "str"},
-            "mode": {"type": "str", "default": "0644"},
-            "object_info": {"type": "path"},
-        },
-        supports_check_mode=True,
-    )
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
     require_wanprov(module)
-    from wanprov.workflows.install import RenderRequest, install, parse_mode, render_set
+    from wanprov.workflows.install import InstallWorkflowsRequest, RenderRequest, install_workflows
     from wanprov.workflows.params import parse_set
-    from wanprov.workflows.render import list_templates
-    from wanprov.workflows.schema import load_object_info
 
     params = module.params
     try:
-        request = RenderRequest(
-            preset=params["preset"],
-            profile=params["profile"],
-            tier=params["tier"],
-            nvenc=params["nvenc"],
-            overrides=parse_set(params["set"]),
-            facts_file=Path(params["facts"]) if params["facts"] else None,
-        )
-        mode = parse_mode(params["mode"])
-        names = params["templates"] or [template.name for template in list_templates()]
-        files, notes = render_set(names, request, load_object_info(params["object_info"]))
-        result = install(
-            files, Path(params["dest"]), mode=mode, owner=params["owner"], dry_run=module.check_mode
-        )
+        render = RenderRequest(
+            preset=params["preset"], profile=params["profile"], tier=params["tier"], nvenc=params["nvenc"],
+            overrides=parse_set(params["set"]), facts_file=Path(params["facts"]) if params["facts"] else None,
+        )  # fmt: skip
+        request = InstallWorkflowsRequest(
+            dest=Path(params["dest"]), templates=params["templates"], render=render, mode=params["mode"],
+            owner=params["owner"], object_info=params["object_info"], dry_run=module.check_mode,
+        )  # fmt: skip
+        report = install_workflows(request)
     except WanprovError as error:
         fail_from(module, error)
+    result = report.result
     document = result.to_dict()
     document.pop("changed")
     if module._diff and result.changed:
         document["diff"] = [
-            _file_diff(result.dest / f.name, files[f.name]) for f in result.files if f.status != "unchanged"
+            _file_diff(result.dest / f.name, report.files[f.name])
+            for f in result.files
+            if f.status != "unchanged"
         ]
-    module.exit_json(changed=result.changed, notes=notes, **document)
+    module.exit_json(changed=result.changed, notes=report.notes, **document)
 
 
 if __name__ == "__main__":

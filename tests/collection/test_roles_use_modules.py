@@ -124,3 +124,9 @@ def test_ansible_cfg_resolves_this_checkouts_modules(repo_root, tmp_path, module
     found = Path(yaml.safe_load(proc.stdout)[f"wanprov.gpu.{module}"]["doc"]["filename"])
     assert found.resolve() == (repo_root / "plugins" / "modules" / f"{module}.py").resolve()
     assert found.is_relative_to(repo_root / ".collections")
+
+
+def test_no_playbook_reads_a_roles_internal_variables(repo_root):
+    """Playbooks read what roles publish (comfyui_stack, wanprov_*), never a role's __internal values."""
+    for playbook in [repo_root / "site.yml", *sorted((repo_root / "playbooks").glob("*.yml"))]:
+        assert re.findall(r"\b__[a-z]+_\w+", playbook.read_text()) == [], playbook

@@ -12,6 +12,7 @@ import dataclasses
 import json
 import shutil
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -86,7 +87,7 @@ def bare(fleet_sources) -> Iterator[Bare]:
     for data in (root / "var/lib/comfyui", root / "srv/comfyui-data"):
         for launch in data.glob("*/comfyui-launch.json"):  # one per instance (here: cpu/)
             subprocess.run(
-                ["python3", str(data / "wanprov-supervise.py"), "stop", str(launch)],
+                [sys.executable, "-m", "wanprov.service.supervise", "stop", str(launch)],
                 check=False, capture_output=True,
             )  # fmt: skip
     fleet.stop()

@@ -8,7 +8,7 @@ import sys
 
 from click.testing import CliRunner
 
-from wanprov.commands.install_nodes import stack
+from wanprov.commands.stack import stack
 from wanprov.stack.flags import check_flags, flags_from_cli_args, known_flags
 
 APP = "tests/doubles/comfyui_app"

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 from doubles.git import git
 from doubles.wheels import TORCH_PINNED
-from wanprov.commands.install_nodes import install_nodes
+from wanprov.commands.stack import install_nodes
 from wanprov.stack.pip import installed_versions
 
 

@@ -37,7 +37,7 @@ def test_later_plays_see_the_plans_instances_without_argv_or_env(repo_root):
     record = {"name": "gpu0", "gpu": 0, "port": 8188, "url": "http://127.0.0.1:8188", "workflows_dir": "/w",
               "watch_args": ["--unit", "comfyui-gpu0"]}  # fmt: skip
     plan = {"instances": [{**record, "argv": ["python", "main.py"], "env": {"X": "1"}}]}
-    settled = trust_as_template("{{ comfyui_stack.plan.instances }}")
     inner = expression.strip().removeprefix("{{").removesuffix("}}")
-    public = evaluate(repo_root, inner, comfyui_stack={"plan": plan}, __comfyui_settled_instances=settled)
+    keys = play["vars"]["wanprov_instance_keys"]  # the play's own list, not the role's internals
+    public = evaluate(repo_root, inner, comfyui_stack={"plan": plan}, wanprov_instance_keys=keys)
     assert public == [record]

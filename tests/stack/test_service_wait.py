@@ -14,13 +14,13 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from wanprov.commands.install_nodes import wait_command
+from wanprov.commands.stack import wait_command
 from wanprov.errors import NetworkError
 from wanprov.exit_codes import ExitCode
 from wanprov.stack.service_wait import ServiceDownError, process_watch, wait_for_service
 
 REPO = Path(__file__).resolve().parents[2]
-SUPERVISOR = REPO / "roles/comfyui/files/wanprov-supervise.py"
+SUPERVISOR = REPO / "cli/wanprov/service/supervise.py"
 DOUBLE = REPO / "tests/doubles/comfyui_app"
 
 

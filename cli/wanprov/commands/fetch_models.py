@@ -14,7 +14,6 @@ from wanprov.exit_codes import ExitCode
 from wanprov.redact import shown
 
 if TYPE_CHECKING:
-    from wanprov.models.catalog import FileEntry
     from wanprov.models.fetch import FetchPlan
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -107,39 +106,29 @@ def fetch_models(
     output_format: str,
 ) -> int:
     """Fetch a profile's model files, sha256-verified, into ComfyUI's model folders."""
-    from wanprov.models.catalog import load_catalog
-    from wanprov.models.fetch import (
-        plan_fetch,
-        preflight_disk,
-        resolve_for_plan,
-        resolve_unknowns,
-        run_fetch,
-    )
-    from wanprov.models.hub import HubSettings
-    from wanprov.models.lock import locked_catalog
+    from wanprov.models.profile import FetchProfileRequest, fetch_profile
     from wanprov.models.progress import terminal_progress
 
-    target = resolve_models_dir(comfyui_dir, models_dir)
-    catalog = locked_catalog(load_catalog(manifests), lock_file)
-    entries = _select(catalog.profile(profile), only)
-    settings = HubSettings.from_env()
-    source = from_dir.absolute() if from_dir else None
-    custom_nodes = resolve_custom_nodes_dir(comfyui_dir, custom_nodes_dir)
-    plan = plan_fetch(profile, entries, target, from_dir=source, custom_nodes_dir=custom_nodes)
-    if dry_run:
-        if not settings.offline:
-            resolve_for_plan(plan, settings, source)
-        _show(plan, output_format)
-        return ExitCode.PENDING if plan.pending else ExitCode.OK
-    resolve_unknowns(plan, settings, source)
-    preflight_disk(plan)
-    if plan.pending:  # a no-op re-run draws no progress bars (and imports no rich)
-        progress = terminal_progress(plan.to_download_bytes, None if output_format == "text" else False)
-        try:
-            run_fetch(plan, settings, from_dir=source, jobs=jobs, progress=progress, connections=connections)
-        finally:
-            progress.close()
+    request = FetchProfileRequest(
+        profile=profile,
+        models_dir=resolve_models_dir(comfyui_dir, models_dir),
+        custom_nodes_dir=resolve_custom_nodes_dir(comfyui_dir, custom_nodes_dir),
+        manifests=manifests,
+        lock=lock_file,
+        only=only,
+        from_dir=from_dir.absolute() if from_dir else None,
+        jobs=jobs,
+        connections=connections,
+        dry_run=dry_run,
+    )
+    # a no-op re-run draws no progress bars (and imports no rich)
+    report = fetch_profile(
+        request, lambda total: terminal_progress(total, None if output_format == "text" else False)
+    )
+    plan = report.plan
     _show(plan, output_format)
+    if dry_run:
+        return ExitCode.PENDING if plan.pending else ExitCode.OK
     if plan.errors:
         if output_format == "text":
             from wanprov.commands.output import report_error
@@ -148,17 +137,6 @@ def fetch_models(
                 report_error(error)
         return max(plan.errors, key=lambda e: int(e.exit_code)).exit_code
     return ExitCode.OK
-
-
-def _select(entries: list[FileEntry], only: tuple[str, ...]) -> list[FileEntry]:
-    from wanprov.models.fetch import select
-
-    chosen = select(entries, only)
-    if not chosen:
-        raise UsageError(
-            f"--only {' '.join(only)} matches no file of the profile", hint="see `wanprov models list`"
-        )
-    return chosen
 
 
 def _show(plan: FetchPlan, output_format: str) -> None:

@@ -23,8 +23,9 @@ SUBCOMMANDS: dict[str, str] = {
     "fetch-models": "wanprov.commands.fetch_models:fetch_models",
     "models": "wanprov.commands.models:models",
     "workflow": "wanprov.commands.workflow:workflow",
-    "install-nodes": "wanprov.commands.install_nodes:install_nodes",
-    "stack": "wanprov.commands.install_nodes:stack",
+    "install-nodes": "wanprov.commands.stack:install_nodes",
+    "stack": "wanprov.commands.stack:stack",
+    "up": "wanprov.commands.up:up",
     "swarm": "wanprov.commands.swarm:swarm",
 }
 

@@ -207,13 +207,10 @@ def install_cmd(
     files whose content, mode or owner differ.
 
     Exit 0: nothing changed, or the changes were applied; 4: --dry-run with pending changes."""
-    from wanprov.workflows.install import RenderRequest, install, parse_mode, render_set
+    from wanprov.workflows.install import InstallWorkflowsRequest, RenderRequest, install_workflows
     from wanprov.workflows.params import parse_set
-    from wanprov.workflows.render import list_templates
-    from wanprov.workflows.schema import load_object_info
 
-    mode = parse_mode(mode_text)
-    request = RenderRequest(
+    render = RenderRequest(
         preset=preset,
         profile=profile,
         tier=tier,
@@ -221,9 +218,18 @@ def install_cmd(
         overrides=parse_set(sets),
         facts_file=facts_file,
     )
-    names = list(templates) or [t.name for t in list_templates()]
-    files, notes = render_set(names, request, load_object_info(object_info))
-    result = install(files, dest, mode=mode, owner=owner, dry_run=dry_run)
+    report = install_workflows(
+        InstallWorkflowsRequest(
+            dest=dest,
+            templates=templates,
+            render=render,
+            mode=mode_text,
+            owner=owner,
+            object_info=object_info,
+            dry_run=dry_run,
+        )
+    )
+    result, notes = report.result, report.notes
     if output_format == "json":
         emit_json(result.to_dict())
     else:

@@ -8,7 +8,6 @@ of the ordinary index alike (where Linux torch 2.9.1 is the cu128 build with no 
 
 from __future__ import annotations
 
-import configparser
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -17,6 +16,7 @@ from wanprov.datafiles import write_text_if_changed
 from wanprov.errors import ManifestError
 
 PROTECTED = ("torch", "torchvision", "torchaudio")
+CONSTRAINTS_NAME = "wanprov-constraints.txt"  # in the venv, beside pip.conf
 # The wheels that each install the same `cv2` package over one another. Node packs ask for either (VHS for
 # opencv-python, KJNodes for opencv-python-headless); the venv keeps one, the headless build (a service
 # has no display, and the GUI build needs libGL).
@@ -91,41 +91,30 @@ def read_pins(path: Path) -> dict[str, str]:
     return pins
 
 
-def venv_prefix(python: Path) -> Path:
-    """`<venv>/bin/python` -> `<venv>` (pip reads `<sys.prefix>/pip.conf` as its site config)."""
-    return Path(python).parent.parent
+def protection_files(
+    venv_dir: Path, pins: Mapping[str, str], constraints: Path | None = None
+) -> dict[str, str]:
+    """Path -> text of the torch protection files of a venv: the constraints file (VENV/CONSTRAINTS_NAME
+    unless given) and the venv's pip.conf naming it (pip reads `<sys.prefix>/pip.conf` as its site config)."""
+    constraints = constraints or venv_dir / CONSTRAINTS_NAME
+    return {
+        str(constraints): render_constraints(pins),
+        str(venv_dir / "pip.conf"): render_pip_conf(constraints),
+    }
 
 
-def pip_conf_points_at(python: Path, constraints: Path) -> bool:
-    """Does the venv's pip.conf already make every install obey `constraints`?"""
-    parser = configparser.ConfigParser()
-    try:
-        parser.read_string((venv_prefix(python) / "pip.conf").read_text())
-    except (FileNotFoundError, configparser.Error):
-        return False
-    listed = parser.get("install", "constraint", fallback="").split()
-    return str(constraints) in listed
-
-
-def protection_changes(
-    python: Path, constraints: Path, pins: Mapping[str, str], pins_are_new: bool
-) -> list[str]:
-    """Files that `write_protection` would write. An existing constraints file (the Ansible role templates
-    one) is authoritative and never rewritten; only a missing one is created from the venv's torch."""
-    changes = []
-    if pins_are_new:
-        changes.append(str(constraints))
-    if not pip_conf_points_at(python, constraints):
-        changes.append(str(venv_prefix(python) / "pip.conf"))
-    return changes
-
-
-def write_protection(
-    python: Path, constraints: Path, pins: Mapping[str, str], pins_are_new: bool
-) -> list[str]:
-    changes = protection_changes(python, constraints, pins, pins_are_new)
-    if pins_are_new:
-        write_text_if_changed(constraints, render_constraints(pins))
-    if str(venv_prefix(python) / "pip.conf") in changes:
-        write_text_if_changed(venv_prefix(python) / "pip.conf", render_pip_conf(constraints))
-    return changes
+def write_protection(files: Mapping[str, str], *, dry_run: bool = False) -> dict[str, str]:
+    """The one writer of the protection files: each file whose text differs is written (0644, atomically),
+    or with dry_run only reported. Returns path -> the text it held before ("" when missing)."""
+    changed = {}
+    for path, text in files.items():
+        try:
+            before = Path(path).read_text(encoding="utf-8")
+        except (FileNotFoundError, UnicodeDecodeError):
+            before = ""
+        if before == text:
+            continue
+        changed[path] = before
+        if not dry_run:
+            write_text_if_changed(Path(path), text, mode=0o644)
+    return changed

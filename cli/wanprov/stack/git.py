@@ -55,6 +55,39 @@ def inspect(path: Path) -> CheckoutState:
     )
 
 
+@dataclass(frozen=True)
+class CheckoutDecision:
+    """What a checkout needs to reach `url` at `commit`: one rule for ComfyUI and every node pack."""
+
+    state: str  # ok | missing | url_changed | wrong_commit | dirty | not_a_repo
+    actions: tuple[str, ...]  # clone | set_url | checkout
+    blocked: str | None = None  # why converging will refuse (a non-repo folder, local edits without force)
+
+
+def decide_checkout(
+    path: Path, state: CheckoutState, url: str, commit: str, *, force: bool
+) -> CheckoutDecision:
+    """Pure: from the observed state alone. Local edits to tracked files are discarded only with force."""
+    if not state.exists:
+        return CheckoutDecision("missing", ("clone",))
+    if not state.is_repo:
+        return CheckoutDecision("not_a_repo", (), f"{path} exists but is not a git checkout; move it away")
+    name, actions = "ok", []
+    if state.origin_url != url:
+        name, actions = "url_changed", ["set_url"]
+    if state.head != commit:
+        name = "wrong_commit" if name == "ok" else name
+        actions.append("checkout")
+    blocked = None
+    if state.dirty:
+        name = "dirty"
+        if "checkout" not in actions:
+            actions.append("checkout")
+        if not force:
+            blocked = f"{path} has local changes to tracked files; pass --force (force=true) to discard them"
+    return CheckoutDecision(name, tuple(actions), blocked)
+
+
 def resolve_remote_ref(url: str, ref: str) -> str:
     """The commit a branch or tag points at now (only for packs the user let float)."""
     out = _git(["ls-remote", "--", url, ref]).stdout.split()

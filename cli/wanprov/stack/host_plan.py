@@ -17,12 +17,11 @@ from pathlib import Path
 from typing import Any
 
 from wanprov.errors import UsageError
-from wanprov.stack.constraints import PROTECTED, render_constraints, render_pip_conf
+from wanprov.stack.constraints import CONSTRAINTS_NAME, PROTECTED, protection_files
 from wanprov.stack.errors import RefusedError
 
 SCHEMA = "wanprov.stack/2"  # /2: instances[] (one per GPU) replace the one argv, url and flags
 TORCH_INDEX_BASE = "https://download.pytorch.org/whl/"
-CONSTRAINTS_NAME = "wanprov-constraints.txt"  # in the venv, beside pip.conf (what install-nodes defaults to)
 # A service listening on every address is reached from the host itself on loopback.
 ANY_ADDRESS = frozenset({"", "0.0.0.0", "::"})
 _LOOPBACK = re.compile(r"^(127\.\d+\.\d+\.\d+|::1|localhost)$")
@@ -324,7 +323,6 @@ def plan_stack(request: StackRequest, summary: Mapping[str, Any] | None = None) 
     torch = settle_torch(request.torch, summary.get("torch"))
     pins = torch_pins(torch)
     extra = shlex.split(request.pip_extra_args)
-    constraints = request.venv_dir / CONSTRAINTS_NAME
     python = request.venv_dir / "bin" / "python"
     return StackPlan(
         torch=torch,
@@ -332,10 +330,7 @@ def plan_stack(request: StackRequest, summary: Mapping[str, Any] | None = None) 
         pip_args=(["--index-url", request.pip_index_url] if request.pip_index_url else []) + extra,
         torch_pip_args=["--index-url", torch["index_url"], *extra],
         python=str(python),
-        files={
-            str(constraints): render_constraints(pins),
-            str(request.venv_dir / "pip.conf"): render_pip_conf(constraints),
-        },
+        files=protection_files(request.venv_dir, pins),
         instances=plan_instances(request, summary, python),
         exposed=beyond_loopback(request.listen),
     )

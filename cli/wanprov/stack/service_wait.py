@@ -58,13 +58,14 @@ def process_watch(pidfile: Path, logfile: Path) -> Watch:
     return Watch(f"pid file {pidfile}", identity, log_tail)
 
 
-def systemd_watch(unit: str) -> Watch:
+def systemd_watch(unit: str, *, user: bool = False) -> Watch:
     """systemd: the unit's main pid and restart count (Restart=on-failure brings a crashed service back,
-    which a poll of the URL alone would take for a slow start)."""
+    which a poll of the URL alone would take for a slow start). `user`: a unit of the user's own systemd."""
+    scope = ["--user"] if user else []
 
     def identity() -> str | None:
         proc = subprocess.run(
-            ["systemctl", "show", unit, "--property=LoadState,ActiveState,MainPID,NRestarts"],
+            ["systemctl", *scope, "show", unit, "--property=LoadState,ActiveState,MainPID,NRestarts"],
             capture_output=True, text=True, check=False,
         )  # fmt: skip
         state = dict(line.split("=", 1) for line in proc.stdout.splitlines() if "=" in line)
@@ -80,7 +81,8 @@ def systemd_watch(unit: str) -> Watch:
 
     def log_tail(lines: int) -> str:
         proc = subprocess.run(
-            ["journalctl", "--unit", unit, "--no-pager", "--lines", str(lines), "--output", "cat"],
+            ["journalctl", "--user-unit" if user else "--unit", unit, "--no-pager", "--lines", str(lines),
+             "--output", "cat"],
             capture_output=True, text=True, check=False,
         )  # fmt: skip
         return (proc.stdout or proc.stderr).rstrip()

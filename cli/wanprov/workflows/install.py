@@ -129,6 +129,39 @@ def install(
     return InstallResult(dest, results, dir_status)
 
 
+@dataclass(frozen=True)
+class InstallWorkflowsRequest:
+    """Install workflows: the use case behind `wanprov workflow install`, `wanprov up` and the
+    `wanprov.gpu.workflows` module."""
+
+    dest: Path
+    templates: Iterable[str] = ()  # empty: every shipped template
+    render: RenderRequest = field(default_factory=RenderRequest)
+    mode: str = "0644"
+    owner: str | None = None
+    object_info: str | None = None  # a node schema file; None: the shipped one
+    dry_run: bool = False
+
+
+@dataclass(frozen=True)
+class InstallWorkflowsReport:
+    result: InstallResult
+    files: Mapping[str, str]  # name -> the text each file holds (or would hold)
+    notes: list[str]
+
+
+def install_workflows(request: InstallWorkflowsRequest) -> InstallWorkflowsReport:
+    """Render the set in memory (a bad template fails before anything is written), then install it."""
+    from wanprov.workflows.render import list_templates
+    from wanprov.workflows.schema import load_object_info
+
+    mode = parse_mode(request.mode)
+    names = list(request.templates) or [template.name for template in list_templates()]
+    files, notes = render_set(names, request.render, load_object_info(request.object_info))
+    result = install(files, request.dest, mode=mode, owner=request.owner, dry_run=request.dry_run)
+    return InstallWorkflowsReport(result, files, notes)
+
+
 def parse_mode(text: str) -> int:
     """'0644' / '644' -> 0o644; anything else is a usage error naming the value."""
     try:

@@ -1,13 +1,15 @@
-"""`wanprov install-nodes`, `wanprov stack flags` and `wanprov stack wait`: thin click adapters over
+"""`wanprov install-nodes` and the `wanprov stack` group (converge, flags, wait): thin click adapters over
 wanprov.stack."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
 from wanprov.commands.output import FORMAT_OPTION, emit_json
+from wanprov.commands.stack_options import stack_options
 from wanprov.exit_codes import ExitCode
 from wanprov.redact import shown
 
@@ -75,8 +77,8 @@ def install_nodes(
     output_format: str,
 ) -> int:
     """Install pinned custom node packs into ComfyUI; no pack's requirements can replace torch."""
-    from wanprov.stack import apply
     from wanprov.stack import manifest as stack_manifest
+    from wanprov.stack import node_packs
 
     comfyui_dir = comfyui_dir.absolute()
     python = (python or _default_python(comfyui_dir)).absolute()
@@ -90,7 +92,7 @@ def install_nodes(
         allow_unpinned=allow_unpinned,
         allow_schemes=allow_schemes,
     )
-    report = apply.install_nodes(
+    report = node_packs.install_nodes(
         packs,
         comfyui_dir,
         python,
@@ -176,3 +178,34 @@ def wait_command(
     else:
         click.echo(shown(f"{url} answered after {result['waited_s']} s"))
     return ExitCode.OK
+
+
+@stack.command("converge")
+@stack_options
+@click.option("--dry-run", is_flag=True, help="Only say what would change (exit 4 when something would).")
+@FORMAT_OPTION
+def converge_command(dry_run: bool, output_format: str, **options: Any) -> int:
+    """Converge this host's ComfyUI stack: the venv, the ComfyUI checkout at its pinned commit, the torch
+    constraints and pip.conf, the pinned torch, every instance's launch flags, the pinned node packs.
+
+    Exit codes: 0 converged (or, with --dry-run, nothing to change), 4 --dry-run found changes.
+    """
+    from wanprov.commands.stack_options import converge_request, default_unit_dir
+    from wanprov.stack.converge import converge
+
+    request = converge_request(
+        options, dry_run=dry_run, service_manager="systemd", unit_dir=default_unit_dir()
+    )
+    report = converge(request, log=lambda message: click.echo(message, err=True))
+    if output_format == "json":
+        emit_json(report.to_dict())
+    else:
+        verb = "would change" if dry_run else "changed"
+        for change in report.changes:
+            click.echo(f"{verb}: {change.what}")
+        for instance in report.plan.instances:
+            click.echo(f"instance {instance.name}: {instance.url} ({' '.join(instance.flags[:3])} ...)")
+        state = "pending" if dry_run and report.changed else "converged"
+        click.echo(f"{state}: torch {report.plan.torch['torch']} ({report.plan.torch['variant']}), "
+                   f"{len(report.changes)} change(s)")  # fmt: skip
+    return ExitCode.PENDING if dry_run and report.changed else ExitCode.OK

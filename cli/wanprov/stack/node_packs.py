@@ -1,5 +1,6 @@
-"""Apply a plan: check out each pack at its commit, install its requirements under the torch constraints,
-then prove torch/torchvision/torchaudio are exactly what the constraints pin."""
+"""Converge the node packs (node_packs_plan says what each needs): check out each pack at its commit,
+install its requirements under the torch constraints, then prove torch/torchvision/torchaudio are exactly
+what the constraints pin."""
 
 from __future__ import annotations
 
@@ -12,17 +13,25 @@ from wanprov.datafiles import write_text_if_changed
 from wanprov.errors import ManifestError
 from wanprov.stack import git, opencv, pip
 from wanprov.stack.constraints import (
+    CONSTRAINTS_NAME,
     OPENCV,
     OPENCV_OTHERS,
     PROTECTED,
     pin_satisfied,
-    protection_changes,
+    protection_files,
     read_pins,
     write_protection,
 )
 from wanprov.stack.errors import RefusedError, TorchReplacedError
 from wanprov.stack.manifest import NodePack
-from wanprov.stack.plan import STATE_FILE, PackPlan, build_plan, file_digest, read_records, wanted_record
+from wanprov.stack.node_packs_plan import (
+    STATE_FILE,
+    PackPlan,
+    build_plan,
+    file_digest,
+    read_records,
+    wanted_record,
+)
 
 Log = Callable[[str], None]
 CORE_KEY = "__comfyui_core__"  # the record of ComfyUI's own requirements.txt in the venv's state file
@@ -67,19 +76,19 @@ class InstallReport:
         }
 
 
-def ensure_pins(python: Path, constraints: Path) -> tuple[dict[str, str], bool]:
+def ensure_pins(python: Path, constraints: Path) -> dict[str, str]:
     """The torch pins to protect: the constraints file's, or (none yet) the venv's installed torch."""
     if constraints.exists():
         pins = {name: ver for name, ver in read_pins(constraints).items() if name in PROTECTED}
         if "torch" in pins:
-            return pins, False
+            return pins
     installed = pip.installed_versions(python, PROTECTED)
     if not installed.get("torch"):
         raise ManifestError(
             f"no torch pin in {constraints} and no torch installed in {python}",
             hint="install the CUDA torch first (`wanprov doctor` prints the exact pip command), then rerun",
         )
-    return {name: ver for name, ver in installed.items() if ver}, True
+    return {name: ver for name, ver in installed.items() if ver}
 
 
 def verify_torch(python: Path, pins: dict[str, str], context: str) -> dict[str, str | None]:
@@ -115,7 +124,11 @@ def install_nodes(
         )
     if not Path(python).exists():
         raise ManifestError(f"python {python} does not exist", hint="pass --python VENV/bin/python")
-    pins, pins_from_venv = ensure_pins(python, constraints)
+    pins = ensure_pins(python, constraints)
+    venv = Path(python).parent.parent
+    files = protection_files(venv, pins, constraints)
+    if constraints.exists() and constraints != venv / CONSTRAINTS_NAME:
+        del files[str(constraints)]  # a constraints file of the caller's own (--constraints) is theirs
     plans = build_plan(packs, comfyui_dir, python, constraints, force=force)
     report = InstallReport(str(comfyui_dir), str(python), str(constraints), dry_run, plans, pins)
     core_file = comfyui_dir / "requirements.txt"
@@ -127,14 +140,14 @@ def install_nodes(
         stale = read_records(python).get(CORE_KEY) != core_record
         report.core_requirements = {"path": str(core_file), "actions": ["requirements"] if stale else []}
     if dry_run:
-        report.protection_changes = protection_changes(python, constraints, pins, pins_from_venv)
+        report.protection_changes = list(write_protection(files, dry_run=True))
         report.opencv_removed = opencv.extra_opencv(pip.installed_versions(python, list(OPENCV_OTHERS)))
         return report
     blocked = [plan for plan in plans if plan.blocked]
     if blocked:
         raise RefusedError("; ".join(str(plan.blocked) for plan in blocked), hint="see each pack's message")
 
-    report.protection_changes = write_protection(python, constraints, pins, pins_from_venv)
+    report.protection_changes = list(write_protection(files))
     verify_torch(python, pins, "before installing node packs")
     records = read_records(python)
     if report.core_requirements.get("actions"):

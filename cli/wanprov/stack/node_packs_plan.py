@@ -50,24 +50,10 @@ def decide(
     """What must happen to `pack` at `path`, from observed state alone (pure)."""
     plan = PackPlan(pack.name, pack.url, pack.commit, str(path), "ok", current_commit=state.head)
     needs_reqs = pack.requirements == "install" and recorded != wanted_record
-    if not state.exists:
-        plan.state, plan.actions = "missing", ["clone"]
-    elif not state.is_repo:
-        plan.state = "not_a_repo"
-        plan.blocked = f"{path} exists but is not a git checkout; move it away"
+    decision = git.decide_checkout(path, state, pack.url, pack.commit, force=force)
+    plan.state, plan.actions, plan.blocked = decision.state, list(decision.actions), decision.blocked
+    if decision.state == "not_a_repo":
         return plan
-    else:
-        if state.origin_url != pack.url:
-            plan.state, plan.actions = "url_changed", ["set_url"]
-        if state.head != pack.commit:
-            plan.state = "wrong_commit" if plan.state == "ok" else plan.state
-            plan.actions.append("checkout")
-        if state.dirty:
-            plan.state = "dirty"
-            if "checkout" not in plan.actions:
-                plan.actions.append("checkout")
-            if not force:
-                plan.blocked = f"{path} has local changes to tracked files; pass --force to discard them"
     moved = "clone" in plan.actions or "checkout" in plan.actions
     if pack.requirements == "install" and (needs_reqs or moved):
         plan.actions.append("requirements")

@@ -8,7 +8,7 @@ import pytest
 
 from wanprov.stack.git import CheckoutState
 from wanprov.stack.manifest import NodePack
-from wanprov.stack.plan import decide
+from wanprov.stack.node_packs_plan import decide
 
 PACK = NodePack("P", "file:///src/P", "a" * 40, "test")
 WANT = {"commit": "a" * 40, "constraints_sha256": "c"}
