@@ -395,7 +395,6 @@ def converge_request(params, check_mode):
         extra_launch_flags=params["extra_launch_flags"], pip_index_url=params["pip_index_url"],
         pip_extra_args=params["pip_extra_args"],
     )  # fmt: skip
-    version = params["comfyui_version"]
     nodes = NodesRequest(
         manifest=path("node_manifest"), optional=params["node_packs_optional"],
         overrides=params["node_pack_overrides"], allow_unpinned=params["node_packs_allow_unpinned"],
@@ -404,11 +403,11 @@ def converge_request(params, check_mode):
     return ConvergeRequest(
         stack=stack, summary=params["summary"],
         checkout=CheckoutRequest(params["comfyui_git_url"] or "", version, params["allow_unpinned"])
-        if version else None,
+        if (version := params["comfyui_version"]) else None,
         git_url_schemes=params["git_url_schemes"], protect=params["protect"],
         install_torch=params["install_torch"], check_flags=params["check_flags"],
-        nodes=nodes if params["nodes"] else None, input_images=params["input_images"], force=params["force"],
-        dry_run=check_mode,
+        input_images=params["input_images"], nodes=nodes if params["nodes"] else None,
+        force=params["force"], dry_run=check_mode,
     )  # fmt: skip
 
 
