@@ -37,6 +37,12 @@ def _object_info() -> bytes:
     return json.dumps(fill(data, HERE, configs, input_dir)).encode()
 
 
+def _model_roots() -> dict:
+    from file_lists import folder_roots
+
+    return folder_roots(HERE, [c for group in args.extra_model_paths_config or [] for c in group])
+
+
 def _custom_nodes() -> list[str]:
     folder = HERE / "custom_nodes"
     return sorted(p.name for p in folder.iterdir() if p.is_dir()) if folder.is_dir() else []
@@ -133,7 +139,7 @@ class Handler(BaseHTTPRequestHandler):
 
 if __name__ == "__main__":
     host = (args.listen or "127.0.0.1").split(",")[0]
-    Handler.queue = PromptQueue(lambda: json.loads(_object_info()))
+    Handler.queue = PromptQueue(lambda: json.loads(_object_info()), _model_roots, HERE / "custom_nodes")
     server = ThreadingHTTPServer((host, args.port), Handler)
     print(f"To see the GUI go to: http://{host}:{args.port}", flush=True)
     server.serve_forever()

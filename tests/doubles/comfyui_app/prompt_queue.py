@@ -12,6 +12,8 @@ name not on disk is refused as on a server without the file. It runs no models, 
 - COMFYUI_DOUBLE_FAIL_NODE: a class_type whose execution raises (COMFYUI_DOUBLE_FAIL_MESSAGE): an
   execution_error like the real one (node_id, node_type, executed, exception_message/type, traceback).
 - COMFYUI_DOUBLE_RUN_SECONDS: how long each prompt runs (interruptible, like a sampling loop).
+A loader whose model file is malformed fails as the real loader does (model_files.py): the same
+execution_error, with the real exception type and message.
 """
 
 import os
@@ -19,6 +21,8 @@ import threading
 import time
 import uuid
 from pathlib import Path
+
+from model_files import load_error
 
 HERE = Path(__file__).resolve().parent
 _CONVERT = {"INT": int, "FLOAT": float, "STRING": str, "BOOLEAN": bool}
@@ -29,8 +33,10 @@ def _now_ms():
 
 
 class PromptQueue:
-    def __init__(self, load_object_info):
+    def __init__(self, load_object_info, model_roots=dict, custom_nodes=HERE / "custom_nodes"):
         self.load_object_info = load_object_info  # re-read per POST /prompt: the folders may have changed
+        self.model_roots = model_roots  # folder name -> directories, read when a loader runs
+        self.custom_nodes = custom_nodes
         self.object_info = load_object_info()
         self.fail_node = os.environ.get("COMFYUI_DOUBLE_FAIL_NODE")
         self.fail_message = os.environ.get(
@@ -305,7 +311,13 @@ class PromptQueue:
                     ]
                 )
                 return {}, "error"
+            failure = None
             if node_type == self.fail_node:
+                failure = ("safetensors._safetensors_rust.SafetensorError", self.fail_message)
+            else:
+                inputs = prompt[node_id].get("inputs", {})
+                failure = load_error(node_type, inputs, self.model_roots(), self.custom_nodes)
+            if failure is not None:
                 messages.append(
                     [
                         "execution_error",
@@ -314,8 +326,8 @@ class PromptQueue:
                             "node_id": node_id,
                             "node_type": node_type,
                             "executed": executed,
-                            "exception_message": f"{self.fail_message}\n",
-                            "exception_type": "safetensors._safetensors_rust.SafetensorError",
+                            "exception_message": f"{failure[1]}\n",
+                            "exception_type": failure[0],
                             "traceback": ['  File "execution.py", line 496, in execute\n'],
                             "current_inputs": {},
                             "current_outputs": [],
