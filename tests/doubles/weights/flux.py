@@ -9,9 +9,8 @@ double and one single block at full width: the table shapes/flux_1x1.json, recor
   are multiples of 256 (QK_K) Q4_K, other 2-D F16, 1-D F32 (tools/convert.py:272-285; Flux is never
   reshaped, convert.py:287).
 - flux1-schnell-fp8.safetensors (CheckpointLoaderSimple): the model under `model.diffusion_model.` with
-  F8_E4M3
-  2-D weights, the VAE under `first_stage_model.` (supported_models.py Flux: vae_key_prefix), CLIP-L and
-  T5-XXL under `text_encoders.clip_l.transformer.` / `text_encoders.t5xxl.transformer.`
+  F8_E4M3 2-D weights, the VAE under `first_stage_model.` (supported_models.py Flux: vae_key_prefix),
+  CLIP-L and T5-XXL under `text_encoders.clip_l.transformer.` / `text_encoders.t5xxl.transformer.`
   (supported_models.py:715-718, text_encoder_key_prefix).
 """
 
@@ -29,12 +28,13 @@ Q = gguf.GGMLQuantizationType
 
 
 def flux_safetensors(dtype: str = "BF16", prefix: str = "") -> list[TensorSpec]:
+    """Every tensor in `dtype`; for F8_E4M3 (the fp8 checkpoint) only the 2-D weights, the rest BF16."""
     specs = []
     for name, shape in shape_table("flux_1x1").items():
-        weight_dtype = (
-            "F8_E4M3" if dtype == "F8_E4M3" and len(shape) == 2 else ("BF16" if dtype == "F8_E4M3" else dtype)
-        )
-        specs.append(TensorSpec(prefix + name, weight_dtype, shape, default_fill(name, shape)))
+        tensor_dtype = dtype
+        if dtype == "F8_E4M3" and len(shape) != 2:
+            tensor_dtype = "BF16"
+        specs.append(TensorSpec(prefix + name, tensor_dtype, shape, default_fill(name, shape)))
     return specs
 
 
