@@ -175,6 +175,31 @@ def stage_seconds(recording: dict[str, Any]) -> dict[str, float]:
     return seconds
 
 
+def fixture_of(recording: dict[str, Any], label: str) -> dict[str, Any]:
+    """A recording as a test fixture: the events in order with their seconds since the POST; ids,
+    timestamps, the socket's sid and host paths replaced by placeholders (the other values as sent)."""
+    prompt_id = recording.get("prompt_id") or "<none>"
+
+    def clean(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: ("<timestamp>" if k == "timestamp" else "<sid>" if k == "sid" else clean(v))
+                    for k, v in value.items()}  # fmt: skip
+        if isinstance(value, list):
+            return [clean(v) for v in value]
+        if isinstance(value, str):
+            return "<prompt_id>" if value == prompt_id else ("<path>" if value.startswith("/") else value)
+        return value
+
+    history = recording.get("history") or {}
+    return {
+        "run": label,
+        "prompt": clean(history.get("prompt", [None, None, {}])[2]),
+        "events": clean(recording["events"]),
+        "history_status": clean(history.get("status")),
+        "history_outputs": clean(history.get("outputs")),
+    }
+
+
 def render_prompt(template: str, tier: str, options: dict[str, Any], out: Path) -> dict[str, Any]:
     from wanprov.workflows.render import render
     from wanprov.workflows.smoke import smoke_overrides
@@ -206,6 +231,8 @@ def run_one(venv_python: Path, url: str, output_dir: Path, template: str, tier: 
     status = (history.get("status") or {}).get("status_str")
     result: dict[str, Any] = {"run": label, "params": params, "status": status, "seconds": seconds,
                               "events": str(work / f"{slug}.events.json")}  # fmt: skip
+    if recording.get("events"):
+        (work / f"{slug}.fixture.json").write_text(json.dumps(fixture_of(recording, label), indent=1) + "\n")
     if status != "success":
         messages = (history.get("status") or {}).get("messages") or []
         result["error"] = next((m[1] for m in messages if m[0] == "execution_error"), recording.get("post"))
@@ -353,7 +380,9 @@ def main() -> int:
                 log("  ffprobe: " + output["line"])
             if opts.record_events:
                 opts.record_events.mkdir(parents=True, exist_ok=True)
-                shutil.copy(run["events"], opts.record_events / Path(run["events"]).name)
+                fixture = Path(run["events"].replace(".events.json", ".fixture.json"))
+                if fixture.is_file():
+                    shutil.copy(fixture, opts.record_events / fixture.name)
         (base / "figures.json").write_text(json.dumps(figures, indent=2))
         print(json.dumps(figures, indent=2))
         ok = figures.get("first_video_verified") and all(r.get("verified") for r in figures["runs"])
