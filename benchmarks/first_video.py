@@ -321,7 +321,6 @@ def main() -> int:
         "comfyui_wait_delay": 1,
         "health_smoke": True,
         "health_smoke_timeout": 1800,
-        "fleet_report_path": str(base / "reports" / "fleet-report.json"),
     })  # fmt: skip
     if hub is not None:
         host_vars.update({"models_manifest": str(manifest), "models_hf_endpoint": hub.url})
@@ -341,12 +340,28 @@ def main() -> int:
         (base / "site.log").write_text(result.stdout + "\n--- stderr ---\n" + result.stderr)
         figures["site_recap"] = dataclasses.asdict(result.recap.get("real", RecapCounts()))
         log(f"site.yml: rc={result.rc} {figures['site_s']} s {figures['site_recap']} (log {base}/site.log)")
-        health = json.loads((base / "reports" / "instance-health.json").read_text())
-        instance = next(iter(health.get("hosts", {}).get("real", {}).get("instances", [])), None) \
-            if isinstance(health.get("hosts"), dict) else None  # fmt: skip
-        smoke = _find_smoke(health) if instance is None else instance.get("smoke")
-        figures["health_smoke"] = {k: (smoke or {}).get(k) for k in ("ok", "status", "seconds", "outputs")}
+        # the fleet report's default folder (fleet_report_path is the controller's: playbooks/reports)
+        health = json.loads((REPO_ROOT / "playbooks/reports/instance-health.json").read_text())
+        smoke = _find_smoke(health)
         output_dir = root / "var/lib/comfyui/cpu/output"
+        if smoke is None:
+            # health runs its smoke only on a GPU instance (VRAM tier not none): a --cpu instance gets none,
+            # so the same smoke is run here, as `wanprov workflow smoke` with the host's profile
+            profile = _find_key(health, "profile") or _find_key(
+                json.loads((REPO_ROOT / "playbooks/reports/fleet-report.json").read_text()), "profile"
+            )
+            log(f"health ran no smoke (a --cpu instance): wanprov workflow smoke, profile {profile}")
+            ran = subprocess.run(
+                [str(REPO_ROOT / ".venv/bin/wanprov"), "workflow", "smoke", "wan22-i2v-gguf-lightning",
+                 "--url", url, "--format", "json", "--timeout", "1800",
+                 *(["--profile", profile] if profile else [])],
+                capture_output=True, text=True,
+            )  # fmt: skip
+            smoke = json.loads(ran.stdout) if ran.stdout.strip() else {"error": ran.stderr[-2000:]}
+            figures["smoke_by_hand"] = True
+        figures["health_smoke"] = {
+            k: (smoke or {}).get(k) for k in ("ok", "status", "seconds", "output", "params")
+        }
         first = _first_output(smoke, output_dir)
         if first is not None:
             facts = ffprobe(first)
@@ -355,7 +370,7 @@ def main() -> int:
             figures["first_video_verified"] = facts["ok"]
             log(f"bare host -> first verified video: {figures['first_video_s']} s: {figures['first_video']}")
         else:
-            log(f"the health smoke left no output: {json.dumps(smoke)[:2000]}")
+            log(f"the smoke left no output: {json.dumps(smoke)[:2000]}")
         if result.rc != 0:
             print(result.stdout[-6000:])
         if opts.only_smoke:
@@ -371,7 +386,11 @@ def main() -> int:
         work = base / "runs"
         work.mkdir()
         figures["runs"] = []
+        family = None
         for template, tier, options in RUNS:
+            if family is not None and family != template:
+                restart(root, url)  # one family's models out of RAM before the next's (6-9 GB each)
+            family = template
             log(f"run {template} tier {tier} {options or ''}")
             run = run_one(venv_python, url, output_dir, template, tier, options, work)
             figures["runs"].append(run)
@@ -395,6 +414,41 @@ def main() -> int:
             fleet.stop()
             if hub is not None:
                 hub.stop()
+
+
+def restart(root: Path, url: str) -> None:
+    """Restart the instance's service (the process supervisor of this test host) and wait for it."""
+    import urllib.request
+
+    supervise = root / "var/lib/comfyui/wanprov-supervise.py"
+    launch = root / "var/lib/comfyui/cpu/comfyui-launch.json"
+    subprocess.run([sys.executable, str(supervise), "stop", str(launch)], check=True)
+    time.sleep(5)  # ComfyUI takes about 4 s to let its port go after SIGTERM
+    subprocess.run([sys.executable, str(supervise), "start", str(launch)], check=True)
+    for _ in range(600):
+        try:
+            with urllib.request.urlopen(f"{url}/system_stats", timeout=2):
+                log("ComfyUI restarted")
+                return
+        except OSError:
+            time.sleep(1)
+    raise RuntimeError("ComfyUI did not come back after a restart")
+
+
+def _find_key(document: Any, key: str) -> Any:
+    if isinstance(document, dict):
+        if document.get(key):
+            return document[key]
+        values = list(document.values())
+    elif isinstance(document, list):
+        values = document
+    else:
+        return None
+    for value in values:
+        found = _find_key(value, key)
+        if found:
+            return found
+    return None
 
 
 def _find_smoke(document: Any) -> dict[str, Any] | None:
