@@ -28,6 +28,7 @@ import argparse
 import dataclasses
 import itertools
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -382,6 +383,19 @@ def main() -> int:
         if not (input_dir / "example.png").is_file():
             shutil.copy(root / "opt/comfyui/ComfyUI/input/example.png", input_dir / "example.png")
             log(f"input image: copied ComfyUI's input/example.png into {input_dir}")
+        # site.yml fetched the host's own profile; the runs use the other tiers' profiles and Flux's too,
+        # fetched the same way (`wanprov fetch-models`, from the same Hub)
+        for profile in PROFILES_USED:
+            fetched = subprocess.run(
+                [str(REPO_ROOT / ".venv/bin/wanprov"), "fetch-models", "--profile", profile,
+                 *(["--manifest", str(manifest)] if hub is not None else []),
+                 "--models-dir", str(root / "srv/models"),
+                 "--custom-nodes-dir", str(root / "opt/comfyui/ComfyUI/custom_nodes")],
+                env={**os.environ, **({"HF_ENDPOINT": hub.url, "HF_HUB_DISABLE_XET": "1"} if hub else {})},
+                capture_output=True, text=True,
+            )  # fmt: skip
+            last = fetched.stdout.strip().splitlines()[-1:]
+            log(f"fetch-models {profile}: exit {fetched.returncode} {last}")
         venv_python = root / "opt/comfyui/venv/bin/python"
         work = base / "runs"
         work.mkdir()
