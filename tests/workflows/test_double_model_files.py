@@ -77,9 +77,11 @@ def _with_bad_file(tmp_path, object_info_path, class_type: str, name: str, data:
 @pytest.mark.parametrize(
     ("class_type", "name", "data", "exception", "message"),
     [
-        ("UnetLoaderGGUF", "unet_name", b"\x00" * 64, "ValueError", "GGUF magic invalid"),
-        ("VAELoader", "vae_name", bytes(range(256)) * 64, "safetensors._safetensors_rust.SafetensorError",
-         "Error while deserializing header: header too large"),
+        pytest.param("UnetLoaderGGUF", "unet_name", b"\x00" * 64, "ValueError", "GGUF magic invalid",
+                     id="gguf-bad-magic"),
+        pytest.param("VAELoader", "vae_name", bytes(range(256)) * 64,
+                     "safetensors._safetensors_rust.SafetensorError",
+                     "Error while deserializing header: header too large", id="safetensors-header-too-large"),
     ],
 )  # fmt: skip
 def test_a_malformed_model_file_fails_its_loader_like_the_real_one(
