@@ -29,6 +29,7 @@ import dataclasses
 import itertools
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -127,8 +128,9 @@ def ffprobe(path: Path) -> dict[str, Any]:
          "-f", "null", "-"],
         capture_output=True, text=True,
     )  # fmt: skip
-    ymin = [float(v.split("=")[1]) for v in stats.stdout.split() if v.startswith("lavfi.signalstats.YMIN=")]
-    ymax = [float(v.split("=")[1]) for v in stats.stdout.split() if v.startswith("lavfi.signalstats.YMAX=")]
+    # by pattern, not by line: a PNG's own text chunks (ComfyUI's prompt) are printed in the same stream
+    ymin = [float(v) for v in re.findall(r"lavfi\.signalstats\.YMIN=([\d.]+)", stats.stdout)]
+    ymax = [float(v) for v in re.findall(r"lavfi\.signalstats\.YMAX=([\d.]+)", stats.stdout)]
     alive = bool(ymin) and all(hi - lo >= 8 for lo, hi in zip(ymin, ymax, strict=True))
     return {
         "ok": bool(stream) and alive,
