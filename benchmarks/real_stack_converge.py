@@ -8,14 +8,14 @@ manager `process`, `--cpu`. Stand-in: the host is an sshd on loopback (the fleet
 is the GPU double's (an H100 without any torch); no PYTHONPATH, so nothing fake is on any interpreter's
 path. The models stage is skipped (no Hugging Face).
 
-    .venv/bin/python benchmarks/real_stack_converge.py --mirrors /work/.mirror \\
-        --torch-wheel /opt/pypi-more/files/torch-2.14.1-cp311-cp311-manylinux_2_28_x86_64.whl \\
-        --wheel /opt/pypi-more/files/torchvision-0.29.1-cp311-cp311-manylinux_2_28_x86_64.whl \\
-        --wheel /tmp/wheels/torchaudio-2.11.1-py3-none-manylinux_2_28_x86_64.whl \\
-        --wheel /tmp/wheels/triton-3.8.0-... --wheel /tmp/wheels/cuda_bindings-13.5.0-... \\
+    .venv/bin/python benchmarks/real_stack_converge.py --mirrors ~/mirrors \\
+        --torch-wheel ~/wheels/torch-2.14.1-cp311-cp311-manylinux_2_28_x86_64.whl \\
+        --wheel ~/wheels/torchvision-0.29.1-cp311-cp311-manylinux_2_28_x86_64.whl \\
+        --wheel ~/wheels/torchaudio-2.11.1-py3-none-manylinux_2_28_x86_64.whl \\
+        --wheel ~/wheels/triton-3.8.0-... --wheel ~/wheels/cuda_bindings-13.5.0-... \\
         --torch 2.14.1 --torchvision 0.29.1 --torchaudio 2.11.1
 
-Steps and figures: docs/fleet.md, "Converge the real stack".
+Steps and figures: docs/development.md, "Converge the real stack".
 """
 
 from __future__ import annotations

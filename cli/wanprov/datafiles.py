@@ -159,14 +159,16 @@ def fsync_dir(path: Path) -> None:
 
 
 def yaml_loader() -> type:
-    import yaml  # lazy: the doctor's fast path imports yaml only when it reads tables
+    """The strict loader (wanprov.strict): duplicate keys refused, alias expansion bounded."""
+    from wanprov.strict import yaml_loader as strict_loader  # lazy: imports yaml only when tables are read
 
-    return getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    return strict_loader()
 
 
 def read_yaml(path: Path, *, what: str = "manifest", hint: str | None = None) -> Any:
-    """Parse a YAML file; a missing, unreadable or malformed file is a ManifestError naming it."""
-    import yaml
+    """Parse a YAML file strictly (wanprov.strict); a missing, unreadable, malformed or refused file is a
+    ManifestError naming it."""
+    from wanprov.strict import StrictParseError, loads_yaml
 
     path = Path(path)
     try:
@@ -177,9 +179,9 @@ def read_yaml(path: Path, *, what: str = "manifest", hint: str | None = None) ->
         reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
         raise ManifestError(f"{what} {path} cannot be read: {reason}", hint=hint or "check the file") from exc
     try:
-        return yaml.load(text, Loader=yaml_loader())
-    except yaml.YAMLError as exc:
-        raise ManifestError(f"{what} {path} is not valid YAML: {exc}", hint="fix the YAML syntax") from exc
+        return loads_yaml(text)
+    except StrictParseError as exc:
+        raise ManifestError(f"{what} {path} is not valid YAML: {exc}", hint="fix the YAML") from exc
 
 
 def read_yaml_mapping(path: Path, *, what: str = "manifest", hint: str | None = None) -> dict[str, Any]:

@@ -23,4 +23,6 @@ class ExitCode(IntEnum):
     SERVICE_DOWN = 11  # the waited-on service exited or restarted before answering (log tail printed)
     EXECUTION_FAILED = 12  # ComfyUI accepted the workflow, then a node failed while it ran
     TIMED_OUT = 13  # no result within --timeout (the run was interrupted)
+    OUTPUT_UNVERIFIED = 14  # the run finished, but its output is missing or not the media it asked for
+    UNSAFE_PATH = 15  # a link, FIFO or folder where a file is written, or a part file changed under the run
     INTERRUPTED = 130  # Ctrl-C (128 + SIGINT)

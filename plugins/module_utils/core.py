@@ -1,11 +1,19 @@
 # Copyright: wanprov maintainers
 # SPDX-License-Identifier: Apache-2.0
-"""What every wanprov.gpu module shares: importing the wanprov core, and turning its typed errors into
-fail_json. The modules run under the wanprov venv's Python (ansible_python_interpreter), so the core imports
-directly; anywhere else they fail with the missing_required_lib message instead of a traceback."""
+"""What every wanprov.gpu module shares: importing the wanprov core, turning its typed errors into
+fail_json, and guarding every result. The modules run under the wanprov venv's Python
+(ansible_python_interpreter), so the core imports directly; anywhere else they fail with the
+missing_required_lib message instead of a traceback.
+
+guard(module) (require_wanprov calls it) makes every exit_json/fail_json pass through the core's one
+cleaner (wanprov.redact.clean: URL credentials redacted, control characters escaped, in msg, url, error,
+files, the plan, the diff...), and turns any exception the module did not expect into fail_json naming it,
+never a MODULE FAILURE traceback."""
 
 from __future__ import annotations
 
+import contextlib
+import sys
 import traceback
 
 from ansible.module_utils.basic import missing_required_lib
@@ -22,8 +30,65 @@ else:
     WANPROV_IMPORT_ERROR = None
 
 
+def _clean(value):
+    try:
+        from wanprov.redact import clean
+    except ImportError:  # no core here (path_state may run on a bare host): nothing of it to redact
+        return value
+    return clean(value)
+
+
+def _credentials(value) -> list:
+    try:
+        from wanprov.redact import credentials_in
+    except ImportError:
+        return []
+    if isinstance(value, str):
+        return credentials_in(value)
+    if isinstance(value, dict):
+        return [found for item in value.values() for found in _credentials(item)]
+    if isinstance(value, (list, tuple)):
+        return [found for item in value for found in _credentials(item)]
+    return []
+
+
+def guard(module) -> None:
+    """Route the module's every result through the core's cleaner, and an unexpected exception to
+    fail_json (msg `unexpected error <type>: ...`, the traceback under `exception`)."""
+    if getattr(module, "_wanprov_guarded", False):
+        return
+    exit_json, fail_json = module.exit_json, module.fail_json
+
+    def clean_exit(**result):
+        exit_json(**_clean(result))
+
+    def clean_fail(msg, **result):
+        result = _clean({"msg": msg, **result})
+        fail_json(**result)
+
+    def unexpected(kind, value, tb):
+        if issubclass(kind, (KeyboardInterrupt, SystemExit)):
+            sys.__excepthook__(kind, value, tb)
+            return
+        detail = str(value)[:300] or "(no message)"
+        with contextlib.suppress(SystemExit):  # fail_json exits; the interpreter ends anyway
+            clean_fail(
+                f"unexpected error {kind.__name__}: {detail}",
+                exception="".join(traceback.format_exception(kind, value, tb)),
+            )
+
+    # Ansible adds the arguments themselves (`invocation`) after any cleaning: credentials in them (a URL's
+    # user:password) become no_log values, which Ansible masks everywhere it prints.
+    for secret in _credentials(module.params):
+        module.no_log_values.add(secret)
+    module.exit_json, module.fail_json = clean_exit, clean_fail
+    module._wanprov_guarded = True
+    sys.excepthook = unexpected
+
+
 def require_wanprov(module) -> None:
-    """Fail with a clear message when this interpreter cannot import the wanprov core."""
+    """Fail with a clear message when this interpreter cannot import the wanprov core (and guard)."""
+    guard(module)
     if WANPROV_IMPORT_ERROR is not None:
         module.fail_json(
             msg=missing_required_lib(

@@ -16,10 +16,12 @@ description:
     log, when its service has exited or restarted (C(exit_code) 11; 5 when it runs but does not answer).
   - Validates each rendered API workflow (C(*.api.json)) in I(workflows_dir) against the instance's live
     C(/object_info) and lists every file each one names (node, loader input, folders, C(present) or
-    C(missing) in the server's own list). With I(require_files) a missing file is an error, as the
-    server's C(POST /prompt) would refuse the workflow.
-  - Opt-in (I(smoke)), on an instance with a GPU whose VRAM I(tier) is not C(none) and whose workflows are
-    valid, runs one shipped template at a tiny size end to end.
+    C(missing) in the server's own list). A LoadImage image the server does not list is always an error,
+    and with I(require_files) so is a missing model file, as the server's C(POST /prompt) would refuse
+    the workflow.
+  - With I(smoke), on an instance with a GPU whose VRAM I(tier) is not C(none) and whose workflows are
+    valid, runs one shipped template at a tiny size end to end and reads its output back (container,
+    codec, frames, size, fps, every frame decoded, pixels alive).
   - Read-only apart from the smoke's one output file; never reports C(changed). Check mode runs every check
     but the smoke.
   - Runs on the host under the wanprov venv's Python (set C(ansible_python_interpreter) for the task).
@@ -64,7 +66,7 @@ options:
     description: Also look each file up in this ComfyUI folder's model folders.
     type: path
   timeout:
-    description: Seconds to wait for the instance to answer.
+    description: Seconds, wall time, to answer and serve /system_stats and /object_info.
     type: float
     default: 60
   interval:
@@ -83,7 +85,7 @@ options:
     description: The model profile of the smoke run; omitted, the tier's.
     type: str
   smoke_timeout:
-    description: Seconds to wait for the smoke's result.
+    description: Seconds, wall time, for the smoke's upload, queueing and result.
     type: float
     default: 900
   fail_on_unhealthy:
@@ -158,7 +160,10 @@ comfyui_version:
   returned: when it answered
   type: str
 smoke:
-  description: The smoke run's report (schema C(wanprov.workflow-smoke/1)), or null when it did not run.
+  description:
+    - The smoke run's report (schema C(wanprov.workflow-smoke/2)), or null when it did not run.
+    - Its C(media) (the facts read back from each output), C(stages) (seconds per stage, from ComfyUI's
+      progress events), C(memory) (peak RAM/VRAM) and C(output) (the absolute path on the host).
   returned: always
   type: dict
 """

@@ -76,6 +76,7 @@ import stat
 from pathlib import Path
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.wanprov.gpu.plugins.module_utils.core import guard
 
 
 def _name(lookup, ident) -> str:
@@ -138,9 +139,15 @@ def main() -> None:
         },
         supports_check_mode=True,
     )
+    guard(module)
     found = {}
     for path in module.params["paths"]:
-        entry = path_state(path)
+        if "\x00" in path:
+            module.fail_json(msg=f"paths: {path!r} holds a NUL byte; no file can have that name")
+        try:
+            entry = path_state(path)
+        except OSError as exc:  # a file that vanishes or cannot be read while it is hashed
+            module.fail_json(msg=f"cannot read {path}: {exc.strerror}")
         if entry is not None:
             found[path] = entry
     module.exit_json(

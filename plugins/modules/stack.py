@@ -191,6 +191,13 @@ options:
     description: Install ComfyUI's own C(requirements.txt) under the constraints.
     type: bool
     default: true
+  input_images:
+    description:
+      - Copy the images the shipped templates name (C(example.png)) from the checkout's C(input/) into the
+        instances' input folder (I(data_dir)C(/input)), never over an existing file. POST /prompt refuses a
+        LoadImage name that folder does not hold.
+    type: bool
+    default: true
 notes:
   - Check mode is supported; diff mode is supported.
   - The C(wanprov install-nodes) and C(wanprov stack flags) commands call the same core.
@@ -312,6 +319,11 @@ nodes:
   description: The C(wanprov install-nodes) report (packs, core requirements, torch); null when not run.
   returned: always
   type: dict
+input_images:
+  description: Each template image (C(name), C(source), C(dest), C(action) C(copy) or C(present)).
+  returned: always
+  type: list
+  elements: dict
 """
 
 import re
@@ -508,6 +520,20 @@ def _nodes(module, params, plan, diffs):
     return report
 
 
+def _input_images(module, request, diffs):
+    from wanprov.stack.input_images import apply_input_images, plan_input_images
+
+    # the instances share one input folder: shared_flags' --input-directory
+    plan = plan_input_images(request.install_dir, request.data_dir / "input")
+    pending = [image for image in plan if image.action == "copy"]
+    if pending:
+        diffs.append({"before_header": "input images", "after_header": "input images", "before": "",
+                      "after": "".join(f"{image.dest}\n" for image in pending)})  # fmt: skip
+        if not module.check_mode:
+            apply_input_images(plan)
+    return [image.to_dict() for image in plan]
+
+
 def main():
     module = AnsibleModule(
         argument_spec={
@@ -552,6 +578,7 @@ def main():
             "node_packs_allow_unpinned": {"type": "bool", "default": False},
             "force": {"type": "bool", "default": False},
             "core_requirements": {"type": "bool", "default": True},
+            "input_images": {"type": "bool", "default": True},
         },
         supports_check_mode=True,
     )
@@ -566,6 +593,7 @@ def main():
         "torch": None,
         "flags": None,
         "nodes": None,
+        "input_images": [],
     }
     diffs = []
     try:
@@ -584,6 +612,10 @@ def main():
         if params["nodes"] and (checkout_ready or not module.check_mode):
             report = _nodes(module, params, plan, diffs)
             result["nodes"] = report.to_dict() if report is not None else None
+        # check mode: a checkout it would clone gets the images too
+        will_have_checkout = checkout_ready or (module.check_mode and bool(params["comfyui_version"]))
+        if params["input_images"] and will_have_checkout:
+            result["input_images"] = _input_images(module, request, diffs)
     except WanprovError as error:
         # the steps before the failing one may have changed the host: say so
         fail_from(module, error, **{**result, "changed": bool(diffs) and not module.check_mode})

@@ -55,11 +55,18 @@ def test_converge_then_nothing_left(run_module, host):
     assert result["nodes"]["torch"]["installed"] == PINS
     assert (root / "opt" / "ComfyUI" / "custom_nodes" / PACK / "__init__.py").is_file()
     assert (root / "venv" / "pip.conf").read_text() == result["plan"]["files"][f"{root}/venv/pip.conf"]
+    # the image the templates name, from the checkout into the instances' input folder (--input-directory)
+    image = root / "data" / "input" / "example.png"
+    assert [(i["name"], i["action"]) for i in result["input_images"]] == [("example.png", "copy")]
+    assert image.read_bytes() == (root / "opt" / "ComfyUI" / "input" / "example.png").read_bytes()
+    argv = result["plan"]["instances"][0]["argv"]
+    assert argv[argv.index("--input-directory") + 1] == str(image.parent)
 
     rc, again = run_module("stack", host.args, check=True, diff=True)
     assert rc == 0, again
     assert again["changed"] is False, again.get("diff")
     assert again["checkout"]["action"] == "none" and again["torch"]["action"] == "none"
     assert [p["actions"] for p in again["nodes"]["packs"]] == [[]]
+    assert [i["action"] for i in again["input_images"]] == ["present"]
     rc, real = run_module("stack", host.args)
     assert (rc, real["changed"]) == (0, False)

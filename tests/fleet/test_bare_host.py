@@ -173,8 +173,11 @@ def test_health_with_file_lists_required_names_the_missing_files(bare, first):
     assert record["ok"] is False and record["files_required"] is True, record
     assert record["workflows"], record
     for workflow in record["workflows"]:
-        required = [f for f in workflow["files_checked"] if f["required"]]
+        models = [f for f in workflow["files_checked"] if f["class_type"] != "LoadImage"]
+        required = [f for f in models if f["required"]]
         assert required and {f["status"] for f in required} == {"missing"}, workflow
+        images = [f for f in workflow["files_checked"] if f["class_type"] == "LoadImage"]
+        assert {f["status"] for f in images} <= {"present"}, images  # the stack put the image there
         assert any(f["name"].endswith(".gguf") for f in required), workflow
         for f in required:
             assert f"{f['class_type']}) {f['input']}: {f['name']}" in record["error"], (f, record["error"])

@@ -59,6 +59,9 @@ def test_ready_hosts_converge_and_bad_host_fails_its_torch_verdict_with_reason(f
         assert counts.changed > 0, result.describe()
     assert result.recap[BAD_HOST].failed == 1, result.describe()
     assert result.rc != 0  # a failed host makes the run fail, as it should for CI gating
+    # zero warnings under the installed ansible-core (a duplicate YAML key, a loop variable clash ...)
+    warnings = [line for line in (result.stdout + result.stderr).splitlines() if "WARNING]" in line]
+    assert not warnings, warnings
     # The reason is in the output: the doctor's FAIL finding for the host, with its fix.
     bad_lines = [line for line in result.stdout.splitlines() if BAD_HOST in line or "fix:" in line]
     failure = "\n".join(bad_lines)
@@ -290,11 +293,22 @@ def test_fleet_report_json_has_a_row_per_instance_and_the_refused_host(fut, seco
         assert workflow["file"].endswith("/user/default/workflows/wan22-i2v-gguf-lightning.api.json")
         files = workflow["files_checked"]
         expected = {e.name for e in profile_roles(rows[key]["profile"]).values() if not e.node_pack}
-        assert {f["name"] for f in files if f["required"]} == expected, files
+        # ... and the templates' input image, which the stack put in the instances' input folder
+        assert {f["name"] for f in files if f["required"]} == expected | {"example.png"}, files
         assert all(f["status"] == "present" and f["input"] and f["folders"] for f in files if f["required"])
-        assert {f["class_type"] for f in files if not f["required"]} == {
-            "LoadImage"
-        }  # listed, never required
+        # The smoke ran (on by default where the models play ran): a verified video, its seconds, each
+        # stage's, and its path on the host, in the instance's own output folder; the report row shows it.
+        smoke = result["smoke"]
+        assert smoke["schema"] == "wanprov.workflow-smoke/2" and smoke["verified"] is True, smoke
+        assert smoke["output"].startswith(str(fut.instance_dir(*key) / "output") + "/"), smoke["output"]
+        assert {"sampler_21", "sampler_22", "encode"} <= set(smoke["stages"]), smoke["stages"]
+        row_smoke = rows[key]["smoke"]
+        assert (row_smoke["status"], row_smoke["verified"], row_smoke["path"]) == (
+            "success",
+            True,
+            smoke["output"],
+        )
+        assert row_smoke["media"]["codec"] == "h264" and row_smoke["media"]["frames"] == 5, row_smoke
     bad = [row for row in report["rows"] if row["host"] == BAD_HOST]
     assert bad and all(row["status"] == "refused" for row in bad), bad
     assert any("sm_120" in (row["reason"] or "") for row in bad), bad

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import os
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from doubles.gpu import TARGET_PYTHON, install_fake_host
+from hostile.hostile_strategies import VALUES, mutated
 from wanprov.fleet import report
 from wanprov.fleet.report import FleetInputError, Health
 from workflows.workflow_cli import run_wanprov
@@ -26,6 +31,34 @@ ROW_KEYS = {
     "workflows_total",
     "reason",
     "fix",
+    "smoke",
+}
+# The smoke part of a wanprov.workflow-smoke/2 report, as `workflow smoke` wrote it against the ComfyUI
+# double (the fields the fleet report reads).
+SMOKE = {
+    "schema": "wanprov.workflow-smoke/2",
+    "status": "success",
+    "ok": True,
+    "seconds": 41.237,
+    "output": "/var/lib/comfyui/gpu0/output/wanprov/smoke/wan22_i2v_00001.mp4",
+    "verified": True,
+    "media": [
+        {
+            "node_id": "40",
+            "kind": "video",
+            "container": "mov,mp4,m4a,3gp,3g2,mj2",
+            "codec": "h264",
+            "width": 320,
+            "height": 192,
+            "frames": 5,
+            "fps": 16.0,
+            "decodable": True,
+            "alive": True,
+            "ok": True,
+            "problems": [],
+        }
+    ],
+    "stages": {"model_load": 3.1, "text_encode": 20.5, "sampler_21": 7.0, "sampler_22": 6.9},
 }
 
 
@@ -74,7 +107,7 @@ def health(host: str, gpu: int, ok: bool = True, **extra: object) -> dict[str, o
 HEALTH = [
     *(health("node8", gpu) for gpu in range(7) if gpu != 3),  # GPU 7: no result
     health("node8", 3, ok=False),
-    health("ws-gpu0", 0),
+    {**health("ws-gpu0", 0), "schema": "wanprov.instance-health/2", "smoke": SMOKE, "smoke_seconds": 41.237},
 ]
 
 
@@ -108,7 +141,9 @@ def test_one_row_per_instance_and_per_refused_gpu(document):
         "refused": 3,
         "excluded": 1,
         "unreachable": 1,
+        "invalid": 0,
     }
+    assert document["problems"] == []
     assert document["ok"] is False
 
 
@@ -148,6 +183,38 @@ def test_refused_gpu_and_host_say_why_and_how_to_fix(document):
     assert gone["status"] == "unreachable" and "No route to host" in gone["reason"]
 
 
+def test_an_instance_row_shows_its_smoke_seconds_video_and_path_on_the_host(document):
+    row = rows_of(document, "ws-gpu0")[0]
+    assert row["smoke"] == {
+        "status": "success",
+        "seconds": 41.237,
+        "path": "/var/lib/comfyui/gpu0/output/wanprov/smoke/wan22_i2v_00001.mp4",
+        "media": {
+            "container": "mov,mp4,m4a,3gp,3g2,mj2",
+            "codec": "h264",
+            "width": 320,
+            "height": 192,
+            "frames": 5,
+            "fps": 16.0,
+        },
+        "verified": True,
+    }
+    assert rows_of(document, "node8")[0]["smoke"] is None  # no smoke ran there
+    text = report.render_text(document)
+    line = next(line for line in text.splitlines() if line.startswith("ws-gpu0") and " 0 " in line)
+    assert line.endswith("ok 41.2 s h264 320x192 5f@16fps")
+    assert (
+        "ws-gpu0 GPU 0 smoke output: /var/lib/comfyui/gpu0/output/wanprov/smoke/wan22_i2v_00001.mp4" in text
+    )
+
+
+def test_a_smoke_that_did_not_verify_shows_its_status():
+    bad = {**SMOKE, "status": "unverified", "ok": False, "verified": False, "output": None}
+    smoke = report.smoke_of(bad)
+    assert smoke is not None and (smoke.status, smoke.verified, smoke.path) == ("unverified", False, None)
+    assert report._smoke_cell(dataclasses.asdict(smoke)) == "unverified 41.2 s"
+
+
 def test_text_table_and_problems(document):
     text = report.render_text(document)
     header, *lines = text.splitlines()
@@ -161,6 +228,7 @@ def test_text_table_and_problems(document):
         "status",
         "URL",
         "workflows",
+        "smoke",
     ]
     assert any(line.startswith("node8") and "http://node8:8188" in line and "3/3" in line for line in lines)
     assert "ws GPU 1: refused: " in text and "  fix: install the cu128 wheel" in text
@@ -173,6 +241,7 @@ def test_cli_prints_one_json_document_and_writes_it(doctor_files, tmp_path):
     health_file = tmp_path / "health.json"
     health_file.write_text(json.dumps(HEALTH))
     out = tmp_path / "reports" / "fleet.json"
+    out.parent.mkdir()
     args = [f"--doctor={host}={path}" for host, path in doctor_files.items()]
     result = wanprov(
         "fleet-report", *args, "--health", str(health_file), "--output", str(out), "--format", "json"
@@ -202,9 +271,11 @@ def test_cli_exit_0_when_every_instance_is_healthy(doctor_files, tmp_path):
         ({**health("node8", 0), "schema": "other/1"}, "expected one of wanprov.instance-health/1, "),
     ],
 )
-def test_bad_health_results_exit_10_naming_what(doctor_files, tmp_path, record, message):
+def test_bad_health_results_exit_10_naming_what_and_still_report_every_host(
+    doctor_files, tmp_path, record, message
+):
     health_file = tmp_path / "health.json"
-    health_file.write_text(json.dumps(record))
+    health_file.write_text(json.dumps([record, health("node8", 1)]))
     result = wanprov(
         "fleet-report",
         f"--doctor=node8={doctor_files['node8']}",
@@ -214,8 +285,11 @@ def test_bad_health_results_exit_10_naming_what(doctor_files, tmp_path, record, 
         "json",
     )
     assert result.returncode == 10
-    error = json.loads(result.stdout)
-    assert error["error"] == "bad_fleet_input" and message in error["message"]
+    document = json.loads(result.stdout)
+    assert document["ok"] is False
+    assert any(message in problem for problem in document["problems"]), document["problems"]
+    assert [row["gpu"] for row in document["rows"]] == list(range(8))  # every GPU still has its row
+    assert document["rows"][1]["status"] == "healthy"
 
 
 def test_report_of_an_older_doctor_is_refused_with_the_upgrade(tmp_path, doctor_files):
@@ -225,7 +299,8 @@ def test_report_of_an_older_doctor_is_refused_with_the_upgrade(tmp_path, doctor_
     path.write_text(json.dumps(old))
     result = wanprov("fleet-report", f"--doctor=node8={path}", "--format", "json")
     assert result.returncode == 10
-    assert "upgrade wanprov on node8" in json.loads(result.stdout)["hint"]
+    (row,) = json.loads(result.stdout)["rows"]
+    assert row["status"] == "invalid" and "upgrade wanprov on node8" in row["fix"]
 
 
 def test_usage_and_output_errors(tmp_path, doctor_files):
@@ -240,13 +315,20 @@ def test_usage_and_output_errors(tmp_path, doctor_files):
         "--output",
         str(tmp_path / "a-file" / "r.json"),
     )
-    assert blocked.returncode == 3 and "cannot write the fleet report" in blocked.stderr
+    assert blocked.returncode == 3 and "cannot write fleet report" in blocked.stderr
 
 
-def test_duplicate_health_results_are_an_error():
-    twice = [Health("a", 0, "http://a:8188", True), Health("a", 0, "http://a:8188", False)]
-    with pytest.raises(FleetInputError, match="two health results for GPU 0 of a"):
-        report.build({}, twice)
+def test_duplicate_health_results_are_a_problem_named_in_the_report(doctor_files):
+    node8 = json.loads(doctor_files["node8"].read_text())
+    twice = [Health("node8", 0, "http://a:8188", True), Health("node8", 0, "http://a:8188", False)]
+    document = report.build({"node8": node8}, twice)
+    assert document["problems"] == ["two health results for GPU 0 of node8: the second left out"]
+    assert report.has_bad_input(document)
+
+
+def test_a_host_both_reported_and_unreachable_is_a_callers_mistake():
+    with pytest.raises(FleetInputError, match="host a has a doctor report and is listed as unreachable"):
+        report.build({"a": {}}, [], {"a": "down"})
 
 
 def test_the_health_cores_result_reads_as_does_an_older_roles():
@@ -261,3 +343,84 @@ def test_the_health_cores_result_reads_as_does_an_older_roles():
     assert report.parse_health(health("a", 0), "health.json[1]") == Health(
         "a", 0, "http://a:8188", True, None, 3, 3
     )
+
+
+# ---- hostile inputs: one bad host never takes the report down; host text never forges output
+
+
+def _with_one_bad_host(doctor_files, bad: object) -> dict[str, object]:
+    reports: dict[str, object] = {host: json.loads(path.read_text()) for host, path in doctor_files.items()}
+    reports["bad"] = bad
+    return reports
+
+
+@given(data=st.data())
+@settings(max_examples=40, deadline=None, derandomize=True, database=None)
+def test_a_doctor_report_of_any_shape_is_a_row_never_a_crash(doctor_files, data):
+    good = json.loads(doctor_files["node8"].read_text())
+    bad = data.draw(st.one_of(VALUES, st.builds(lambda: good).map(lambda d: mutated(d, data.draw))))
+    document = report.build(_with_one_bad_host(doctor_files, bad))
+    rows = [row for row in document["rows"] if row["host"] == "bad"]
+    assert rows, document
+    assert {row["host"] for row in document["rows"]} == {*HOSTS, "bad"}  # every other host still reported
+    if any(row["status"] == "invalid" for row in rows):
+        assert len(rows) == 1 and rows[0]["reason"].startswith("doctor report of bad")
+    text = report.render_text(document)
+    assert "\x1b" not in text and text.splitlines()[-1].startswith("FLEET NOT OK")
+
+
+def test_host_text_cannot_forge_a_line_or_send_escapes(doctor_files):
+    forged = json.loads(doctor_files["ws"].read_text())
+    forged["summary"]["gpus"][0]["name"] = "RTX\n\nFLEET OK: 9 healthy\x1b]0;owned\x07\x1b[2J"
+    forged["findings"][0]["message"] = "fine\nFLEET OK: 1 healthy\x1b]52;c;cm0gLXJmIH4=\x07"
+    forged["findings"][0]["severity"] = "fail"
+    document = report.build({"ws": forged})
+    text = report.render_text(document)
+    assert "\x1b" not in text and "\x07" not in text
+    assert [line for line in text.splitlines() if line.startswith("FLEET")] == [text.splitlines()[-1]]
+    assert "RTX\\n\\nFLEET OK" in text
+
+
+def test_an_unreadable_doctor_file_is_an_invalid_row_and_exit_10(doctor_files, tmp_path):
+    broken = tmp_path / "broken.json"
+    broken.write_text('{"schema": "wanprov.doctor/1", "schema": "x"}')
+    result = wanprov(
+        "fleet-report", f"--doctor=node8={doctor_files['node8']}", f"--doctor=broken={broken}",
+        f"--doctor=gone={tmp_path / 'missing.json'}", "--format", "json",
+    )  # fmt: skip
+    assert result.returncode == 10, result.stderr
+    rows = json.loads(result.stdout)["rows"]
+    invalid = {row["host"]: row["reason"] for row in rows if row["status"] == "invalid"}
+    assert "duplicate key 'schema'" in invalid["broken"] and "cannot be read" in invalid["gone"]
+    assert len([row for row in rows if row["host"] == "node8"]) == 8
+
+
+def test_gpus_left_out_by_comfyui_gpus_are_excluded_not_missing(doctor_files):
+    reports = {"node8": json.loads(doctor_files["node8"].read_text())}
+    results = [report.parse_health(health("node8", gpu), "t") for gpu in (0, 1)]
+    document = report.build(reports, results, instances={"node8": [0, 1]})
+    statuses = [row["status"] for row in document["rows"]]
+    assert statuses == ["healthy", "healthy"] + ["excluded"] * 6
+    assert "comfyui_gpus" in document["rows"][2]["reason"] and document["ok"] is True
+
+
+def test_output_obeys_the_writer_rules(doctor_files, tmp_path):
+    args = ("fleet-report", f"--doctor=node8={doctor_files['node8']}", "--format", "json", "--output")
+    target = tmp_path / "elsewhere.json"
+    target.write_text("keep\n")
+    link = tmp_path / "link.json"
+    link.symlink_to(target)
+    fifo = tmp_path / "fifo.json"
+    os.mkfifo(fifo)
+    for path in (link, fifo):
+        result = wanprov(*args, str(path))
+        assert result.returncode == 2, result.stdout
+    assert target.read_text() == "keep\n" and link.is_symlink()
+    missing = tmp_path / "no" / "such" / "report.json"
+    assert wanprov(*args, str(missing)).returncode == 3
+    assert not (tmp_path / "no").exists()
+
+
+def test_a_host_name_with_control_characters_is_a_usage_error(doctor_files):
+    result = wanprov("fleet-report", f"--doctor=x\x1b[2J={doctor_files['node8']}")
+    assert result.returncode == 2 and "\x1b" not in result.stderr

@@ -83,14 +83,16 @@ def test_every_file_each_workflow_names_is_listed_with_its_status(double, workfl
     (workflow,) = result["workflows"]
     assert workflow["file"] == str(workflows / f"{TEMPLATE}.api.json")
     checked = workflow["files_checked"]
-    # every model file of the profile, each named with its loader input and folders; none listed yet
-    assert {file["name"] for file in checked if file["required"]} == {name for _, name in _profile_files()}
-    assert {file["status"] for file in checked} == {MISSING}
+    # every model file of the profile and the input image, each named with its loader input and folders;
+    # no model listed yet, the image (the checkout's input/example.png) is
+    names = {name for _, name in _profile_files()} | {"example.png"}
+    assert {file["name"] for file in checked if file["required"]} == names
+    assert {f["status"] for f in checked if f["class_type"] != "LoadImage"} == {MISSING}
+    assert [f["status"] for f in checked if f["class_type"] == "LoadImage"] == [PRESENT]
     rules = load_file_inputs()
     for file in checked:
         assert tuple(file["folders"]) == rules.folders_of(file["class_type"], file["input"])
         assert file["node_id"] and file["input"]
-    assert [f["class_type"] for f in checked if not f["required"]] == ["LoadImage"]  # the user's image
     assert (result["workflows_validated"], result["workflows_total"]) == (1, 1)
 
 
@@ -99,14 +101,14 @@ def test_file_lists_required_make_each_missing_model_an_error(double, workflows)
     result = check_instance(_request(url, workflows, require_files=True)).to_dict()
     assert result["ok"] is False and result["exit_code"] == ExitCode.CHECK_FAILED
     (workflow,) = result["workflows"]
-    missing = [f for f in workflow["files_checked"] if f["required"]]
+    missing = [f for f in workflow["files_checked"] if f["status"] == MISSING]
     assert len(workflow["problems"]) == len(missing)
     for file in missing:
         where = f"node {file['node_id']} ({file['class_type']}) {file['input']}"
         line = f"file not on the server: {where}: {file['name']}"
         assert line in workflow["problems"]
         assert line in result["error"]
-    assert not any("LoadImage" in problem for problem in workflow["problems"])  # never required
+    assert not any("LoadImage" in problem for problem in workflow["problems"])  # the image is there
     assert (result["workflows_validated"], result["workflows_total"]) == (0, 1)
 
 
@@ -236,3 +238,80 @@ def test_a_server_that_stops_answering_during_the_smoke_makes_the_instance_unhea
     assert result["ok"] is False and result["exit_code"] == ExitCode.NETWORK == 5, result
     assert result["error"].startswith(f"wanprov workflow smoke {TEMPLATE}: "), result["error"]
     assert result["workflows_validated"] == result["workflows_total"] == 1  # the schemas did validate
+
+
+def test_a_smoke_whose_video_is_black_makes_the_instance_unhealthy_with_14(
+    tmp_path, object_info_path, workflows
+):
+    """History says "success", the file is there - and every frame is black (NaN upstream): not healthy."""
+    with comfyui_double(tmp_path, object_info_path, env={"COMFYUI_DOUBLE_OUTPUT": "black"}) as (url, comfy):
+        for folder, name in _profile_files():
+            (comfy / "models" / folder).mkdir(parents=True, exist_ok=True)
+            (comfy / "models" / folder / name).write_bytes(MINIMAL_FILES.get(Path(name).suffix, b""))
+        smoke = SmokeRequest(TEMPLATE, PROFILE, timeout_s=60)
+        result = check_instance(_request(url, workflows, tier="large", smoke=smoke)).to_dict()
+    assert result["ok"] is False and result["exit_code"] == ExitCode.OUTPUT_UNVERIFIED, result["error"]
+    assert result["smoke"]["status"] == "unverified" and result["smoke_seconds"] is None
+    assert "not alive" in result["error"]
+
+
+# ---- the input image: health refuses what POST /prompt refuses ------------------------------------------
+
+
+def test_an_input_folder_without_the_templates_image_is_unhealthy_as_post_prompt_refuses(
+    tmp_path, object_info_path, workflows
+):
+    """A provisioned instance's input folder is the data folder's (--input-directory), not the checkout's:
+    without the image the templates name, POST /prompt refuses the installed workflow as installed, and
+    health says so; once the stack core copied the checkout's example.png there, both accept it."""
+    from doubles.comfyui_app import example_png
+    from wanprov.stack.input_images import apply_input_images, plan_input_images
+
+    data_input = tmp_path / "data" / "input"
+    data_input.mkdir(parents=True)
+    with comfyui_double(tmp_path, object_info_path, args=("--input-directory", str(data_input))) as (
+        url,
+        comfy,
+    ):
+        installed = json.loads((workflows / f"{TEMPLATE}.api.json").read_text())
+        status, reply = _post(url, {"prompt": installed})
+        result = check_instance(_request(url, workflows)).to_dict()
+        assert status == 400 and "1" in reply["node_errors"]  # LoadImage: value_not_in_list
+        assert result["ok"] is False and result["exit_code"] == ExitCode.CHECK_FAILED
+        assert "(LoadImage) image: example.png" in result["error"]
+
+        plan = plan_input_images(comfy, data_input)
+        assert [(i.name, i.action) for i in plan] == [("example.png", "copy")]
+        assert [i.name for i in apply_input_images(plan)] == ["example.png"]
+        assert (data_input / "example.png").read_bytes() == example_png()
+        assert [i.action for i in plan_input_images(comfy, data_input)] == ["present"]  # idempotent
+
+        status, reply = _post(url, {"prompt": installed})
+        result = check_instance(_request(url, workflows)).to_dict()
+    assert result["ok"] is True, result["error"]
+    # accepted as installed: the models are missing here, so only the loaders' lists refuse
+    assert "1" not in reply.get("node_errors", {}), reply
+
+
+def test_a_users_image_of_the_same_name_is_never_replaced(tmp_path):
+    from wanprov.stack.input_images import apply_input_images, plan_input_images
+
+    checkout, data_input = tmp_path / "ComfyUI", tmp_path / "input"
+    (checkout / "input").mkdir(parents=True)
+    (checkout / "input" / "example.png").write_bytes(b"shipped")
+    data_input.mkdir()
+    (data_input / "example.png").write_bytes(b"the user's")
+    plan = plan_input_images(checkout, data_input)
+    assert [i.action for i in plan] == ["present"] and apply_input_images(plan) == []
+    assert (data_input / "example.png").read_bytes() == b"the user's"
+
+
+def _post(url: str, body: dict) -> tuple[int, dict]:
+    request = urllib.request.Request(
+        url + "/prompt", data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read())

@@ -28,8 +28,8 @@ def test_userinfo_never_survives(user: str, password: str, host: str) -> None:
     for scheme in ("https", "http", "git+ssh", "file"):
         text = f"GET {scheme}://{user}:{password}@{host}/path?x=1 failed"
         redacted = redact_text(text)
-        assert password not in redacted and user not in redacted, redacted
-        assert f"{scheme}://***@{host}/path?x=1" in redacted
+        # exactly the text with the userinfo masked (a password like "failed" may occur elsewhere in it)
+        assert redacted == f"GET {scheme}://***@{host}/path?x=1 failed", redacted
 
 
 @given(token=SECRET)

@@ -194,13 +194,13 @@ def test_9_disk_full_while_writing(tmp_path, hub, hub_env, monkeypatch):
     """ENOSPC in the middle of a body is exit 9 at once, not retried into a 'network' failure."""
     import errno
 
-    from wanprov.models import transfer
+    from wanprov.models import partfile
 
     def full(self, chunk, *_):
         raise OSError(errno.ENOSPC, "No space left on device")
 
     manifest = one_file_manifest(tmp_path, hub[1], "full.bin")
-    monkeypatch.setattr(transfer.PartFile, "write", full)
+    monkeypatch.setattr(partfile.PartWriter, "write", full)
     monkeypatch.setenv("WANPROV_RETRIES", "3")  # a transient failure would be retried 3 times
     result = fetch(tmp_path, manifest)
     assert result.code == ExitCode.NO_SPACE, result

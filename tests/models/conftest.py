@@ -94,6 +94,26 @@ def hub(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, hub_env: None) -> Itera
         server.stop()
 
 
+SEGMENT = 256 << 10  # WANPROV_SEGMENT_BYTES: the 3 MB test file becomes a dozen ranges
+HIGH_SIZE = 3_000_000
+
+
+@pytest.fixture
+def cdn_hub(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, hub_env: None) -> Iterator[Hub]:
+    """The hub double answering 302 to a CDN origin that honours Range, as the Hub does for LFS files."""
+    root = tmp_path / "hub"
+    content = {fid: write_file(root, REPO, path, size) for fid, path, _, _, size in FILES}
+    server = HubServer(root, cdn=True).start()
+    monkeypatch.setenv("HF_ENDPOINT", server.url)
+    monkeypatch.setenv("WANPROV_SEGMENT_BYTES", str(SEGMENT))
+    (tmp_path / "manifest").mkdir()
+    manifest = write_manifest(tmp_path / "manifest" / "mine.yaml", content, pin=True)
+    try:
+        yield Hub(server, root, manifest, content)
+    finally:
+        server.stop()
+
+
 @dataclass
 class Result:
     code: int

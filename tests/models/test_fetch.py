@@ -285,7 +285,7 @@ def test_rerun_stats_instead_of_rehashing(wanprov, hub: Hub, tmp_path: Path, mon
     def no_hashing(*_args, **_kwargs):
         raise AssertionError("a present, recorded file was hashed again")
 
-    monkeypatch.setattr("wanprov.models.fetch.hash_file", no_hashing)
+    monkeypatch.setattr("wanprov.models.partfile.PrefixHasher.finish", no_hashing)
     result = fetch(wanprov, hub, models)
     assert result.code == 0
     assert result.out.count("present") == len(FILES)

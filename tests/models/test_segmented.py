@@ -13,32 +13,14 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from doubles.hub import Fault, HubServer, write_file
-from models.conftest import FILES, GATED_REPO, REPO, TOKEN, Hub, write_manifest
+from doubles.hub import Fault, write_file
+from models.conftest import FILES, GATED_REPO, HIGH_SIZE, REPO, TOKEN, Hub, write_manifest
 
-SEGMENT = 256 << 10  # WANPROV_SEGMENT_BYTES: the 3 MB test file becomes a dozen ranges
 HIGH = f"{REPO}/HighNoise/model-high.gguf"
-HIGH_SIZE = 3_000_000
-
-
-@pytest.fixture
-def cdn_hub(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, hub_env: None) -> Iterator[Hub]:
-    root = tmp_path / "hub"
-    content = {fid: write_file(root, REPO, path, size) for fid, path, _, _, size in FILES}
-    server = HubServer(root, cdn=True).start()
-    monkeypatch.setenv("HF_ENDPOINT", server.url)
-    monkeypatch.setenv("WANPROV_SEGMENT_BYTES", str(SEGMENT))
-    (tmp_path / "manifest").mkdir()
-    manifest = write_manifest(tmp_path / "manifest" / "mine.yaml", content, pin=True)
-    try:
-        yield Hub(server, root, manifest, content)
-    finally:
-        server.stop()
 
 
 def fetch(wanprov, hub: Hub, models: Path, *extra: str):
@@ -262,11 +244,12 @@ def test_a_sound_state_is_trusted(wanprov, cdn_hub, tmp_path) -> None:
     assert min(first for first, _ in cdn_ranges(cdn_hub)) == 262_144
 
 
-def test_full_disk_during_a_one_stream_transfer_is_exit_9(wanprov, hub: Hub, tmp_path: Path) -> None:
+def test_full_disk_during_a_one_stream_transfer_is_exit_9(wanprov, hub: Hub, tmp_path, monkeypatch) -> None:
+    def full(fd: int, data, offset: int) -> int:  # every write: ENOSPC, as /dev/full answers
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr("wanprov.models.partfile.os.pwrite", full)
     models = tmp_path / "models"
-    part = models / "vae" / ".wanprov-partial" / f"vae.safetensors.{hub.sha('vae')[:16]}.part"
-    part.parent.mkdir(parents=True)
-    part.symlink_to("/dev/full")  # every write: ENOSPC, from the kernel
     result = fetch(wanprov, hub, models, "--only", "vae", "--format", "json")
     assert result.code == 9, result.out
     error = json.loads(result.out)["files"][0]["error"]

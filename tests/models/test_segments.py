@@ -1,9 +1,10 @@
-"""The pieces of a segmented transfer on their own: range bookkeeping and the prefix hash."""
+"""The pieces of a segmented transfer on their own: range bookkeeping, the ranges state, the prefix hash."""
 
 from __future__ import annotations
 
-import errno
 import hashlib
+import itertools
+import json
 import os
 import random
 import sys
@@ -11,9 +12,25 @@ import threading
 import time
 from pathlib import Path
 
-from wanprov.models import segments, writeback
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from wanprov.models import partfile, writeback
+from wanprov.models.partfile import PartChangedError, PartSlot, PrefixHasher
 from wanprov.models.segmented import ConnectionBudget, split_pieces
-from wanprov.models.segments import PrefixHasher, RangeSet, load_ranges, save_ranges
+from wanprov.models.segments import RangeSet, load_ranges, save_ranges
+
+
+def _state_documents() -> st.SearchStrategy[bytes]:
+    """Near-valid states: the right schema and file, ranges of any shape."""
+    value = st.one_of(st.integers(-5, 120), st.floats(allow_nan=True), st.none(), st.text(max_size=3))
+    item = st.one_of(st.lists(value, max_size=3), value)
+    return st.lists(item, max_size=8).map(
+        lambda ranges: json.dumps(
+            {"schema": "wanprov.part-ranges/1", "sha256": "a" * 64, "size": 100, "ranges": ranges}
+        ).encode()
+    )
 
 
 def test_rangeset_merges_and_reports_gaps() -> None:
@@ -36,13 +53,13 @@ def test_pieces_tile_the_gaps() -> None:
 
 
 def test_state_round_trip_and_wrong_part_size(tmp_path: Path) -> None:
-    part = tmp_path / "f.part"
-    part.write_bytes(b"\0" * 100)
-    save_ranges(part, 100, "a" * 64, RangeSet([(0, 10), (50, 60)]))
-    assert load_ranges(part, 100, "a" * 64).as_list() == [[0, 10], [50, 60]]  # type: ignore[union-attr]
-    assert load_ranges(part, 100, "b" * 64) is None
-    part.write_bytes(b"\0" * 99)  # the part does not match the state: not trusted
-    assert load_ranges(part, 100, "a" * 64) is None
+    with PartSlot(tmp_path / "vae" / "f", tmp_path, "a" * 64) as slot:
+        slot.path.write_bytes(b"\0" * 100)
+        save_ranges(slot, 100, "a" * 64, RangeSet([(0, 10), (50, 60)]))
+        assert load_ranges(slot, 100, "a" * 64).as_list() == [[0, 10], [50, 60]]  # type: ignore[union-attr]
+        assert load_ranges(slot, 100, "b" * 64) is None
+        slot.path.write_bytes(b"\0" * 99)  # the part does not match the state: not trusted
+        assert load_ranges(slot, 100, "a" * 64) is None
 
 
 def test_prefix_hash_in_any_completion_order(tmp_path: Path) -> None:
@@ -97,34 +114,24 @@ def _write_shuffled(fd: int, data: bytes, hasher: PrefixHasher) -> None:
         hasher.advance(done.prefix_end())
 
 
-def test_prefix_hash_reads_back_through_a_mapping_else_pread(tmp_path: Path, monkeypatch) -> None:
+def test_prefix_hash_of_a_file_truncated_under_it_is_part_changed(tmp_path: Path) -> None:
+    """The read-back uses pread: a file that shrank comes back short (an mmap would die of SIGBUS)."""
     data = random.Random(4).randbytes(700_000)
     path = tmp_path / "f.part"
-    path.write_bytes(b"\0" * len(data))
-    maps: list[int] = []
-    real_mmap = segments.mmap.mmap
-
-    def counting_mmap(*args, **kwargs):
-        maps.append(1)
-        return real_mmap(*args, **kwargs)
-
-    def no_mmap(*args, **kwargs):
-        raise OSError(errno.ENODEV, "No such device")  # what a filesystem without mmap answers
-
-    for fake in (counting_mmap, no_mmap):
-        monkeypatch.setattr(segments.mmap, "mmap", fake)
-        fd = os.open(path, os.O_RDWR)
-        try:
-            hasher = PrefixHasher(fd)
-            _write_shuffled(fd, data, hasher)
-            assert hasher.finish(len(data)) == hashlib.sha256(data).hexdigest()
-        finally:
-            os.close(fd)
-    assert maps  # the mapping was used while it could be
+    path.write_bytes(data)
+    fd = os.open(path, os.O_RDWR)
+    try:
+        hasher = PrefixHasher(fd)
+        hasher.finish(100_000)
+        os.truncate(path, 50_000)  # another process cuts it
+        with pytest.raises(PartChangedError, match="ends at byte 50000"):
+            hasher.finish(len(data))
+    finally:
+        os.close(fd)
 
 
 def test_out_of_order_bytes_wait_while_the_hasher_lags(tmp_path: Path) -> None:
-    data = random.Random(5).randbytes(segments.HASH_READ * 3)
+    data = random.Random(5).randbytes(partfile.HASH_READ * 3)
     path = tmp_path / "f.part"
     path.write_bytes(data)
     gate = threading.Event()
@@ -174,3 +181,18 @@ def test_start_writeback_is_best_effort(tmp_path: Path) -> None:
     finally:
         for handle in (fd, read_end, write_end):
             os.close(handle)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(state=st.one_of(st.binary(max_size=300), st.text(max_size=300).map(str.encode), _state_documents()))
+def test_any_state_file_is_read_as_valid_ranges_or_not_at_all(tmp_path: Path, state: bytes) -> None:
+    """The ranges state is parsed from a file others may have touched: whatever it holds, the result is
+    sorted, disjoint ranges inside the file, or None (start over) - never an exception."""
+    with PartSlot(tmp_path / "vae" / "f", tmp_path, "a" * 64) as slot:
+        slot.path.write_bytes(b"\0" * 100)
+        Path(f"{slot.path}.ranges.json").write_bytes(state)
+        ranges = load_ranges(slot, 100, "a" * 64)
+    if ranges is not None:
+        spans = ranges.as_list()
+        assert all(0 <= low < high <= 100 for low, high in spans)
+        assert all(a[1] < b[0] for a, b in itertools.pairwise(spans))

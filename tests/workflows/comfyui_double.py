@@ -12,9 +12,10 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
+from doubles.comfyui_app import example_png
 from wanprov.workflows.model_folders import load_file_inputs
 
 APP = Path(__file__).resolve().parents[1] / "doubles" / "comfyui_app"
@@ -54,11 +55,15 @@ def comfyui_double(
     *,
     file_lists: Mapping[str, Mapping[str, list[str]]] | None = None,
     env: Mapping[str, str] | None = None,
+    args: Sequence[str] = (),
 ) -> Iterator[tuple[str, Path]]:
     """Yield (base URL, ComfyUI folder). `file_lists`: the files the server must
-    list for each file input ({class_type: {input: [names]}}), placed in its folders."""
+    list for each file input ({class_type: {input: [names]}}), placed in its folders; `args`: more launch
+    flags (--output-directory ...)."""
     comfy = root / "ComfyUI"
     shutil.copytree(APP, comfy, ignore=shutil.ignore_patterns("__pycache__"))
+    (comfy / "input").mkdir()
+    (comfy / "input" / "example.png").write_bytes(example_png())  # as a ComfyUI checkout ships it
     fake = root / "site"
     (fake / "torch").mkdir(parents=True)
     (fake / "torch" / "__init__.py").write_text('__version__ = "2.13.0+cpu"\n')
@@ -69,7 +74,7 @@ def comfyui_double(
     port = _free_port()
     log = (root / "comfyui.log").open("w")
     process = subprocess.Popen(
-        [sys.executable, "main.py", "--listen", "127.0.0.1", "--port", str(port)],
+        [sys.executable, "main.py", "--listen", "127.0.0.1", "--port", str(port), *args],
         cwd=comfy,
         env={**os.environ, **extra},
         stdout=log,

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from wanprov.exit_codes import ExitCode
 from wanprov.models.catalog import profile_roles
 from wanprov.workflows.model_folders import HostFolders, load_file_inputs
 from workflows.comfyui_double import comfyui_double, get, post
@@ -45,10 +46,12 @@ def profile_files(*profiles: str) -> dict[str, list[str]]:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory, object_info_path):
-    """A double whose models folders hold both smoke profiles' files (as fetch-models leaves them)."""
+    """A double whose models folders hold both smoke profiles' files (as fetch-models leaves them), its
+    output folder outside the checkout as on a provisioned instance (--output-directory)."""
     root = tmp_path_factory.mktemp("double")
     lists = listed_on(root / "models-host", profile_files(*PROFILES.values()))
-    with comfyui_double(root, object_info_path, file_lists=lists) as (url, comfy):
+    args = ("--output-directory", str(root / "data" / "gpu0" / "output"))
+    with comfyui_double(root, object_info_path, file_lists=lists, args=args) as (url, comfy):
         yield url, comfy
 
 
@@ -62,10 +65,105 @@ def test_smoke_reports_seconds_and_the_output_file(server, template):
     url, comfy = server
     result, report = smoke(url, template)
     assert result.returncode == 0, result.stdout + result.stderr
+    assert report["schema"] == "wanprov.workflow-smoke/2"
     assert report["status"] == "success" and isinstance(report["seconds"], float)
-    output = Path(report["output"]) if Path(report["output"]).is_absolute() else comfy / report["output"]
-    assert output.is_file() and "wanprov/smoke" in output.as_posix()
+    output = Path(report["output"])  # absolute, in the instance's output folder, not the checkout's
+    assert output.is_absolute() and output.is_file(), report["outputs"]
+    assert output.is_relative_to(comfy.parent / "data" / "gpu0" / "output") and "wanprov/smoke" in str(output)
     assert report["params"]["width"] <= 320 and report["params"]["steps"] <= 2  # the tiny size
+
+
+def test_the_video_is_read_back_and_matches_what_the_workflow_asked(server):
+    url, _ = server
+    result, report = smoke(url, WAN)
+    assert result.returncode == 0, result.stdout + result.stderr
+    [media] = report["media"]
+    assert report["verified"] is True and media["ok"] is True, media
+    assert (media["codec"], media["width"], media["height"]) == ("h264", 320, 192)
+    assert media["frames"] == 5 and media["fps"] == 16.0 and media["decodable"] and media["alive"]
+    assert "mp4" in media["container"].split(",") and media["path"] == report["output"]
+
+
+def test_rife_doubles_the_frames_and_the_check_follows(server):
+    """RIFE x2 turns 5 frames into (5 - 1) * 2 + 1 = 9 at twice the fps: that is what must be read back."""
+    url, _ = server
+    result, report = smoke(url, WAN, "--set", "rife=true")
+    assert result.returncode == 0, result.stdout + result.stderr
+    [media] = report["media"]
+    assert (media["frames"], media["fps"]) == (9, 32.0)
+    assert "interpolation" in report["stages"]
+
+
+def test_stage_seconds_come_from_the_servers_progress_events(server):
+    url, _ = server
+    result, report = smoke(url, WAN)
+    assert result.returncode == 0
+    stages = report["stages"]
+    assert {"model_load", "text_encode", "sampler_21", "sampler_22", "vae_decode", "encode"} <= set(stages)
+    assert all(isinstance(v, float) and v >= 0 for v in stages.values())
+    timeline = report["timeline"]
+    assert timeline["ended_by"] == "execution_success" and timeline["sampler_steps"] == {"21": 1, "22": 1}
+    assert report["events_error"] is None and report["memory"]["samples"] >= 1
+    assert report["memory"]["ram_used_peak_bytes"] > 0  # /system_stats ram_total - ram_free
+    assert report["memory"]["vram_used_peak_bytes"] == {}  # the double's one device is the CPU
+
+
+@pytest.mark.parametrize(
+    ("output", "problem"),
+    [
+        ("black", "not alive"),  # what NaN latents decode to: history still says "success"
+        ("short", "frames 4, the workflow asked for 5"),
+    ],
+)
+def test_an_output_that_does_not_verify_is_exit_14(tmp_path, object_info_path, output, problem):
+    lists = listed_on(tmp_path / "models-host", profile_files(PROFILES[WAN]))
+    env = {"COMFYUI_DOUBLE_OUTPUT": output}
+    with comfyui_double(tmp_path, object_info_path, file_lists=lists, env=env) as (url, _):
+        result, report = smoke(url, WAN)
+        text = run_workflow("smoke", WAN, "--url", url, "--poll", "0.05")
+    assert result.returncode == ExitCode.OUTPUT_UNVERIFIED, result.stdout + result.stderr
+    assert report["status"] == "unverified" and report["verified"] is False
+    assert problem in report["error"]["message"] and not report["media"][0]["ok"]
+    assert text.returncode == 14 and problem in text.stderr
+
+
+@pytest.mark.skipif(Path("/dev/nvidiactl").exists(), reason="this host has an NVIDIA driver: NVENC may work")
+def test_nvenc_on_a_host_without_it_fails_in_the_encoder_as_the_real_node_does(server):
+    """The double encodes video/nvenc_h264-mp4 with h264_nvenc, as VHS does: here (no NVIDIA GPU) ffmpeg
+    fails and the node with it - never a kinder software fallback."""
+    url, _ = server
+    result, report = smoke(url, WAN, "--nvenc")
+    assert result.returncode == ExitCode.EXECUTION_FAILED, result.stdout + result.stderr
+    assert report["error"]["node_type"] == "VHS_VideoCombine"
+    assert "ffmpeg subprocess" in report["error"]["exception_message"]
+
+
+def test_image_paths_follow_the_base_directory(tmp_path, object_info_path):
+    """SaveImage reports only a name under its type's folder: the smoke makes it absolute from the server's
+    launch flags (here --base-directory: <base>/output), and reads the image back through /view."""
+    lists = listed_on(tmp_path / "models-host", profile_files("flux1-schnell"))
+    base = tmp_path / "base"
+    with comfyui_double(
+        tmp_path, object_info_path, file_lists=lists, args=("--base-directory", str(base))
+    ) as (
+        url,
+        _,
+    ):
+        result, report = smoke(url, "flux1-schnell")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert Path(report["output"]).is_file() and Path(report["output"]).is_relative_to(base / "output")
+    [media] = report["media"]
+    assert (media["codec"], media["width"], media["height"], media["frames"]) == ("png", 256, 256, 1)
+
+
+def test_an_unknown_output_folder_is_no_guessed_path(tmp_path, object_info_path):
+    """A server started as `python main.py` with no folder flags does not say where it runs: the report
+    gives the path under the output folder, never a wrong absolute one; the file is still verified."""
+    lists = listed_on(tmp_path / "models-host", profile_files("flux1-schnell"))
+    with comfyui_double(tmp_path, object_info_path, file_lists=lists) as (url, _):
+        result, report = smoke(url, "flux1-schnell")
+    assert result.returncode == 0 and report["output"] is None and report["verified"]
+    assert report["outputs"][0]["relative"].startswith("wanprov/smoke/")
 
 
 def test_the_input_image_is_uploaded_not_assumed(server):

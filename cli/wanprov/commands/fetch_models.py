@@ -11,6 +11,7 @@ import click
 from wanprov.commands.output import FORMAT_OPTION, emit_json
 from wanprov.errors import UsageError
 from wanprov.exit_codes import ExitCode
+from wanprov.redact import shown
 
 if TYPE_CHECKING:
     from wanprov.models.catalog import FileEntry
@@ -169,9 +170,9 @@ def _show(plan: FetchPlan, output_format: str) -> None:
         extra = f" (resume at {state.partial_bytes / 1e9:.2f} GB)" if state.partial_bytes else ""
         action = f" [{state.action}]" if state.status == "pending" else ""
         unresolved = " (size/sha256 not resolved: hub unreachable)" if state.unresolved else ""
-        click.echo(f"{state.status:10} {size}  {state.entry.relpath}{action}{extra}{unresolved}")
+        click.echo(shown(f"{state.status:10} {size}  {state.entry.relpath}{action}{extra}{unresolved}"))
     if plan.hub_error:
-        click.echo(f"hub unreachable, plan from the catalog and lock only: {plan.hub_error}")
+        click.echo(shown(f"hub unreachable, plan from the catalog and lock only: {plan.hub_error}"))
     click.echo(
         f"{plan.models_dir}: {plan.to_download_bytes / 1e9:.2f} GB to fetch, "
         f"{plan.free_bytes / 1e9:.2f} GB free"

@@ -12,12 +12,16 @@ from wanprov.exit_codes import ExitCode
 
 
 def _pairs(option: str, values: tuple[str, ...]) -> dict[str, str]:
-    """HOST=VALUE pairs; a malformed or repeated host is a usage error (exit 2)."""
+    """HOST=VALUE pairs; a malformed or repeated host, or one with control characters, is a usage error."""
+    from wanprov.strict import has_control
+
     pairs: dict[str, str] = {}
     for value in values:
         host, sep, rest = value.partition("=")
         if not sep or not host or not rest:
             raise click.BadParameter(f"{value!r}: expected HOST=VALUE", param_hint=option)
+        if has_control(host):
+            raise click.BadParameter(f"host {host!r} holds a control character", param_hint=option)
         if host in pairs:
             raise click.BadParameter(f"host {host!r} given twice", param_hint=option)
         pairs[host] = rest
@@ -38,7 +42,7 @@ def _pairs(option: str, values: tuple[str, ...]) -> dict[str, str]:
     multiple=True,
     type=click.Path(dir_okay=False),
     metavar="FILE",
-    help="Instance health results (wanprov.instance-health/1): one object or a list (repeatable).",
+    help="Instance health results (wanprov.instance-health/2, or /1): one object or a list (repeatable).",
 )
 @click.option(
     "--unreachable",
@@ -46,6 +50,14 @@ def _pairs(option: str, values: tuple[str, ...]) -> dict[str, str]:
     multiple=True,
     metavar="HOST=REASON",
     help="A host that produced no doctor report, and why (repeatable).",
+)
+@click.option(
+    "--instances",
+    "instance_pairs",
+    multiple=True,
+    metavar="HOST=GPUS",
+    help="The GPUs of HOST that run a ComfyUI instance (comma-separated indices, or `none`); its other "
+    "ready GPUs are reported `excluded` (comfyui_gpus). Repeatable.",
 )
 @click.option(
     "--output",
@@ -58,6 +70,7 @@ def fleet_report(
     doctor_files: tuple[str, ...],
     health_files: tuple[str, ...],
     unreachable_pairs: tuple[str, ...],
+    instance_pairs: tuple[str, ...],
     output: str | None,
     output_format: str,
 ) -> int:
@@ -65,29 +78,53 @@ def fleet_report(
     refused, excluded or unreachable host or GPU with its reason and fix.
 
     Exit codes: 0 every instance healthy (excluded GPUs aside), 1 not, 2 usage, 3 --output not
-    writable, 10 an input file is unreadable or malformed.
+    writable, 10 some input is unreadable or malformed: the report still covers every host (that one
+    `invalid`, or listed under `problems`), and is printed and written.
     """
-    from wanprov.datafiles import write_json_atomic
-    from wanprov.errors import WanprovError
+    from wanprov.datafiles import write_json_output
     from wanprov.fleet import inputs, report
 
     doctor = _pairs("--doctor", doctor_files)
     unreachable = _pairs("--unreachable", unreachable_pairs)
+    instances = {
+        host: _gpu_list(host, value) for host, value in _pairs("--instances", instance_pairs).items()
+    }
     if not doctor and not unreachable:
         raise click.UsageError("give at least one --doctor HOST=FILE (or --unreachable HOST=REASON)")
-    reports = {host: inputs.read_doctor(Path(path), host) for host, path in doctor.items()}
-    health = [result for path in health_files for result in inputs.read_health(Path(path))]
-    document = report.build(reports, health, unreachable)
-    if output:
+    reports, invalid = {}, {}
+    for host, path in doctor.items():
         try:
-            write_json_atomic(Path(output), document)
-        except OSError as exc:
-            raise WanprovError(
-                f"cannot write the fleet report to {output}: {exc.strerror}",
-                hint=f"check that {Path(output).parent} is a writable folder",
-            ) from exc
+            reports[host] = inputs.read_doctor(Path(path), host)
+        except report.FleetInputError as exc:  # that host's row says so; the others are reported
+            invalid[host] = exc.message
+    health, problems = [], []
+    for path in health_files:
+        try:
+            results, bad = inputs.read_health(Path(path))
+        except report.FleetInputError as exc:
+            results, bad = [], [exc.message]
+        health.extend(results)
+        problems.extend(bad)
+    document = report.build(
+        reports, health, unreachable, instances=instances, problems=problems, invalid=invalid
+    )
+    if output:  # the writer rules of every output file: no link or FIFO replaced, no folder created
+        write_json_output(Path(output), document, what="fleet report")
     if output_format == "json":
         emit_json(document)
     else:
         click.echo(report.render_text(document))
+    if report.has_bad_input(document):
+        return ExitCode.BAD_MANIFEST
     return ExitCode.OK if document["ok"] else ExitCode.CHECK_FAILED
+
+
+def _gpu_list(host: str, value: str) -> list[int]:
+    if value.strip().lower() == "none":
+        return []
+    try:
+        return [int(part) for part in value.split(",")]
+    except ValueError:
+        raise click.BadParameter(
+            f"{host}={value}: expected GPU indices like 0,1 (or none)", param_hint="--instances"
+        ) from None

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from wanprov.commands.output import FORMAT_OPTION, emit_json
+from wanprov.redact import shown
 
 _DIR = click.Path(file_okay=False, path_type=Path)
 _FILE = click.Path(dir_okay=False, path_type=Path)
@@ -42,7 +43,14 @@ def health() -> None:
 @click.option(
     "--comfyui-dir", type=_DIR, help="Also look each file up in this ComfyUI folder's model folders."
 )
-@click.option("--timeout", "timeout_s", type=click.FloatRange(min=0), default=60.0, show_default=True)
+@click.option(
+    "--timeout",
+    "timeout_s",
+    type=click.FloatRange(min=0),
+    default=60.0,
+    show_default=True,
+    help="Seconds, wall time, to answer and serve /system_stats and /object_info.",
+)
 @click.option("--interval", "interval_s", type=click.FloatRange(min=0.1), default=2.0, show_default=True)
 @click.option(
     "--smoke", "smoke_template", help="Also run this template at a tiny size (needs --gpu and --tier)."
@@ -72,7 +80,8 @@ def check_command(
     /object_info, listing every file each one names; print the wanprov.instance-health/2 result.
 
     Exit codes: 0 healthy, 1 a workflow fails (or no workflows), 11 the service exited or restarted (its
-    log's tail in the error), 5 it did not answer in time, 12/13 the smoke run failed/timed out."""
+    log's tail in the error), 5 it did not answer in time, 12/13/14 the smoke run failed, timed out or
+    wrote an output that does not verify."""
     from wanprov.health.instance import HealthRequest, SmokeRequest, check_instance
     from wanprov.stack.service_wait import watch_for
 
@@ -94,15 +103,17 @@ def check_command(
         emit_json(result.to_dict())
         return result.exit_code
     for workflow in result.workflows:
-        click.echo(f"{'ok  ' if workflow.ok else 'FAIL'} {workflow.file}")
+        click.echo(shown(f"{'ok  ' if workflow.ok else 'FAIL'} {workflow.file}"))
         for problem in workflow.problems:
-            click.secho(f"       {problem}", fg="red")
+            click.secho(shown(f"       {problem}"), fg="red")
         for file in workflow.files_checked:
             mark = file.status if file.required else f"{file.status} (user input)"
-            click.echo(f"       {mark:<22} node {file.node_id} ({file.class_type}) {file.input}: {file.name}")
+            click.echo(
+                shown(f"       {mark:<22} node {file.node_id} ({file.class_type}) {file.input}: {file.name}")
+            )
     if result.ok:
         version = f" (ComfyUI {result.comfyui_version})" if result.comfyui_version else ""
-        click.echo(f"{result.url}{version}: healthy, {len(result.workflows)} workflow(s) validate")
+        click.echo(shown(f"{result.url}{version}: healthy, {len(result.workflows)} workflow(s) validate"))
     else:
-        click.secho(f"{result.url}: {result.error}", fg="red", err=True)
+        click.secho(shown(f"{result.url}: {result.error}".rstrip(), multiline=True), fg="red", err=True)
     return result.exit_code

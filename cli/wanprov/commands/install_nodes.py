@@ -9,6 +9,7 @@ import click
 
 from wanprov.commands.output import FORMAT_OPTION, emit_json
 from wanprov.exit_codes import ExitCode
+from wanprov.redact import shown
 
 _DIR = click.Path(file_okay=False, path_type=Path)
 _FILE = click.Path(dir_okay=False, path_type=Path)
@@ -107,7 +108,7 @@ def install_nodes(
             click.echo(f"{'ComfyUI':32} {'':12}  {'requirements':14} requirements")
         for plan in report.packs:
             what = ", ".join(plan.actions) if plan.actions else "up to date"
-            click.echo(f"{plan.name:32} {plan.commit[:12]}  {plan.state:14} {what}")
+            click.echo(shown(f"{plan.name:32} {plan.commit[:12]}  {plan.state:14} {what}"))
         for path in report.protection_changes:
             click.echo(f"torch protection: {'would write' if dry_run else 'wrote'} {path}")
         verb = "pending" if dry_run else "done"
@@ -138,9 +139,9 @@ def flags_command(comfyui_dir: Path, python: Path | None, flags: tuple[str, ...]
         emit_json(result.to_dict())
     else:
         for name in result.accepted:
-            click.echo(f"ok      {name}")
+            click.echo(shown(f"ok      {name}"))
         for name in result.rejected:
-            click.echo(f"REFUSED {name} (not a flag of this ComfyUI; checked with {source})")
+            click.echo(shown(f"REFUSED {name} (not a flag of this ComfyUI; checked with {source})"))
     return ExitCode.CHECK_FAILED if result.rejected else ExitCode.OK
 
 
@@ -173,5 +174,5 @@ def wait_command(
     if output_format == "json":
         emit_json({"schema": "wanprov.stack-wait/1", **result})
     else:
-        click.echo(f"{url} answered after {result['waited_s']} s")
+        click.echo(shown(f"{url} answered after {result['waited_s']} s"))
     return ExitCode.OK

@@ -9,6 +9,7 @@ import click
 from wanprov.commands.fetch_models import models_dir_option, resolve_custom_nodes_dir, resolve_models_dir
 from wanprov.commands.output import FORMAT_OPTION, emit_json
 from wanprov.exit_codes import ExitCode
+from wanprov.redact import shown
 
 MANIFEST_OPTION = click.option(
     "--manifest",
@@ -31,6 +32,7 @@ def models() -> None:
 def list_profiles(manifests: tuple[Path, ...], profile: str | None, output_format: str) -> int:
     """List profiles (or one profile's files by role)."""
     from wanprov.models.catalog import load_catalog
+    from wanprov.models.tiers import describe_tiers, profile_tiers
 
     catalog = load_catalog(manifests)
     names = [profile] if profile else sorted(catalog.profiles)
@@ -39,6 +41,8 @@ def list_profiles(manifests: tuple[Path, ...], profile: str | None, output_forma
         "profiles": {
             name: {
                 "description": catalog.descriptions.get(name, ""),
+                # the doctor's tiers that recommend it (none: Flux, or your own profile)
+                "tiers": profile_tiers(name),
                 "files": {
                     role: {
                         "id": e.id,
@@ -62,11 +66,12 @@ def list_profiles(manifests: tuple[Path, ...], profile: str | None, output_forma
         unknown = sum(1 for f in info["files"].values() if f["size"] is None)
         # Unpinned entries have no size until `models lock` (or a fetch) asks the hub: say so.
         size = f"{total / 1e9:.1f} GB" + (f" + {unknown} file(s) of unknown size" if unknown else "")
-        click.echo(f"{name}  ({size})  {info['description']}")
+        tiers = describe_tiers(info["tiers"])
+        click.echo(shown(f"{name}  ({size}{'; ' + tiers if tiers else ''})  {info['description']}"))
         if profile:
             for role, f in info["files"].items():
                 marks = ("gated " if f["gated"] else "") + ("" if f["pinned"] else "unpinned")
-                click.echo(f"  {role:16} {f['relpath']}  {marks}")
+                click.echo(shown(f"  {role:16} {f['relpath']}  {marks}"))
     return ExitCode.OK
 
 

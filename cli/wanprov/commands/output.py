@@ -12,7 +12,7 @@ import click
 
 from wanprov.errors import Interrupted, UsageError, WanprovError, from_os_error
 from wanprov.exit_codes import ExitCode
-from wanprov.redact import redact, redact_text
+from wanprov.redact import redact, redact_text, shown
 
 FORMAT_OPTION = click.option(
     "--format",
@@ -38,9 +38,10 @@ def report_error(error: WanprovError, output_format: str = "text") -> None:
     if output_format == "json":
         emit_json(error.to_dict())
         return
-    click.secho(f"error: {redact_text(error.message)}", fg="red", err=True)
+    # a message may quote a host, a server or a file: escaped, and its extra lines indented
+    click.secho(f"error: {shown(error.message, multiline=True)}", fg="red", err=True)
     if error.hint:
-        click.echo(f"  fix: {redact_text(error.hint)}", err=True)
+        click.echo(f"  fix: {shown(error.hint, multiline=True)}", err=True)
 
 
 def run_guarded(command: Callable[..., Any], args: Sequence[str] | None = None) -> int:
@@ -66,7 +67,10 @@ def run_guarded(command: Callable[..., Any], args: Sequence[str] | None = None) 
         if output_format == "json":
             emit_json(error.to_dict())
         else:
-            exc.show()
+            ctx = getattr(exc, "ctx", None)
+            if ctx is not None and isinstance(exc, click.UsageError):
+                click.echo(ctx.get_usage(), err=True)
+            report_error(error)  # not exc.show(): that prints the arguments unredacted
         return error.exit_code
     except WanprovError as exc:
         report_error(exc, output_format)
@@ -75,14 +79,24 @@ def run_guarded(command: Callable[..., Any], args: Sequence[str] | None = None) 
         error = from_os_error(exc)
         report_error(error, output_format)
         return error.exit_code
+    except ValueError as exc:
+        if "null byte" not in str(exc):  # the OS refuses a NUL in a path or name: the argument is wrong
+            return _unexpected(exc, output_format)
+        error = UsageError("a path or name holds a NUL byte", hint="check the arguments")
+        report_error(error, output_format)
+        return error.exit_code
     except Exception as exc:  # the last line of defence: a wanprov bug, reported as exit 3
-        report_error(unexpected_error(exc), output_format)
-        if os.environ.get(DEBUG_ENV):
-            import traceback
-
-            traceback.print_exc()
-        return ExitCode.COULD_NOT_RUN
+        return _unexpected(exc, output_format)
     return int(result) if isinstance(result, int) else ExitCode.OK
+
+
+def _unexpected(exc: Exception, output_format: str) -> int:
+    report_error(unexpected_error(exc), output_format)
+    if os.environ.get(DEBUG_ENV):
+        import traceback
+
+        traceback.print_exc()
+    return ExitCode.COULD_NOT_RUN
 
 
 def unexpected_error(exc: BaseException) -> WanprovError:

@@ -12,6 +12,7 @@ from wanprov.commands.output import FORMAT_OPTION, emit_json
 from wanprov.datafiles import write_json_output
 from wanprov.errors import UsageError, WanprovError
 from wanprov.exit_codes import ExitCode
+from wanprov.redact import shown
 
 OBJECT_INFO_OPTION = click.option(
     "--object-info",
@@ -24,8 +25,8 @@ OBJECT_INFO_OPTION = click.option(
 
 @click.group("workflow")
 def workflow() -> None:
-    """Render tuned workflows, check any workflow against the node schemas and the seed checklist,
-    optimize an existing Wan 2.2 workflow."""
+    """Render tuned workflows, check any workflow against the node schemas and the Wan 2.2 tuning
+    checklist, optimize an existing Wan 2.2 workflow."""
 
 
 @workflow.command("list")
@@ -52,7 +53,7 @@ def list_cmd(output_format: str) -> int:
         )
         return ExitCode.OK
     for t in templates:
-        click.echo(f"{t.name:32} {t.description}")
+        click.echo(shown(f"{t.name:32} {t.description}"))
     return ExitCode.OK
 
 
@@ -90,6 +91,7 @@ def render_options(command: Callable[..., Any]) -> Callable[..., Any]:
     "--editor-out", type=click.Path(path_type=Path), help="also write a file the ComfyUI editor opens"
 )
 @OBJECT_INFO_OPTION
+@FORMAT_OPTION
 def render_cmd(
     name: str,
     preset: str | None,
@@ -101,8 +103,12 @@ def render_cmd(
     output: Path | None,
     editor_out: Path | None,
     object_info: str | None,
+    output_format: str,
 ) -> int:
-    """Render template NAME into API-format JSON (what POST /prompt takes), validated before it is written."""
+    """Render template NAME into API-format JSON (what POST /prompt takes), validated before it is written.
+
+    Without -o the workflow itself is printed; --format json prints a wanprov.workflow-render/1 document
+    instead (template, profile, tier, parameters, files written, notes, and the workflow as `prompt`)."""
     from wanprov.workflows.editor import from_api
     from wanprov.workflows.host import settings
     from wanprov.workflows.params import load_defaults, parse_set
@@ -125,20 +131,38 @@ def render_cmd(
         overrides=overrides,
         schemas=schemas,
     )
-    for note in [*host.notes, *result.notes]:
+    text = output_format == "text"
+    notes = [*host.notes, *result.notes]
+    for note in notes if text else []:
         click.echo(f"note: {note}", err=True)
-    if output is None:
+    if output is None and text:
         emit_json(result.prompt)
-    else:
+    elif output is not None:
         write_json_output(output, result.prompt, what="--output")
-        click.echo(
-            f"wrote {output} ({name}, profile {result.profile}, {result.params['width']}x"
-            f"{result.params['height']})",
-            err=True,
-        )
+        if text:
+            click.echo(
+                f"wrote {output} ({name}, profile {result.profile}, {result.params['width']}x"
+                f"{result.params['height']})",
+                err=True,
+            )
     if editor_out is not None:
         write_json_output(editor_out, from_api(result.prompt, schemas), what="--editor-out")
-        click.echo(f"wrote {editor_out} (opens in the ComfyUI editor)", err=True)
+        if text:
+            click.echo(f"wrote {editor_out} (opens in the ComfyUI editor)", err=True)
+    if not text:
+        emit_json(
+            {
+                "schema": "wanprov.workflow-render/1",
+                "template": name,
+                "profile": result.profile,
+                "tier": host.tier,
+                "params": result.params,
+                "output": str(output) if output is not None else None,
+                "editor_out": str(editor_out) if editor_out is not None else None,
+                "notes": notes,
+                "prompt": result.prompt,
+            }
+        )
     return ExitCode.OK
 
 
@@ -243,7 +267,7 @@ def check_cmd(
     extra_model_paths: tuple[Path, ...],
     output_format: str,
 ) -> int:
-    """Validate FILE (API or editor format) against node schemas and the seed checklist.
+    """Validate FILE (API or editor format) against node schemas and the Wan 2.2 tuning checklist.
 
     Exit 0: valid and no checklist item fails; 1: errors or failed items; 10: FILE unreadable."""
     from wanprov.workflows.check import check_prompt, read_workflow
@@ -398,9 +422,11 @@ def smoke_cmd(
 ) -> int:
     """Run template NAME at a tiny size on the ComfyUI at --url and report the seconds and the output file.
 
-    Exit 0: an output was written; 1: refused; 12: a node failed while running; 13: timed out;
-    5: server unreachable."""
-    from wanprov.workflows.smoke import FAILED, REFUSED, TIMED_OUT, smoke_template
+    Exit 0: every output was written and verifies (read back through the server's /view: container, codec,
+    frames, size, fps, every frame decoded, pixels alive); 1: refused; 12: a node failed while running;
+    13: timed out; 14: an output is missing or does not verify; 5: server unreachable."""
+    from wanprov.workflows.media import media_line
+    from wanprov.workflows.smoke import FAILED, REFUSED, TIMED_OUT, UNVERIFIED, smoke_template
 
     report, notes = smoke_template(
         url,
@@ -414,7 +440,12 @@ def smoke_cmd(
         timeout=timeout,
         poll=poll,
     )
-    code = {REFUSED: ExitCode.CHECK_FAILED, FAILED: ExitCode.EXECUTION_FAILED, TIMED_OUT: ExitCode.TIMED_OUT}
+    code = {
+        REFUSED: ExitCode.CHECK_FAILED,
+        FAILED: ExitCode.EXECUTION_FAILED,
+        TIMED_OUT: ExitCode.TIMED_OUT,
+        UNVERIFIED: ExitCode.OUTPUT_UNVERIFIED,
+    }
     if output_format == "json":
         emit_json(report.to_dict())
         return code.get(report.status, ExitCode.OK)
@@ -424,18 +455,30 @@ def smoke_cmd(
     if report.status == "success":
         click.echo(
             f"{name}: ok in {report.seconds:.1f} s ({size}, profile {report.params['profile']}): "
-            f"{report.output}"
+            f"{report.output or report.outputs[0]['relative']}"
         )
+        for media in report.media:
+            click.echo(f"  verified: {media_line(media)}")
+        stages = (report.timeline or {}).get("stages") or {}
+        if stages:
+            click.echo("  stages: " + ", ".join(f"{k} {v:.1f} s" for k, v in stages.items()))
+        if report.events_error:
+            click.echo(f"note: {report.events_error}", err=True)
     else:
         error = report.error or {}
         where = f" at node {error['node_id']} ({error.get('node_type')})" if error.get("node_id") else ""
         message = str(error.get("exception_message") or error.get("message") or "").strip()
-        click.secho(f"{name}: {report.status}{where}: {message}", fg="red", err=True)
+        click.secho(shown(f"{name}: {report.status}{where}: {message}"), fg="red", err=True)
+        for media in report.media:
+            for problem in media.get("problems") or []:
+                click.secho(shown(f"  node {media['node_id']}: {problem}"), fg="red", err=True)
         for node_id, node in report.node_errors.items():
             for err in node.get("errors", []):
                 click.secho(
-                    f"  node {node_id} ({node.get('class_type')}): {err.get('message')}: "
-                    f"{err.get('details')}",
+                    shown(
+                        f"  node {node_id} ({node.get('class_type')}): {err.get('message')}: "
+                        f"{err.get('details')}"
+                    ),
                     fg="red",
                     err=True,
                 )
@@ -456,9 +499,9 @@ def _print_report(report: Any) -> None:
     )
     issues = report.validation.issues
     for issue in [i for i in issues if i.severity == "error"]:
-        click.secho(f"  ERROR  [{issue.kind}] {issue.where()}: {issue.message}", fg="red")
+        click.secho(shown(f"  ERROR  [{issue.kind}] {issue.where()}: {issue.message}"), fg="red")
     for issue in [i for i in issues if i.kind == "silent_noop_input"]:
-        click.secho(f"  NO-OP  {issue.where()}: {issue.message}", fg="yellow")
+        click.secho(shown(f"  NO-OP  {issue.where()}: {issue.message}"), fg="yellow")
     notes = [i for i in issues if i.severity == "note"]
     if notes:
         click.echo(
@@ -467,17 +510,20 @@ def _print_report(report: Any) -> None:
         )
     if report.validation.failed_outputs:
         click.secho(f"  outputs that would not run: {', '.join(report.validation.failed_outputs)}", fg="red")
-    click.echo("  seed checklist:")
+    click.echo("  tuning checklist:")
     for item in report.checklist:
         label, colour = _MARK[item.status]
-        click.secho(f"    {label}  {item.title}: {item.reason}", fg=colour)
+        click.secho(shown(f"    {label}  {item.title}: {item.reason}"), fg=colour)
     for f in report.files:
         if f.found:
-            click.echo(f"  file ok    {f.name} ({f.found})")
+            click.echo(shown(f"  file ok    {f.name} ({f.found})"))
         else:
             click.secho(
-                f"  file MISSING  {f.name} (node {f.node_id} {f.class_type}.{f.input_name}; not listed from "
-                f"{', '.join(f.looked_in) or 'no folder'})",
+                shown(
+                    f"  file MISSING  {f.name} (node {f.node_id} {f.class_type}.{f.input_name}; "
+                    "not listed from "
+                    f"{', '.join(f.looked_in) or 'no folder'})"
+                ),
                 fg="red",
             )
     click.secho("  verdict: OK" if report.ok else "  verdict: FAILED", fg="green" if report.ok else "red")

@@ -20,12 +20,22 @@ def evaluate(
     from wanprov.doctor.rules import RULES, Context
     from wanprov.doctor.summary import add_verdicts, check_selection, summarize
 
+    if profile is not None:
+        _check_profile(profile)
     selection = check_selection(facts, gpus)
     summary = summarize(facts, selection)
     context = Context(facts=facts, summary=summary, profile=profile, selection=selection)
     findings = [finding for rule in RULES for finding in rule(context)]
     add_verdicts(summary, findings, selection, strict=strict)
     return Report(findings=findings, summary=summary, facts=facts, strict=strict)
+
+
+def _check_profile(profile: str) -> None:
+    """A profile the catalog does not have is refused as every command refuses it (NotFoundError, exit 8,
+    naming the known ones), not judged as one with "no VRAM guidance"."""
+    from wanprov.models.catalog import load_catalog
+
+    load_catalog().profile_roles(profile)
 
 
 __all__ = ["Report", "evaluate"]

@@ -6,6 +6,7 @@ import textwrap
 from typing import Any
 
 from wanprov.doctor.findings import Report
+from wanprov.redact import shown
 
 LABELS = {"pass": "PASS", "info": "INFO", "warn": "WARN", "fail": "FAIL"}
 COLOURS = {"pass": "\033[32m", "info": "\033[36m", "warn": "\033[33m", "fail": "\033[31m"}
@@ -21,12 +22,12 @@ def render_text(report: Report, *, colour: bool = False, width: int = 100) -> st
         if colour:
             label = f"{COLOURS[finding.severity]}{label}{RESET}"
         head = f"{label}  {finding.check.ljust(check_width)}  "
-        body = textwrap.wrap(finding.message, width=max(40, width - len(indent))) or [""]
+        body = textwrap.wrap(shown(finding.message), width=max(40, width - len(indent))) or [""]
         lines.append(head + body[0])
         lines.extend(indent + line for line in body[1:])
         if finding.fix and finding.severity != "pass":
             fix = textwrap.wrap(
-                f"fix: {finding.fix}",
+                shown(f"fix: {finding.fix}"),
                 width=max(40, width - len(indent)),
                 break_on_hyphens=False,
                 break_long_words=False,
@@ -37,8 +38,10 @@ def render_text(report: Report, *, colour: bool = False, width: int = 100) -> st
     lines.extend(_gpu_table(summary.get("gpus") or []))
     lines.append("")
     lines.append(
-        f"summary: tier {summary['vram_tier']}, profile {summary['recommended_profile']}, "
-        f"flags {' '.join(summary['launch_flags']) or 'none'}, torch {torch.get('variant', 'none')}"
+        shown(
+            f"summary: tier {summary['vram_tier']}, profile {summary['recommended_profile'] or 'none'}, "
+            f"flags {' '.join(summary['launch_flags']) or 'none'}, torch {torch.get('variant', 'none')}"
+        )
     )
     counts = report.counts
     verdict = "READY" if report.ok else "NOT READY"
@@ -62,7 +65,7 @@ def _gpu_table(gpus: list[dict[str, Any]]) -> list[str]:
             verdict += f" ({', '.join(gpu['failed_checks'])})"
         rows.append(
             tuple(
-                str(value if value is not None else "-")
+                shown(value if value is not None else "-")
                 for value in (
                     gpu["index"],
                     gpu["name"],

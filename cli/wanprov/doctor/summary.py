@@ -53,7 +53,8 @@ def judged_devices(facts: dict[str, Any], selection: Sequence[int] | None = None
     devices = all_devices(facts)
     if selection is None:
         return devices
-    return [device for device in devices if device.get("index") in set(selection)]
+    chosen = set(selection)
+    return [device for device in devices if device.get("index") in chosen]
 
 
 def _gpu(device: dict[str, Any]) -> dict[str, Any]:
@@ -106,12 +107,17 @@ def summarize(facts: dict[str, Any], selection: Sequence[int] | None = None) -> 
 
 def check_selection(facts: dict[str, Any], selection: Sequence[int] | None) -> tuple[int, ...] | None:
     """--gpus as a tuple, or UsageError naming the indices this host does not have. Without any GPU
-    found there is nothing to select: gpu_detected reports that."""
+    found, any --gpus is a usage error too."""
     if selection is None:
         return None
     present = [device.get("index") for device in all_devices(facts)]
     missing = sorted(set(selection) - set(present))
-    if present and missing:
+    if missing and not present:
+        raise UsageError(
+            f"--gpus {','.join(map(str, selection))}: this host has no NVIDIA GPU to select",
+            hint="leave --gpus out: the doctor then says what keeps the GPU from being seen",
+        )
+    if missing:
         raise UsageError(
             f"--gpus {','.join(map(str, selection))}: no GPU {', '.join(map(str, missing))} on this host "
             f"(it has GPU {', '.join(map(str, present))}, as nvidia-smi numbers them)",
@@ -127,9 +133,14 @@ def add_verdicts(
     either), "fail" (with `failed_checks`), or "excluded" (left out by --gpus); and list the ready GPUs in
     summary.usable_gpus, the GPUs a ComfyUI instance may run on when the report is ok."""
     blocking = ("fail", "warn") if strict else ("fail",)
+    failed_by_gpu: dict[int, list[str]] = {}  # one pass over the findings, not one per GPU
+    for finding in findings:
+        if finding.severity in blocking:
+            for gpu in dict.fromkeys(finding.gpus):
+                failed_by_gpu.setdefault(gpu, []).append(finding.check)
     for entry in summary["gpus"]:
         index = entry["index"]
-        failed = [f.check for f in findings if f.severity in blocking and index in f.gpus]
+        failed = failed_by_gpu.get(index, [])
         if selection is not None and index not in selection:
             entry["verdict"], entry["failed_checks"] = "excluded", []
         else:

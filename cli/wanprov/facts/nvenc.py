@@ -6,7 +6,6 @@ target interpreter (what ComfyUI's core video nodes encode with; see pyav_script
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil
@@ -15,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from wanprov.facts import process
+from wanprov.strict import loads_json
 
 CODECS = ("h264_nvenc", "hevc_nvenc", "av1_nvenc")
 CONTROL = "libx264"  # the PyAV control: proves the encode path works, so an nvenc failure means something
@@ -107,7 +107,7 @@ def read_pyav_output(result: process.Result, python: str) -> dict[str, Any]:
     if result.returncode is None:
         return process.unknown(f"PyAV probe: {result.error or 'did not run'}", **base)
     try:
-        raw = json.loads(result.stdout.strip().splitlines()[-1])
+        raw = loads_json(result.stdout.strip().splitlines()[-1])
     except (ValueError, IndexError, RecursionError):
         tail = (result.stderr or result.stdout).strip().splitlines()[-1:] or ["no output"]
         return process.unknown(f"PyAV probe crashed (rc={result.returncode}): {tail[0]}", **base)

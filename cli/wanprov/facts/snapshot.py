@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 import os
 from pathlib import Path
@@ -10,6 +9,7 @@ from typing import Any
 
 from wanprov.datafiles import write_json_output
 from wanprov.errors import ManifestError
+from wanprov.strict import loads_json
 
 SCHEMA = "wanprov.facts/1"
 SECTIONS = ("gpu", "driver", "torch", "ffmpeg", "nvenc", "memory", "disk", "comfyui")
@@ -36,7 +36,7 @@ def load(path: str | os.PathLike[str]) -> dict[str, Any]:
             hint="give a file written by `wanprov doctor --save-facts`",
         ) from exc
     try:
-        facts = json.loads(text, parse_constant=_refuse_constant)
+        facts = loads_json(text)
     except RecursionError as exc:
         raise FactsFileError(f"facts file {source} is nested too deeply", hint=_HINT) from exc
     except ValueError as exc:

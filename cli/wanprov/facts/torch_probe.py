@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from pathlib import Path
 from typing import Any
 
 from wanprov.facts import process, snapshot
+from wanprov.strict import loads_json
 
 TIMEOUT_S = 90.0  # a cold `import torch` plus CUDA init can take tens of seconds on a busy host
 SCRIPT = Path(__file__).with_name("torch_script.py")
@@ -36,7 +36,7 @@ def read_output(result: process.Result, python: str) -> dict[str, Any]:
     if result.returncode is None:
         return process.unknown(result.error or "did not run", python=python)
     try:
-        raw = json.loads(result.stdout.strip().splitlines()[-1])
+        raw = loads_json(result.stdout.strip().splitlines()[-1])
     except (ValueError, IndexError, RecursionError):
         tail = (result.stderr or result.stdout).strip().splitlines()[-1:] or ["no output"]
         return process.unknown(f"torch probe crashed (rc={result.returncode}): {tail[0]}", python=python)

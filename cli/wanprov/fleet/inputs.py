@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from wanprov.fleet.report import FleetInputError, Health, parse_health
+from wanprov.strict import loads_json
 
 
 def read_json(path: Path, what: str) -> Any:
@@ -18,7 +18,7 @@ def read_json(path: Path, what: str) -> Any:
     except UnicodeDecodeError as exc:
         raise FleetInputError(f"{what} {path} is not UTF-8 text") from exc
     try:
-        return json.loads(text)
+        return loads_json(text)
     except ValueError as exc:
         raise FleetInputError(
             f"{what} {path} is not JSON: {exc}",
@@ -33,8 +33,15 @@ def read_doctor(path: Path, host: str) -> dict[str, Any]:
     return document
 
 
-def read_health(path: Path) -> list[Health]:
-    """One health result (an object) or several (a list of objects)."""
+def read_health(path: Path) -> tuple[list[Health], list[str]]:
+    """One health result (an object) or several (a list of objects): the usable ones, and why each other
+    one is not (one bad record does not hide the others). An unreadable file is FleetInputError."""
     document = read_json(path, "health results")
     records = document if isinstance(document, list) else [document]
-    return [parse_health(record, f"{path} [{position}]") for position, record in enumerate(records)]
+    results, problems = [], []
+    for position, record in enumerate(records):
+        try:
+            results.append(parse_health(record, f"{path} [{position}]"))
+        except FleetInputError as exc:
+            problems.append(f"{exc.message}: left out")
+    return results, problems

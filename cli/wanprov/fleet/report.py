@@ -2,13 +2,21 @@
 instance (host, GPU), plus a row for every refused, excluded or unreachable host or GPU with its reason and
 fix. Pure (no I/O): the CLI (`wanprov fleet-report`) reads the files and writes the JSON.
 
+Each instance's row carries its smoke run when one ran (`smoke`: status, seconds, the output's path on the
+host and the media facts read back from it).
+
 Row statuses:
   healthy      the instance on a ready GPU answered its health check
   unhealthy    it did not (reason: the health check's error)
   missing      a ready GPU of an accepted host with no health result (instance not deployed or not checked)
   refused      the doctor failed this GPU, or the whole host (reason: the FAIL findings; fix: theirs)
-  excluded     left out on purpose (--gpus / comfyui_gpus)
+  excluded     left out on purpose (the doctor's --gpus, or comfyui_gpus: no instance on it)
   unreachable  no doctor report for the host (reason as given: ssh failure, wanprov missing ...)
+  invalid      the host's doctor report is not one the report can read (reason: which field, and why)
+
+A bad input never takes the other hosts down with it: a host whose report has the wrong shape gets an
+`invalid` row, a health result that cannot be used is listed under `problems`, and every other host is
+reported as usual; the CLI then exits 10 with the whole document.
 """
 
 from __future__ import annotations
@@ -19,13 +27,14 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from wanprov.errors import ManifestError
+from wanprov.redact import shown
 
 SCHEMA = "wanprov.fleet-report/1"
 HEALTH_SCHEMA = "wanprov.instance-health/2"  # wanprov.health.instance.SCHEMA
 # /2 added fields (exit_code, files_required, workflows[].files_checked, smoke) and kept every /1 field as it
 # was: a /1 record (an older health role's) still reads.
 HEALTH_SCHEMAS = ("wanprov.instance-health/1", HEALTH_SCHEMA)
-STATUSES = ("healthy", "unhealthy", "missing", "refused", "excluded", "unreachable")
+STATUSES = ("healthy", "unhealthy", "missing", "refused", "excluded", "unreachable", "invalid")
 FINE = ("healthy", "excluded")  # the statuses that leave the report ok
 
 
@@ -46,6 +55,18 @@ class Health:
     error: str | None = None
     workflows_validated: int | None = None
     workflows_total: int | None = None
+    smoke: dict[str, Any] | None = None  # the smoke's wanprov.workflow-smoke report, when it ran
+
+
+@dataclass(frozen=True)
+class Smoke:
+    """What a row shows of an instance's smoke run: the seconds per video the fleet has never had."""
+
+    status: str  # success | refused | failed | timed_out | unverified
+    seconds: float | None
+    path: str | None  # the output's absolute path on the host (None when the server does not say)
+    media: dict[str, Any] | None  # container, codec, width, height, frames, fps as read back
+    verified: bool
 
 
 @dataclass(frozen=True)
@@ -63,6 +84,37 @@ class Row:
     workflows_total: int | None = None
     reason: str | None = None
     fix: str | None = None
+    smoke: Smoke | None = None  # None: no smoke ran on this instance
+
+
+_MEDIA_KEYS = ("container", "codec", "width", "height", "frames", "fps")
+
+
+def smoke_of(report: Mapping[str, Any] | None) -> Smoke | None:
+    """A row's smoke from the health result's smoke report (/1 has no media: `verified` is then false)."""
+    if not report:
+        return None
+    media = next(iter(report.get("media") or []), None)
+    return Smoke(
+        status=str(report.get("status")),
+        seconds=report.get("seconds"),
+        path=report.get("output"),
+        media={k: media.get(k) for k in _MEDIA_KEYS} if isinstance(media, dict) else None,
+        verified=bool(report.get("verified")),
+    )
+
+
+def unhealthy_fix(error: str | None, host: str, gpu: int) -> str:
+    """The fix for an unhealthy instance, by what its health check found (instance.py's error texts)."""
+    text = error or ""
+    if "file not on the server" in text:
+        return (
+            f"restore the model files: ansible-playbook site.yml -i INVENTORY --tags models --limit {host} "
+            "(on the host: wanprov fetch-models --profile PROFILE)"
+        )
+    if "no API workflows" in text:
+        return f"install workflows: ansible-playbook site.yml -i INVENTORY --tags workflows --limit {host}"
+    return f"read the log of GPU {gpu} on {host}: journalctl -u comfyui-gpu{gpu} (the default unit name)"
 
 
 def parse_health(record: Any, where: str) -> Health:
@@ -77,6 +129,7 @@ def parse_health(record: Any, where: str) -> Health:
         "error": (str, type(None)),
         "workflows_validated": (int, type(None)),
         "workflows_total": (int, type(None)),
+        "smoke": (dict, type(None)),
     }
     for name, allowed in {**types, **optional}.items():
         if name not in record and name in types:
@@ -93,7 +146,7 @@ def parse_health(record: Any, where: str) -> Health:
 
 _HEALTH_HINT = (
     f"each health result is {{'schema': '{HEALTH_SCHEMA}', 'host': str, 'gpu': int, 'url': str, 'ok': bool, "
-    "'error': str|null, 'workflows_validated': int|null, 'workflows_total': int|null}"
+    "'error': str|null, 'workflows_validated': int|null, 'workflows_total': int|null, 'smoke': object|null}"
 )
 
 
@@ -110,7 +163,42 @@ def _summary(host: str, report: Mapping[str, Any]) -> dict[str, Any]:
         )
     if not isinstance(report.get("findings"), list) or not isinstance(report.get("ok"), bool):
         raise FleetInputError(f"doctor report of {host} has no findings list or ok flag")
+    for position, gpu in enumerate(summary["gpus"]):
+        where = f"doctor report of {host}: summary.gpus[{position}]"
+        if not isinstance(gpu, dict):
+            raise FleetInputError(f"{where} is {type(gpu).__name__}, not an object")
+        _expect(gpu.get("index"), (int,), f"{where}.index")
+        _expect(gpu.get("verdict"), (str,), f"{where}.verdict")
+        for key in ("name", "pci_bus_id", "vram_tier", "recommended_profile"):
+            _expect(gpu.get(key), (str, type(None)), f"{where}.{key}")
+    indices = [gpu["index"] for gpu in summary["gpus"]]
+    if len(set(indices)) != len(indices):
+        raise FleetInputError(f"doctor report of {host}: summary.gpus lists a GPU index twice")
+    for position, finding in enumerate(report["findings"]):
+        where = f"doctor report of {host}: findings[{position}]"
+        if not isinstance(finding, dict):
+            raise FleetInputError(f"{where} is {type(finding).__name__}, not an object")
+        for key in ("check", "severity", "message"):
+            _expect(finding.get(key), (str,), f"{where}.{key}")
+        _expect(finding.get("fix"), (str, type(None)), f"{where}.fix")
+        gpus = finding.get("gpus")
+        if gpus is not None and not (
+            isinstance(gpus, list) and all(isinstance(g, int) and not isinstance(g, bool) for g in gpus)
+        ):
+            raise FleetInputError(f"{where}.gpus is {_short(gpus)}; expected a list of GPU indices")
     return summary
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _expect(value: Any, allowed: tuple[type, ...], where: str) -> None:
+    """`value` is one of `allowed` (a bool is no int here), else FleetInputError naming `where`."""
+    if (isinstance(value, bool) and bool not in allowed) or not isinstance(value, allowed):
+        names = " or ".join("null" if kind is type(None) else kind.__name__ for kind in allowed)
+        raise FleetInputError(f"{where} is {_short(value)}; expected {names}")
 
 
 def _blocking(report: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -134,19 +222,30 @@ def _reason(findings: list[dict[str, Any]], gpu: int | None = None) -> tuple[str
     return reason, fix
 
 
-def _host_rows(host: str, report: Mapping[str, Any], health: dict[int, Health]) -> list[Row]:
-    summary = _summary(host, report)
+def _host_rows(
+    host: str,
+    report: Any,
+    health: dict[int, Health],
+    instances: Iterable[int] | None,
+    problems: list[str],
+) -> list[Row]:
+    """The host's rows; a report the fleet report cannot read is one `invalid` row naming the field."""
+    if not isinstance(report, Mapping):
+        report = {"schema": report}  # _summary names what it is
+    try:
+        summary = _summary(host, report)
+    except FleetInputError as exc:
+        return [Row(host, "invalid", reason=exc.message, fix=exc.hint or _INVALID_FIX.format(host=host))]
     blocking = _blocking(report)
     host_reason, host_fix = _reason([f for f in blocking if not f.get("gpus")])
     gpus = summary["gpus"]
-    known = {gpu.get("index") for gpu in gpus}
-    stray = sorted(set(health) - known)
-    if stray:
-        raise FleetInputError(
-            f"health result for GPU {stray[0]} of {host}, whose doctor report lists GPUs "
-            f"{sorted(known) or 'none'}",
-            hint="run the health check and the doctor on the same host, with the same wanprov",
+    known = {gpu["index"] for gpu in gpus}
+    for stray in sorted(set(health) - known):
+        problems.append(
+            f"health result for GPU {stray} of {host}, whose doctor report lists GPUs "
+            f"{sorted(known) or 'none'}: left out (run the health check and the doctor with the same wanprov)"
         )
+    with_instance = None if instances is None else set(instances)
     if not gpus:
         reason = host_reason or "the doctor found no GPU"
         return [Row(host, "refused", reason=reason, fix=host_fix)]
@@ -158,6 +257,8 @@ def _host_rows(host: str, report: Mapping[str, Any], health: dict[int, Health]) 
         status, url, reason, fix = "missing", None, None, None
         if verdict == "excluded":
             status, reason = "excluded", "left out by --gpus"
+        elif verdict == "ready" and with_instance is not None and index not in with_instance:
+            status, reason = "excluded", "left out by comfyui_gpus: no ComfyUI instance on this GPU"
         elif verdict == "fail":
             status = "refused"
             reason, fix = _reason([f for f in blocking if index in (f.get("gpus") or [])], index)
@@ -165,7 +266,7 @@ def _host_rows(host: str, report: Mapping[str, Any], health: dict[int, Health]) 
             status = "healthy" if checked.ok else "unhealthy"
             url, reason = checked.url, checked.error
             if not checked.ok:
-                fix = f"read the ComfyUI log of GPU {index}'s instance on {host} (journalctl)"
+                fix = unhealthy_fix(checked.error, host, index)
         elif not report["ok"]:
             status = "refused"
             if host_reason:
@@ -192,51 +293,71 @@ def _host_rows(host: str, report: Mapping[str, Any], health: dict[int, Health]) 
                 workflows_total=checked.workflows_total if checked else None,
                 reason=reason,
                 fix=fix,
+                smoke=smoke_of(checked.smoke) if checked else None,
             )
         )
     return rows
 
 
+_INVALID_FIX = "rerun the playbook; if it persists, compare wanprov's version on {host} with the controller's"
+
+
 def build(
-    doctor: Mapping[str, Mapping[str, Any]],
+    doctor: Mapping[str, Any],
     health: Iterable[Health] = (),
     unreachable: Mapping[str, str] | None = None,
+    *,
+    instances: Mapping[str, Iterable[int]] | None = None,
+    problems: Iterable[str] = (),
+    invalid: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """The fleet report document (SCHEMA): `doctor` maps host -> its `wanprov doctor --format json`
-    report; `health` holds the instances' health results; `unreachable` maps host -> why it has no report.
-    Rows are sorted by host, then GPU index."""
+        report (an unreadable one gives the host an `invalid` row); `health` holds the instances' health
+        results; `unreachable` maps host -> why it has no report; `instances` maps host -> the GPUs that run a
+        ComfyUI instance (comfyui_gpus: its other ready GPUs are `excluded`); `problems` are inputs already
+        found unusable (a health result of the wrong shape); `invalid` maps host -> why its report file could
+    not be read at all. Rows are sorted by host, then GPU index; a host
+        named in both `doctor` and `unreachable` is a caller's mistake (FleetInputError)."""
     unreachable = dict(unreachable or {})
+    instances = dict(instances or {})
+    found = list(problems)
     by_host: dict[str, dict[int, Health]] = {}
     for result in health:
-        instances = by_host.setdefault(result.host, {})
-        if result.gpu in instances:
-            raise FleetInputError(f"two health results for GPU {result.gpu} of {result.host}")
-        instances[result.gpu] = result
-    both = sorted(set(doctor) & set(unreachable))
+        checked = by_host.setdefault(result.host, {})
+        if result.gpu in checked:
+            found.append(f"two health results for GPU {result.gpu} of {result.host}: the second left out")
+            continue
+        checked[result.gpu] = result
+    invalid = dict(invalid or {})
+    both = sorted((set(doctor) | set(invalid)) & set(unreachable))
     if both:
         raise FleetInputError(f"host {both[0]} has a doctor report and is listed as unreachable")
-    orphans = sorted(set(by_host) - set(doctor))
-    if orphans:
-        raise FleetInputError(
-            f"health results for {orphans[0]}, which has no doctor report",
-            hint="give its report (--doctor HOST=FILE) or list it as unreachable",
-        )
+    for orphan in sorted(set(by_host) - set(doctor)):
+        found.append(f"health results for {orphan}, which has no doctor report: left out")
     rows: list[Row] = []
-    for host in sorted({*doctor, *unreachable}):
-        if host in unreachable:
+    for host in sorted({*doctor, *unreachable, *invalid}):
+        if host in invalid:
+            rows.append(Row(host, "invalid", reason=invalid[host], fix=_INVALID_FIX.format(host=host)))
+        elif host in unreachable:
             fix = f"make {host} reachable (ssh, python3, wanprov) and rerun the playbook"
             rows.append(Row(host, "unreachable", reason=unreachable[host], fix=fix))
         else:
-            rows.extend(_host_rows(host, doctor[host], by_host.get(host, {})))
+            rows.extend(_host_rows(host, doctor[host], by_host.get(host, {}), instances.get(host), found))
     counts = dict.fromkeys(STATUSES, 0)
     for row in rows:
         counts[row.status] += 1
     return {
         "schema": SCHEMA,
-        "ok": all(row.status in FINE for row in rows),
+        "ok": all(row.status in FINE for row in rows) and not found,
         "counts": counts,
         "rows": [asdict(row) for row in rows],
+        "problems": found,
     }
+
+
+def has_bad_input(document: Mapping[str, Any]) -> bool:
+    """Whether some input was unusable (an `invalid` row or a problem): the CLI's exit 10."""
+    return bool(document["problems"]) or document["counts"]["invalid"] > 0
 
 
 COLUMNS = (
@@ -249,6 +370,7 @@ COLUMNS = (
     ("status", "status"),
     ("URL", "url"),
     ("workflows", "workflows"),
+    ("smoke", "smoke"),
 )
 
 
@@ -258,8 +380,23 @@ def _cell(row: dict[str, Any], key: str) -> str:
             return "-"
         validated = row["workflows_validated"]
         return f"{'?' if validated is None else validated}/{row['workflows_total']}"
+    if key == "smoke":
+        return _smoke_cell(row["smoke"])
     value = row[key]
-    return "-" if value is None else str(value)
+    return "-" if value is None else shown(value)  # host-reported text: escaped, no forged line
+
+
+def _smoke_cell(smoke: Mapping[str, Any] | None) -> str:
+    """`ok 41.2 s h264 320x192 5f@16fps`, or the status and seconds of a smoke that did not verify."""
+    if smoke is None:
+        return "-"
+    seconds = "" if smoke["seconds"] is None else f" {smoke['seconds']:.1f} s"
+    media = smoke["media"]
+    if smoke["status"] != "success" or not smoke["verified"] or not media:
+        return f"{smoke['status']}{seconds}"
+    size = f"{media['width']}x{media['height']}"
+    frames = f" {media['frames']}f@{media['fps']:g}fps" if media.get("fps") else ""
+    return f"ok{seconds} {media['codec']} {size}{frames}"
 
 
 def render_text(document: Mapping[str, Any], width: int = 110) -> str:
@@ -271,18 +408,25 @@ def render_text(document: Mapping[str, Any], width: int = 110) -> str:
     problems = [row for row in rows if row["status"] != "healthy" and row["reason"]]
     if problems:
         lines.append("")
+    outputs = [row for row in rows if row["smoke"] and row["smoke"]["path"]]
+    if outputs:
+        lines.append("")
+    for row in outputs:  # where each instance's verified smoke output is, on its host
+        lines.append(f"{row['host']} GPU {row['gpu']} smoke output: {row['smoke']['path']}")
     for row in problems:
         where = row["host"] if row["gpu"] is None else f"{row['host']} GPU {row['gpu']}"
         lines.extend(
-            textwrap.wrap(f"{where}: {row['status']}: {row['reason']}", width, subsequent_indent="  ")
+            textwrap.wrap(shown(f"{where}: {row['status']}: {row['reason']}"), width, subsequent_indent="  ")
         )
         if row["fix"]:
-            fix = f"fix: {row['fix']}"
+            fix = shown(f"fix: {row['fix']}")
             lines.extend(
                 textwrap.wrap(
                     fix, width, initial_indent="  ", subsequent_indent="    ", break_on_hyphens=False
                 )
             )
+    for problem in document.get("problems") or []:
+        lines.extend(textwrap.wrap(shown(f"input problem: {problem}"), width, subsequent_indent="  "))
     counts = document["counts"]
     tally = ", ".join(f"{counts[status]} {status}" for status in STATUSES if counts[status])
     lines.append("")

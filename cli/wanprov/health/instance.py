@@ -3,10 +3,13 @@
 The steps, in order, each ending the check when it fails (the result says why):
 1. wait for GET /system_stats, failing at once (with the log's tail) when the service has exited or restarted
    (wanprov.stack.service_wait, the same core as `wanprov stack wait`);
-2. read /system_stats (the ComfyUI version) and the live /object_info;
-3. validate each rendered *.api.json in the workflows folder against it, listing every model file each one
-   names (node, loader input, folders, present or missing in the server's own list). Once the models are in
-   place (`require_files`), a file the server does not list is an error, as POST /prompt would refuse it;
+2. read /system_stats (the ComfyUI version) and the live /object_info. Steps 1 and 2 together end within
+   `wait_timeout_s` (`--timeout` is wall time), each answer read incrementally and size-capped
+   (wanprov.bounded_http): a server that trickles or never ends its body is "did not answer in time";
+3. validate each rendered *.api.json in the workflows folder against it, listing every file each one
+   names (node, loader input, folders, present or missing in the server's own list). An input image
+   (LoadImage) the server does not list is always an error, as POST /prompt refuses it: the stack puts the
+   templates' image in the input folder. Once the models are in place (`require_files`), so is a model file;
 4. opt-in, on an instance with a GPU and valid workflows: a tiny real run (`wanprov workflow smoke`).
 """
 
@@ -17,7 +20,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from wanprov.errors import NetworkError, WanprovError
+from wanprov import bounded_http
+from wanprov.bounded_http import Deadline
+from wanprov.errors import NetworkError, UsageError, WanprovError
 from wanprov.exit_codes import ExitCode
 from wanprov.stack.service_wait import Watch, wait_for_service
 from wanprov.workflows.check import check_prompt, read_workflow
@@ -25,9 +30,9 @@ from wanprov.workflows.graph import inputs
 from wanprov.workflows.schema import ObjectInfo, load_object_info
 
 SCHEMA = "wanprov.instance-health/2"
-# Loader inputs that name what a user brings, not what provisioning installs (the image a LoadImage starts
-# from): listed in files_checked, never required.
-USER_INPUTS = frozenset({"LoadImage"})
+# Inputs whose file the stack provisions with the instance (the templates' input image, copied from the
+# checkout into the input folder): required always, not only once the models stage ran.
+PROVISIONED_INPUTS = frozenset({"LoadImage"})
 PRESENT, MISSING = "present", "missing"
 
 
@@ -67,7 +72,7 @@ class FileChecked:
     name: str
     folders: tuple[str, ...]  # where ComfyUI lists this input from (relative to its root)
     status: str  # present | missing (in the live server's list for that input)
-    required: bool  # provisioning installs it (not a user input such as LoadImage's image)
+    required: bool  # provisioning installs it: every model file, and the templates' input image
 
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "folders": list(self.folders)}
@@ -99,7 +104,7 @@ class InstanceHealth:
     exit_code: int = int(ExitCode.OK)  # what `wanprov health check` exits with
     comfyui_version: str | None = None
     workflows: list[WorkflowHealth] = field(default_factory=list)
-    smoke: dict[str, Any] | None = None  # the smoke's wanprov.workflow-smoke/1 report, when it ran
+    smoke: dict[str, Any] | None = None  # the smoke's wanprov.workflow-smoke/2 report, when it ran
 
     @property
     def ok(self) -> bool:
@@ -147,7 +152,7 @@ def files_checked(prompt: dict[str, Any], schemas: ObjectInfo) -> list[FileCheck
                     value,
                     folders,
                     PRESENT if listed else MISSING,
-                    class_type not in USER_INPUTS,
+                    True,
                 )
             )
     return out
@@ -165,18 +170,16 @@ def check_workflow(
         prompt, schemas, source=str(path), input_format=input_format, comfyui_dir=comfyui_dir
     )
     files = files_checked(prompt, schemas)
-    missing = [f for f in files if f.status == MISSING and f.required] if require_files else []
-    # A user input's file (LoadImage's image) is the user's to bring when they run it: once the input
-    # folder lists anything (a smoke's upload), ComfyUI calls its absence an error; health only lists it.
-    errors = [
-        issue
-        for issue in report.validation.errors
-        if not (issue.class_type in USER_INPUTS and issue.kind == "value_not_in_list")
+    # The server validates every input, the image list included (an empty list refuses every name):
+    # whatever it would refuse is a problem here too - a model file only once the models stage ran.
+    missing = [
+        f
+        for f in files
+        if f.status == MISSING and f.required and (require_files or f.class_type in PROVISIONED_INPUTS)
     ]
+    errors = report.validation.errors
     failing = [item.reason for item in report.checklist if item.status == "fail"]
-    not_found = [
-        f"file not found: {f.name}" for f in report.files if not f.found and f.class_type not in USER_INPUTS
-    ]
+    not_found = [f"file not found: {f.name}" for f in report.files if not f.found]
     problems: list[str] = []
     if errors or failing or not_found or missing:
         problems += [issue.message for issue in errors]
@@ -193,15 +196,21 @@ def check_instance(request: HealthRequest) -> InstanceHealth:
     says it), only for bad input."""
     base = request.url.rstrip("/")
     result = InstanceHealth(request.host, request.gpu, base, request.require_files)
+    deadline = Deadline(request.wait_timeout_s)
     try:
         wait_for_service(
             base + "/system_stats",
             request.watch,
             timeout_s=request.wait_timeout_s,
             interval_s=request.interval_s,
+            deadline=deadline,
         )
-        stats = _get_json(base + "/system_stats")
-        schemas = load_object_info(base)
+        stats = _get_json(base + "/system_stats", deadline)
+        schemas = load_object_info(base, timeout=request.wait_timeout_s, deadline=deadline)
+    except UsageError as error:  # nothing to watch (no such unit): the check was asked wrongly
+        result.error = f"{error.message}; fix: {error.hint}" if error.hint else error.message
+        result.exit_code = int(error.exit_code)
+        return result
     except WanprovError as error:  # exited or restarted (11), no answer in time (5), not ComfyUI
         result.error = f"does not answer: {error.message}"
         result.exit_code = int(error.exit_code)
@@ -234,7 +243,11 @@ def check_instance(request: HealthRequest) -> InstanceHealth:
     return result
 
 
-_SMOKE_EXIT = {"failed": int(ExitCode.EXECUTION_FAILED), "timed_out": int(ExitCode.TIMED_OUT)}
+_SMOKE_EXIT = {
+    "failed": int(ExitCode.EXECUTION_FAILED),
+    "timed_out": int(ExitCode.TIMED_OUT),
+    "unverified": int(ExitCode.OUTPUT_UNVERIFIED),
+}
 
 
 def _run_smoke(url: str, request: SmokeRequest) -> dict[str, Any]:
@@ -251,14 +264,20 @@ def _smoke_error(template: str, report: dict[str, Any]) -> str:
     return f"wanprov workflow smoke {template}: {report['status']}{where}: {message}"[:3000]
 
 
-def _get_json(url: str, timeout: float = 30.0) -> dict[str, Any]:
+STATS_MAX_BYTES = 1 << 20  # /system_stats is a few hundred bytes per device
+
+
+def _get_json(url: str, deadline: Deadline) -> dict[str, Any]:
     import requests  # deferred, as for the other URL readers
 
     try:
-        response = requests.get(url, timeout=timeout)
-        response.raise_for_status()
-        data = response.json()
-    except (requests.RequestException, ValueError) as exc:
+        reply = bounded_http.request(
+            "GET", url, deadline=deadline.clipped(30.0), max_bytes=STATS_MAX_BYTES, shown=_shown(url)
+        )
+        if reply.status >= 400:
+            raise NetworkError(f"GET {_shown(url)} answered HTTP {reply.status}", hint="a ComfyUI server?")
+        data = reply.json()
+    except (requests.RequestException, ValueError, RecursionError) as exc:
         raise NetworkError(f"GET {_shown(url)} failed: {exc}", hint="is it a ComfyUI server?") from exc
     if not isinstance(data, dict):
         raise NetworkError(f"GET {_shown(url)} answered {type(data).__name__}, not an object", hint=None)

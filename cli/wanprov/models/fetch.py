@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import fnmatch
 import shutil
+import stat
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -25,9 +26,9 @@ from wanprov.errors import (
 )
 from wanprov.models.catalog import FileEntry
 from wanprov.models.hub import HubSettings, fetch_metadata
+from wanprov.models.partfile import hash_path, partial_path
 from wanprov.models.progress import NullProgress, Progress
 from wanprov.models.record import VerificationRecord
-from wanprov.models.transfer import hash_file, partial_path
 
 if TYPE_CHECKING:
     from wanprov.models.segmented import ConnectionBudget
@@ -136,9 +137,10 @@ def _part_bytes(final: Path, entry: FileEntry) -> int:
     if not entry.sha256:
         return 0
     try:
-        return partial_path(final, entry.sha256).stat().st_size
+        info = partial_path(final, entry.sha256).lstat()
     except OSError:
         return 0
+    return info.st_size if stat.S_ISREG(info.st_mode) else 0  # a planted link counts for nothing
 
 
 def plan_fetch(
@@ -331,35 +333,36 @@ def _fetch_one(
     budget: ConnectionBudget,
     connections: int,
 ) -> None:
-    from filelock import FileLock
-
+    from wanprov.models.partfile import PartSlot
     from wanprov.models.segmented import fetch_remote
     from wanprov.models.transfer import copy_local
 
     entry, final = state.entry, state.path
     assert entry.sha256, "resolve_unknowns() runs first"
-    part = partial_path(final, entry.sha256)
-    part.parent.mkdir(parents=True, exist_ok=True)
 
     def advance(amount: int) -> None:
         progress.advance(entry.id, amount)
 
-    with FileLock(f"{part}.lock"):
+    # The folders below the models (or custom_nodes) folder, then every name the file passes through, are
+    # opened by the slot without following links (partfile.py): nothing is written through a planted one.
+    below = len(entry.folder.split("/")) + (1 if entry.node_pack else 0)
+    with PartSlot(final, final.parents[below], entry.sha256) as slot, slot.locked():
         record = VerificationRecord(models_dir)  # re-read: another run may have finished it while we waited
-        if record.verified_sha256(entry.relpath, final) == entry.sha256:
+        if record.verified_sha256(entry.relpath, final) == entry.sha256 and slot.final_size() is not None:
             state.status, state.action = "present", "none"
             return
-        if final.is_file() and (entry.size is None or final.stat().st_size == entry.size):
-            if hash_file(final, advance) == entry.sha256:
+        size = slot.final_size()
+        if size is not None and (entry.size is None or size == entry.size):
+            if slot.hash_final(advance) == entry.sha256:
                 record.add(entry.relpath, final, entry.sha256)
                 state.status, state.action = "present", "verify"
                 return
             state.action = "copy" if from_dir else "download"  # wrong bytes: replaced atomically below
         if from_dir is not None:
-            sha = copy_local(entry, from_dir / entry.relpath, final, entry.sha256, advance, cancel)
+            sha = copy_local(entry, from_dir / entry.relpath, slot, entry.sha256, advance, cancel)
             state.status = "copied"
         else:
-            sha = fetch_remote(entry, final, entry.sha256, settings, advance, cancel, budget, connections)
+            sha = fetch_remote(entry, slot, entry.sha256, settings, advance, cancel, budget, connections)
             state.status = "downloaded"
         record.add(entry.relpath, final, sha)
 
@@ -376,7 +379,7 @@ def verify_files(
         if not final.is_file():
             result.update(status="missing", sha256=None)
         else:
-            actual = hash_file(final)
+            actual = hash_path(final)
             expected = entry.sha256 or record.verified_sha256(entry.relpath, final)
             result["sha256"] = actual
             if expected is None or actual == expected:

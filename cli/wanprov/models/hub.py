@@ -16,9 +16,10 @@ import random
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from wanprov import __version__
+from wanprov.bounded_http import Deadline, within
 from wanprov.errors import (
     AuthError,
     IntegrityError,
@@ -43,6 +44,9 @@ class HubSettings:
     backoff_base_s: float = 1.0  # WANPROV_BACKOFF_BASE: tests set it near 0 to stay fast
     timeout_s: float = 30.0
     segment_bytes: int = 8 << 20  # WANPROV_SEGMENT_BYTES: smallest byte range worth its own request
+    deadline_s: float = 86400.0  # WANPROV_DEADLINE: one file's transfer, every try included, ends by then
+    min_rate_bps: float = 1024.0  # WANPROV_MIN_RATE: a connection slower than this ...
+    rate_window_s: float = 30.0  # WANPROV_RATE_WINDOW: ... for this long is cut and retried
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> HubSettings:
@@ -57,6 +61,9 @@ class HubSettings:
             segment_bytes=int(
                 _env_number(env, "WANPROV_SEGMENT_BYTES", str(8 << 20), 64 << 10, 1 << 40, integer=True)
             ),
+            deadline_s=_env_number(env, "WANPROV_DEADLINE", "86400", 0.001, 30 * 86400),
+            min_rate_bps=_env_number(env, "WANPROV_MIN_RATE", "1024", 0, 1 << 40),
+            rate_window_s=_env_number(env, "WANPROV_RATE_WINDOW", "30", 0.001, 86400),
         )
 
 
@@ -181,6 +188,34 @@ def backoff_delay(attempt: int, settings: HubSettings, retry_after_s: float | No
     return max(delay, retry_after_s or 0.0)
 
 
+class Attempts:
+    """The retry rule of one file's transfer, the same on the one-stream and the segmented path.
+
+    A failure after progress starts the count again (it is a new failure, not a repeat); `retries` failures
+    in a row, or the file's deadline passing, give up with a NetworkError (exit 5)."""
+
+    def __init__(self, settings: HubSettings, what: str, hint: str, deadline: Deadline | None = None) -> None:
+        self.settings, self.what, self.hint = settings, what, hint
+        self.deadline = deadline or Deadline(settings.deadline_s)
+        self.failures = 0
+
+    def failed(self, exc: TransientError, progressed: bool, where: str) -> float:
+        """Count a failure; the delay before the next try, or NetworkError when there is none."""
+        self.failures = 1 if progressed else self.failures + 1
+        if self.deadline.expired():
+            raise NetworkError(
+                f"{self.what}: the transfer's deadline ({self.settings.deadline_s:g} s, WANPROV_DEADLINE) "
+                f"passed {where}: {exc}",
+                hint=self.hint,
+            ) from exc
+        if self.failures > self.settings.retries:
+            raise NetworkError(
+                f"{self.what}: gave up after {self.failures} tries {where}: {exc}", hint=self.hint
+            ) from exc
+        delay = backoff_delay(self.failures - 1, self.settings, exc.retry_after_s)
+        return min(delay, self.deadline.remaining())
+
+
 def with_retries(
     action: Callable[[], T],
     settings: HubSettings,
@@ -214,11 +249,22 @@ def fetch_metadata(entry: FileEntry, settings: HubSettings) -> RemoteFile:
 
     url = file_url(entry, settings)
 
+    def call() -> Any:
+        return get_hf_file_metadata(
+            url, timeout=settings.timeout_s, library_name="wanprov", library_version=__version__
+        )
+
     def head() -> RemoteFile:
         try:
-            meta = get_hf_file_metadata(
-                url, timeout=settings.timeout_s, library_name="wanprov", library_version=__version__
-            )
+            # httpx's timeouts are per operation: a server that trickles its answer would hold the HEAD
+            meta = within(Deadline(settings.timeout_s), call, f"HEAD {entry.repo}/{entry.path}")
+        except NetworkError as exc:  # the deadline: retried like a timeout
+            raise TransientError(exc.message) from None
+        except httpx2.TooManyRedirects:  # huggingface_hub follows the hub's own redirects itself
+            raise NetworkError(
+                f"the hub redirects {entry.repo}/{entry.path} (entry {entry.id!r}) in a loop",
+                hint="check HF_ENDPOINT and any proxy in between; retry later",
+            ) from None
         except HfHubHTTPError as exc:
             response = exc.response
             raise classify_status(

@@ -61,7 +61,7 @@ class RichProgress:
 
     def start_file(self, key: str, label: str, total: int | None) -> None:
         with self._lock:
-            self._tasks[key] = self._bars.add_task(label, total=total)
+            self._tasks[key] = self._bars.add_task(_label(label), total=total)
 
     def advance(self, key: str, amount: int) -> None:
         task = self._tasks.get(key)
@@ -84,3 +84,12 @@ def terminal_progress(total_bytes: int, enabled: bool | None = None) -> Progress
     if enabled is None:
         enabled = sys.stderr.isatty()
     return RichProgress(total_bytes) if enabled else NullProgress()
+
+
+def _label(text: str) -> str:
+    """A file name as a bar's label: control characters escaped and rich's [markup] taken literally."""
+    from rich.markup import escape
+
+    from wanprov.redact import shown
+
+    return escape(shown(text))

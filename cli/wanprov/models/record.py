@@ -2,16 +2,31 @@
 
 A file whose stat still matches its record was hashed by wanprov and has not changed since, so a re-run
 stats instead of re-hashing 10 GB files. `wanprov models verify` ignores the record and re-hashes.
+The models folder may be writable by the ComfyUI service user, so `.wanprov/` is a private folder opened
+without following links (partfile.py): a link planted at the record or its lock is refused, and a record
+in a folder this user does not own is not read. A link at a model's name never matches its record.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import time
 from pathlib import Path
 from typing import Any
 
-from wanprov.datafiles import write_text_atomic
+from wanprov.models.partfile import (
+    UnsafePathError,
+    locked,
+    open_folder,
+    open_private_folder,
+    read_small,
+    write_replace,
+)
+from wanprov.strict import loads_json
+
+RECORD_MAX_BYTES = 64 << 20
 
 SCHEMA = "wanprov.verified/1"
 
@@ -24,9 +39,18 @@ class VerificationRecord:
 
     def _read(self) -> dict[str, dict[str, Any]]:
         try:
-            data = json.loads(self.path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+            folder = os.open(self.path.parent, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        except OSError:
+            return {}
+        try:
+            if os.fstat(folder).st_uid != os.geteuid():
+                return {}  # another user's record is not trusted: files are hashed again
+            raw = read_small(folder, self.path.name, self.path, RECORD_MAX_BYTES)
+            data = loads_json(raw or b"null")
+        except (OSError, ValueError, UnsafePathError):
             return {}  # no record or a damaged one: files are simply re-hashed once
+        finally:
+            os.close(folder)
         files = data.get("files") if isinstance(data, dict) else None
         return files if isinstance(files, dict) else {}
 
@@ -36,7 +60,7 @@ class VerificationRecord:
         if not isinstance(entry, dict):
             return None
         try:
-            stat = file.stat()
+            stat = file.lstat()  # a link planted at the model's name is never "verified"
         except OSError:
             return None
         if (entry.get("size"), entry.get("mtime_ns"), entry.get("inode")) != (
@@ -64,17 +88,18 @@ class VerificationRecord:
         self._update({relpath: None})
 
     def _update(self, changes: dict[str, dict[str, Any] | None]) -> None:
-        from filelock import FileLock  # only a run that records something pays for the import
-
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with FileLock(str(self._lock_path)):
+        with contextlib.ExitStack() as stack:
+            parent = open_folder(self.path.parent.parent, ())
+            stack.callback(os.close, parent)
+            folder = open_private_folder(parent, self.path.parent.name, self.path.parent)
+            stack.callback(os.close, folder)
+            stack.enter_context(locked(folder, self._lock_path.name, self._lock_path))
             files = self._read()
             for key, value in changes.items():
                 if value is None:
                     files.pop(key, None)
                 else:
                     files[key] = value
-            write_text_atomic(
-                self.path, json.dumps({"schema": SCHEMA, "files": files}, indent=1) + "\n", fsync=True
-            )
+            text = json.dumps({"schema": SCHEMA, "files": files}, indent=1) + "\n"
+            write_replace(folder, self.path.name, text.encode("utf-8"), fsync=True, mode=0o644)
             self._files = files

@@ -6,9 +6,10 @@ the CDN or Xet bridge location, X-Linked-Etag, X-Linked-Size) and the ranges go 
 when it expires (403/410) it is resolved again and the transfer goes on. A location that answers 200 to a
 Range request makes the file fall back to one stream (transfer.py).
 
-The part file has the full size from the start; `<part>.ranges.json` (segments.py) says what is on disk. The
-sha256 follows the contiguous prefix (PrefixHasher), so the final check costs nothing extra; only a verified
-file is fsynced and renamed into place.
+The part file (partfile.py owns it) has the full size from the start; `<part>.ranges.json` (segments.py)
+says what is on disk. The sha256 follows the contiguous prefix (PrefixHasher), so the final check costs
+nothing extra; only a verified file is fsynced and renamed into place. Each range GET is watched
+(bounded_http.Watchdog): past the file's deadline or below the lowest throughput it is cut and retried.
 """
 
 from __future__ import annotations
@@ -20,33 +21,26 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from urllib.parse import urlsplit
 
-from wanprov.datafiles import fsync_dir
+from wanprov.bounded_http import WATCHDOG, Deadline, DeadlineExceeded, within
 from wanprov.errors import IntegrityError, NetworkError
 from wanprov.models.catalog import FileEntry
 from wanprov.models.hub import (
+    Attempts,
     HubSettings,
     RemoteFile,
     TransientError,
     advertised_sha256,
-    backoff_delay,
     check_upstream,
     classify_status,
     fetch_metadata,
     file_url,
     request_headers,
 )
-from wanprov.models.segments import PrefixHasher, RangeSet, drop_ranges, load_ranges, save_ranges, state_path
-from wanprov.models.transfer import (
-    WRITEBACK_STEP,
-    Cancellation,
-    Cancelled,
-    ProgressFn,
-    no_space,
-    partial_path,
-)
+from wanprov.models.partfile import WRITEBACK_STEP, PartChangedError, PartSlot, PrefixHasher
+from wanprov.models.segments import RangeSet, load_ranges, save_ranges
+from wanprov.models.transfer import Cancellation, Cancelled, ProgressFn, no_space
 from wanprov.models.transfer import download as one_stream
 from wanprov.models.writeback import drop_cached, start_writeback
 
@@ -58,6 +52,10 @@ FLUSH_STEP = 8 << 20  # a connection starts the disk write of each 8 MiB it writ
 HASH_BACKLOG = 128 << 20  # out-of-order bytes wait while the hasher has more than this (or a round of pieces)
 SAVE_EVERY_S = 0.5  # how stale the saved ranges may be when a run is killed
 EXPIRED = (403, 410)  # what S3/CloudFront-style signed URLs answer once they lapse
+
+
+class HeadTimeout(TransientError):
+    """A range GET's answer head did not come within the read timeout."""
 
 
 class RangeIgnored(Exception):
@@ -146,7 +144,7 @@ class SegmentedDownload:
     def __init__(
         self,
         entry: FileEntry,
-        final: Path,
+        slot: PartSlot,
         size: int,
         sha256: str,
         settings: HubSettings,
@@ -155,11 +153,12 @@ class SegmentedDownload:
         budget: ConnectionBudget,
         connections: int,
     ) -> None:
-        self.entry, self.final, self.size, self.sha256 = entry, final, size, sha256
+        self.entry, self.slot, self.size, self.sha256 = entry, slot, size, sha256
         self.settings, self.progress, self.cancel, self.budget = settings, progress, cancel, budget
         self.connections = connections
-        self.part = partial_path(final, sha256)
+        self.deadline = Deadline(settings.deadline_s)  # the file's, every try of every range included
         self._lock = threading.Lock()
+        self._save_lock = threading.Lock()
         self._abort = Cancellation()  # this file's workers only: one fatal error stops the others
         self._error: BaseException | None = None
         self._ranges_ok = threading.Event()
@@ -177,18 +176,17 @@ class SegmentedDownload:
 
     def _kept_ranges(self) -> RangeSet:
         """What an earlier run left: its recorded ranges or a one-stream prefix; anything doubtful goes."""
-        ranges = load_ranges(self.part, self.size, self.sha256)
+        ranges = load_ranges(self.slot, self.size, self.sha256)
         if ranges is not None:
             return ranges
-        if state_path(self.part).exists():  # a state of another file, damaged, or not matching the part
-            self.part.unlink(missing_ok=True)
+        if self.slot.state_exists():  # a state of another file, damaged, or not matching the part
+            self.slot.discard()
             return RangeSet()
-        try:
-            kept = self.part.stat().st_size  # a one-stream part is a contiguous prefix
-        except OSError:
+        kept = self.slot.part_size()  # a one-stream part is a contiguous prefix
+        if kept is None:
             return RangeSet()
         if kept > self.size:
-            self.part.unlink()
+            self.slot.discard()
             return RangeSet()
         return RangeSet([(0, kept)])
 
@@ -212,13 +210,12 @@ class SegmentedDownload:
 
     def run(self) -> str:
         """Fetch the missing ranges and verify; raises RangeIgnored when the file must go as one stream."""
-        self.part.parent.mkdir(parents=True, exist_ok=True)
         self._ranges = ranges = self._kept_ranges()
         self._location = self._resolve(0)  # before touching the part: a changed upstream stops here
-        self._fd = os.open(self.part, os.O_RDWR | os.O_CREAT, 0o644)
-        self._hasher = PrefixHasher(self._fd, self._drop_hashed)
+        self._fd = self.slot.open_part()
+        self._hasher = PrefixHasher(self._fd, self._drop_hashed, changed=self.slot.changed, size=self.size)
         try:
-            save_ranges(self.part, self.size, self.sha256, ranges)  # before the part grows past its prefix
+            save_ranges(self.slot, self.size, self.sha256, ranges)  # before the part grows past its prefix
             os.ftruncate(self._fd, self.size)  # sparse: blocks are allocated as ranges land
             self.progress(ranges.total())
             self.progress_reported = ranges.total()
@@ -229,9 +226,8 @@ class SegmentedDownload:
             span = max((piece.end - piece.start for piece in self._pieces), default=0) * self.connections
             self._backlog_limit = max(HASH_BACKLOG, span)
             self._run_workers(ranges)
-            if isinstance(self._error, IntegrityError):  # changed mid-transfer: which bytes are whose?
-                self.part.unlink(missing_ok=True)
-                drop_ranges(self.part)
+            if isinstance(self._error, IntegrityError | PartChangedError):  # which bytes are whose?
+                self.slot.discard()
             if self._error is not None:
                 self.kept_prefix = self._ranges.prefix_end()
                 raise self._error
@@ -254,26 +250,24 @@ class SegmentedDownload:
                 thread.join(SAVE_EVERY_S)
                 if self.cancel.is_set():
                     self._fail(Cancelled())  # also wakes workers sleeping in a backoff
+                if self._hasher.failure is not None:  # the part shrank under the read-back: stop now
+                    self._fail(self._hasher.failure)
                 if time.monotonic() - last_save >= SAVE_EVERY_S:  # what a kill -9 keeps of in-flight pieces
-                    save_ranges(self.part, self.size, self.sha256, self._snapshot(ranges))
+                    self._save()
                     last_save = time.monotonic()
-        if self._error is not None:
-            save_ranges(self.part, self.size, self.sha256, self._snapshot(ranges))
+        if self._error is not None and not isinstance(self._error, PartChangedError):
+            self._save()
 
     def _commit(self) -> str:
         actual = self._hasher.finish(self.size)
         if actual != self.sha256:
-            self.part.unlink(missing_ok=True)
-            drop_ranges(self.part)
+            self.slot.discard()
             raise IntegrityError(
                 f"{self.entry.relpath} (entry {self.entry.id!r}): sha256 mismatch: expected {self.sha256}, "
                 f"got {actual} ({self.size} bytes); bad bytes deleted",
                 hint="re-run to download again; if it repeats, the source or the catalog's sha256 is wrong",
             )
-        os.fsync(self._fd)
-        self.part.replace(self.final)
-        drop_ranges(self.part)
-        fsync_dir(self.final.parent)
+        self.slot.commit(self._fd, self.size)
         return actual
 
     def _fail(self, error: BaseException) -> None:
@@ -334,11 +328,13 @@ class SegmentedDownload:
             self._active.discard(piece)
             self._ranges.add(piece.start, piece.end)
             prefix = self._ranges.prefix_end()
-            snapshot = RangeSet(self._ranges.as_list())  # type: ignore[arg-type]
-            for active in self._active:
-                snapshot.add(active.start, active.pos)
-        save_ranges(self.part, self.size, self.sha256, snapshot)
+        self._save()
         self._hasher.advance(prefix)
+
+    def _save(self) -> None:
+        """Save what is on disk; one saver at a time, so an older snapshot never lands after a newer one."""
+        with self._save_lock:
+            save_ranges(self.slot, self.size, self.sha256, self._snapshot(self._ranges))
 
     def _worker(self, probe: bool) -> None:
         """Probe (the first) finds out whether the location honours Range; the others wait for that."""
@@ -352,7 +348,12 @@ class SegmentedDownload:
             return
         held = True
         session = requests.Session()
-        failures = 0
+        attempts = Attempts(
+            self.settings,
+            f"{self.entry.relpath} (entry {self.entry.id!r})",
+            "re-run: the download resumes from the ranges kept in .wanprov-partial/",
+            self.deadline,
+        )
         try:
             while not self._stopped():
                 if not probe and self.budget.contended():  # a file has no connection yet: make way
@@ -369,14 +370,10 @@ class SegmentedDownload:
                     self._fetch(session, piece)
                 except TransientError as exc:
                     self._put_back(piece)
-                    failures = 1 if piece.pos > before else failures + 1
-                    if failures > self.settings.retries:
-                        raise NetworkError(
-                            f"{self.entry.relpath} (entry {self.entry.id!r}): gave up after {failures} tries "
-                            f"at byte {piece.pos}: {exc}",
-                            hint="re-run: the download resumes from the ranges kept in .wanprov-partial/",
-                        ) from exc
-                    if self._abort.wait(backoff_delay(failures - 1, self.settings, exc.retry_after_s)):
+                    if isinstance(exc, HeadTimeout):  # the abandoned call may still use the session
+                        session = requests.Session()
+                    delay = attempts.failed(exc, piece.pos > before, f"at byte {piece.pos}")
+                    if self._abort.wait(delay):
                         return
                     continue
                 except LocationExpired as exc:
@@ -406,14 +403,23 @@ class SegmentedDownload:
         etag = self._etags.get(location.generation)
         if etag:
             headers["If-Range"] = etag  # a changed file then answers 200 with its new ETag, not mixed bytes
-        try:
-            response = session.get(
-                location.url, headers=headers, stream=True, timeout=(10, self.settings.timeout_s)
-            )
+        left = max(self.deadline.remaining(), 0.001)
+
+        def get() -> requests.Response:
+            timeout = (min(10, left), min(self.settings.timeout_s, left))
+            return session.get(location.url, headers=headers, stream=True, timeout=timeout)
+
+        try:  # the answer's head, too, within the read timeout as a whole (a server may trickle it)
+            response = within(self.deadline.clipped(self.settings.timeout_s), get, f"GET bytes {piece.pos}-")
+        except DeadlineExceeded as exc:
+            raise HeadTimeout(exc.message) from None
         except requests.RequestException as exc:
             raise TransientError(f"{type(exc).__name__} connecting for bytes {piece.pos}-") from None
         self.cancel.register(response)
         self._abort.register(response)
+        watch = WATCHDOG.watch(
+            response, self.deadline.at, self.settings.min_rate_bps, self.settings.rate_window_s
+        )
         try:
             with response:
                 self._check_answer(response, piece, location)
@@ -427,11 +433,15 @@ class SegmentedDownload:
                     except (urllib3.exceptions.HTTPError, requests.RequestException, OSError, AttributeError):
                         if self._stopped():
                             raise Cancelled() from None
-                        raise TransientError(f"connection lost at byte {piece.pos}") from None
+                        why = watch.reason or "connection lost"
+                        raise TransientError(f"{why} at byte {piece.pos}") from None
                     if not data:
-                        raise TransientError(f"body ended at byte {piece.pos}, range ends at {piece.end}")
+                        why = watch.reason or "body ended"
+                        raise TransientError(f"{why} at byte {piece.pos}, range ends at {piece.end}")
+                    watch.count(len(data))
                     self._write(data, piece)
         finally:
+            WATCHDOG.release(watch)
             self.cancel.unregister(response)
             self._abort.unregister(response)
 
@@ -486,7 +496,7 @@ class SegmentedDownload:
                 written = os.pwrite(self._fd, view, piece.pos)
             except OSError as exc:
                 if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-                    raise no_space(self.entry, self.part, exc) from None
+                    raise no_space(self.entry, self.slot.path, exc) from None
                 raise
             self._hasher.feed(piece.pos, view[:written])
             view = view[written:]
@@ -498,16 +508,15 @@ class SegmentedDownload:
             piece.queued = piece.pos
 
 
-def keep_prefix(part: Path, prefix: int) -> None:
+def keep_prefix(slot: PartSlot, prefix: int) -> None:
     """Turn a segmented part into a one-stream part: its contiguous prefix, without the ranges state."""
-    drop_ranges(part)
-    if part.exists():
-        os.truncate(part, prefix)
+    slot.drop_state()
+    slot.truncate_part(prefix)
 
 
 def fetch_remote(
     entry: FileEntry,
-    final: Path,
+    slot: PartSlot,
     sha256: str,
     settings: HubSettings,
     progress: ProgressFn,
@@ -519,20 +528,19 @@ def fetch_remote(
     size = entry.size
     if size is not None and wants_segments(size, connections, settings.segment_bytes):
         download = SegmentedDownload(
-            entry, final, size, sha256, settings, progress, cancel, budget, connections
+            entry, slot, size, sha256, settings, progress, cancel, budget, connections
         )
         try:
             return download.run()
         except RangeIgnored:
             progress(-download.progress_reported)
-            keep_prefix(download.part, download.kept_prefix)
-    elif size is not None and state_path(partial_path(final, sha256)).exists():  # left by a segmented run
-        part = partial_path(final, sha256)
-        kept = load_ranges(part, size, sha256)
-        keep_prefix(part, kept.prefix_end() if kept else 0)
+            keep_prefix(slot, download.kept_prefix)
+    elif size is not None and slot.state_exists():  # left by a segmented run
+        kept = load_ranges(slot, size, sha256)
+        keep_prefix(slot, kept.prefix_end() if kept else 0)
     if not budget.acquire(cancel.is_set, first=True):
         raise Cancelled()
     try:
-        return one_stream(entry, file_url(entry, settings), final, size, sha256, settings, progress, cancel)
+        return one_stream(entry, file_url(entry, settings), slot, size, sha256, settings, progress, cancel)
     finally:
         budget.release()

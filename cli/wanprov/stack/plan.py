@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from wanprov.stack import git
 from wanprov.stack.git import CheckoutState
 from wanprov.stack.manifest import NodePack
+from wanprov.strict import loads_json
 
 # Per-venv record of which pack commit's requirements were installed under which constraints.
 STATE_FILE = "wanprov-node-packs.json"
@@ -79,8 +79,8 @@ def decide(
 def read_records(python: Path) -> dict[str, dict[str, object]]:
     path = Path(python).parent.parent / STATE_FILE
     try:
-        data = json.loads(path.read_text())
-    except (FileNotFoundError, json.JSONDecodeError):
+        data = loads_json(path.read_text(encoding="utf-8"))
+    except (FileNotFoundError, ValueError):
         return {}
     return data if isinstance(data, dict) else {}
 

@@ -7,12 +7,12 @@ from __future__ import annotations
 import os
 import subprocess
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from wanprov import bounded_http
+from wanprov.bounded_http import Deadline
 from wanprov.errors import NetworkError, UsageError, WanprovError
 from wanprov.exit_codes import ExitCode
 
@@ -64,10 +64,16 @@ def systemd_watch(unit: str) -> Watch:
 
     def identity() -> str | None:
         proc = subprocess.run(
-            ["systemctl", "show", unit, "--property=ActiveState,MainPID,NRestarts"],
+            ["systemctl", "show", unit, "--property=LoadState,ActiveState,MainPID,NRestarts"],
             capture_output=True, text=True, check=False,
         )  # fmt: skip
         state = dict(line.split("=", 1) for line in proc.stdout.splitlines() if "=" in line)
+        if state.get("LoadState") == "not-found":
+            # a mistyped unit is "inactive" too: say so instead of "ComfyUI exited" over an empty log
+            raise UsageError(
+                f"no systemd unit {unit} on this host (systemctl: LoadState=not-found)",
+                hint="name the instance's unit (systemctl list-units 'comfyui*'), e.g. --unit comfyui-gpu0",
+            )
         if state.get("ActiveState") not in ("active", "activating") or state.get("MainPID", "0") == "0":
             return None
         return f"{state['MainPID']}/{state.get('NRestarts', '0')}"
@@ -98,12 +104,18 @@ def _zombie(pid: int) -> bool:
         return False
 
 
+PROBE_MAX_BYTES = 1 << 20
+
+
 def _answers(url: str, timeout: float) -> bool:
+    """One probe, over within `timeout` whatever the server does (trickles, sends without end)."""
+    import requests
+
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as reply:
-            return reply.status == 200
-    except (urllib.error.URLError, OSError, ValueError):
+        reply = bounded_http.request("GET", url, deadline=Deadline(timeout), max_bytes=PROBE_MAX_BYTES)
+    except (requests.RequestException, NetworkError, OSError, ValueError):
         return False
+    return reply.status == 200
 
 
 def wait_for_service(
@@ -114,13 +126,18 @@ def wait_for_service(
     interval_s: float = 1.0,
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
+    deadline: Deadline | None = None,
 ) -> dict[str, object]:
     """Poll GET `url` until it answers 200. Raise ServiceDownError (with the log's tail) as soon as the
-    watched process is gone or another one has taken its place; NetworkError after `timeout_s`."""
+    watched process is gone or another one has taken its place; NetworkError after `timeout_s` (or at
+    `deadline`, a wall-clock end shared with the caller's later steps: no probe outlives it)."""
     start = clock()
     first = watch.identity()
     while True:
-        if _answers(url, timeout=max(1.0, interval_s)):
+        probe_s = max(1.0, interval_s)
+        if deadline is not None:
+            probe_s = max(0.05, min(probe_s, deadline.remaining()))
+        if _answers(url, timeout=probe_s):
             return {"url": url, "answered": True, "waited_s": round(clock() - start, 1), "process": first}
         now = watch.identity()
         if now is None or (first is not None and now != first):
@@ -132,10 +149,10 @@ def wait_for_service(
             )
         if first is None:
             first = now
-        if clock() - start >= timeout_s:
+        if clock() - start >= timeout_s or (deadline is not None and deadline.expired()):
             raise NetworkError(
                 f"ComfyUI ({watch.describe}) runs but did not answer {url} within {timeout_s:g} s; "
                 f"the last lines of its log:\n" + watch.log_tail(LOG_LINES),
                 hint="a first start with many node packs can be slow: raise the wait, or read the log",
             )
-        sleep(interval_s)
+        sleep(interval_s if deadline is None else min(interval_s, deadline.remaining()))

@@ -1,4 +1,4 @@
-"""`workflow check`: schema validation + the seed checklist + (optionally) model files on disk.
+"""`workflow check`: schema validation + the tuning checklist + (optionally) model files on disk.
 
 Reads the workflow file (API format, or the editor's format, converted first) and returns one report;
 printing is the command's job.
@@ -6,13 +6,13 @@ printing is the command's job.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from wanprov.errors import ManifestError
+from wanprov.strict import loads_json
 from wanprov.workflows.checklist import FAIL, NA, Item, family, run_checklist
 from wanprov.workflows.editor import is_editor_format, to_api
 from wanprov.workflows.graph import Prompt, inputs, is_safe_file_name
@@ -92,7 +92,7 @@ class CheckReport:
 def read_workflow(path: Path, schemas: ObjectInfo) -> tuple[dict[str, Any], str]:
     """Return (API-format prompt, "api"|"editor"). Raises WorkflowFileError (exit 10) if unreadable."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = loads_json(path.read_text(encoding="utf-8"))
     except RecursionError as exc:
         raise WorkflowFileError(f"workflow file {path} is nested too deeply", hint="check the file") from exc
     except FileNotFoundError as exc:

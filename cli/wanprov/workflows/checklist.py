@@ -1,6 +1,6 @@
-"""The seed guide's checklist, item by item, judged on what the nodes really do (pure).
+"""The Wan 2.2 tuning checklist, item by item, judged on what the nodes really do (pure).
 
-Each item says pass / fail / warn / n/a and why. Where the seed's advice is a no-op in the real node
+Each item says pass / fail / warn / n/a and why. Where a common tip is a no-op in the real node
 (load_device on UnetLoaderGGUF, attention_mode on WanImageToVideo, max_skip_steps on TeaCache), the item
 fails if the workflow relies on it and explains what does work instead.
 """
@@ -274,7 +274,7 @@ def _fps(prompt: Prompt) -> Item:
 
 
 def _length(prompt: Prompt) -> Item:
-    title = "Length 4n+1 frames, 33-41 for speed (the seed's 30-40)"
+    title = "Length 4n+1 frames, 33-41 for speed (the usual 30-40)"
     size = _wan_size(prompt)
     length = size[2] if size else None
     if not isinstance(length, int):
@@ -289,7 +289,7 @@ def _length(prompt: Prompt) -> Item:
         )
     if length > 41:
         return Item(
-            "length", title, WARN, f"{length} frames: slower than the seed's 30-40 (fine on 48 GB+ GPUs)"
+            "length", title, WARN, f"{length} frames: slower than the usual 30-40 (fine on 48 GB+ GPUs)"
         )
     return Item("length", title, PASS, f"{length} frames")
 

@@ -137,6 +137,17 @@ def parse_mode(text: str) -> int:
         mode = -1
     if not 0 <= mode <= 0o7777:
         raise UsageError(f"--mode {text!r} is not an octal file mode", hint="e.g. --mode 0644")
+    # Workflow files are data read by the ComfyUI service: a setuid/setgid/sticky bit means nothing useful
+    # on them, and a world-writable one lets any local user change what the service runs.
+    if mode & 0o7000:
+        raise UsageError(
+            f"--mode {text!r} sets the setuid, setgid or sticky bit; workflow files are plain data",
+            hint="use a plain mode such as 0644 or 0640",
+        )
+    if mode & 0o002:
+        raise UsageError(
+            f"--mode {text!r} makes the files writable by every user", hint="use 0644, 0664 or 0640"
+        )
     return mode
 
 
@@ -145,7 +156,7 @@ def _uid(owner: str | None) -> int | None:
         return None
     try:
         return pwd.getpwnam(owner).pw_uid
-    except KeyError:
+    except (KeyError, ValueError):  # ValueError: a NUL in the name
         raise UsageError(
             f"--owner {owner!r}: no such user on this host",
             hint="create the user first (the comfyui role does), or leave --owner out",

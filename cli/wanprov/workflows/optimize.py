@@ -1,4 +1,4 @@
-"""Rewrite an existing Wan 2.2 I2V workflow (API format) by the seed checklist, saying what changed.
+"""Rewrite an existing Wan 2.2 I2V workflow (API format) by the tuning checklist, saying what changed.
 
 Pure: takes a prompt, the profile's file names and the schemas; returns a new prompt and the change log.
 The result is meant to pass `workflow check`; the command verifies that before writing.
@@ -36,7 +36,7 @@ class Optimized:
 
 @dataclass(frozen=True)
 class Limits:
-    max_length: int = 41  # the seed's "30-40 frames", as 4n+1
+    max_length: int = 41  # the usual "30-40 frames", as 4n+1
     max_fps: int = 16  # Wan 2.2 A14B's native rate
 
 

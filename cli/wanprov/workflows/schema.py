@@ -7,14 +7,16 @@ Two input encodings exist in that reply and both are read here:
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from wanprov import bounded_http
+from wanprov.bounded_http import Deadline
 from wanprov.errors import NetworkError, WanprovError
 from wanprov.redact import redact_text
 from wanprov.resources import manifest_path
+from wanprov.strict import loads_json
 from wanprov.workflows.model_folders import FileInputs, load_file_inputs
 
 DEFAULT_OBJECT_INFO = ("comfyui", "object_info.json")
@@ -63,7 +65,8 @@ def parse_input(name: str, category: str, raw: Any) -> InputSpec:
     if isinstance(head, list):
         return InputSpec(name, category, "COMBO", tuple(head), meta)
     if head == "COMBO":
-        return InputSpec(name, category, "COMBO", tuple(meta.get("options", [])), meta)
+        options = meta.get("options", [])
+        return InputSpec(name, category, "COMBO", tuple(options) if isinstance(options, list) else None, meta)
     return InputSpec(name, category, str(head), None, meta)
 
 
@@ -99,44 +102,67 @@ class ObjectInfo:
         return self._cache[class_type]
 
 
+def _shaped(value: Any, kind: type, class_type: str, where: str) -> Any:
+    """`value` (None read as empty) when it is a `kind`; else SchemaError naming the node and field: a
+    server's answer of the wrong shape is a data error, not a crash."""
+    if value is None:
+        return kind()
+    if not isinstance(value, kind):
+        raise SchemaError(
+            f"object_info node {class_type!r}: {where} is {type(value).__name__}, not {kind.__name__}",
+            hint="point at a ComfyUI server (its GET /object_info), or a file saved from one",
+        )
+    return value
+
+
 def _parse_node(class_type: str, raw: dict[str, Any]) -> NodeSchema:
     inputs: dict[str, InputSpec] = {}
     order: list[str] = []
-    raw_inputs = raw.get("input", {}) or {}
-    declared_order = raw.get("input_order", {}) or {}
+    raw_inputs = _shaped(raw.get("input"), dict, class_type, "input")
+    declared_order = _shaped(raw.get("input_order"), dict, class_type, "input_order")
     for category in ("required", "optional", "hidden"):
-        section = raw_inputs.get(category, {}) or {}
-        names = declared_order.get(category) or list(section)
+        section = _shaped(raw_inputs.get(category), dict, class_type, f"input.{category}")
+        names = _shaped(declared_order.get(category), list, class_type, f"input_order.{category}") or list(
+            section
+        )
         for name in names:
-            if name in section:
-                inputs[name] = parse_input(name, category, section[name])
+            if isinstance(name, str) and name in section:
+                spec = parse_input(name, category, section[name])
+                if spec.type == "COMBO" and not isinstance(spec.options, tuple):
+                    raise SchemaError(f"object_info node {class_type!r}: input {name!r} has no option list")
+                inputs[name] = spec
                 if category != "hidden":
                     order.append(name)
+    outputs = _shaped(raw.get("output"), list, class_type, "output")
     return NodeSchema(
         class_type=class_type,
         inputs=inputs,
-        outputs=tuple(str(t) if not isinstance(t, list) else "COMBO" for t in raw.get("output", [])),
+        outputs=tuple(str(t) if not isinstance(t, list) else "COMBO" for t in outputs),
         output_node=bool(raw.get("output_node", False)),
         input_order=tuple(order),
     )
 
 
-def load_object_info(source: str | None = None, *, timeout: float = 30.0) -> ObjectInfo:
+def load_object_info(
+    source: str | None = None, *, timeout: float = 30.0, deadline: Deadline | None = None
+) -> ObjectInfo:
     """Load schemas from `source`: None (the vendored copy), a file path, or a ComfyUI URL.
 
-    A URL may be the server's base (`http://host:8188`) or the full `.../object_info` endpoint.
+    A URL may be the server's base (`http://host:8188`) or the full `.../object_info` endpoint; its answer
+    is complete within `timeout` seconds (or by `deadline`) and at most OBJECT_INFO_MAX_BYTES.
     """
     if source is None:
         path = manifest_path(*DEFAULT_OBJECT_INFO)
         return ObjectInfo(_read_json_file(path), f"vendored {path}", recorded=True)
     if source.startswith(("http://", "https://")):
-        return ObjectInfo(_fetch(source, timeout), redact_text(source))  # the source is printed in reports
+        deadline = deadline.clipped(timeout) if deadline else Deadline(timeout)
+        return ObjectInfo(_fetch(source, deadline), redact_text(source))  # the source is printed in reports
     return ObjectInfo(_read_json_file(Path(source)), source)
 
 
 def _read_json_file(path: Path) -> dict[str, Any]:
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = loads_json(path.read_text(encoding="utf-8"))
     except FileNotFoundError as exc:
         raise SchemaError(
             f"object_info file {path} does not exist",
@@ -150,26 +176,36 @@ def _read_json_file(path: Path) -> dict[str, Any]:
     return _checked(data, str(path))
 
 
-def _fetch(url: str, timeout: float) -> dict[str, Any]:
+OBJECT_INFO_MAX_BYTES = 256 << 20  # a ComfyUI with many node packs answers tens of MB
+
+
+def _fetch(url: str, deadline: Deadline) -> dict[str, Any]:
     import requests  # deferred: only URL sources need it
 
     endpoint = url.rstrip("/")
     if not endpoint.endswith("/object_info"):
         endpoint += "/object_info"
+    shown = redact_text(endpoint)
     try:
-        response = requests.get(endpoint, timeout=timeout)
-        response.raise_for_status()
-        data = response.json()
+        reply = bounded_http.request(
+            "GET", endpoint, deadline=deadline, max_bytes=OBJECT_INFO_MAX_BYTES, shown=shown
+        )
+        if reply.status >= 400:
+            raise NetworkError(
+                f"could not read node schemas from {shown}: HTTP {reply.status}",
+                hint="is it a ComfyUI server? (curl it)",
+            )
+        data = reply.json()
     except requests.RequestException as exc:
         raise NetworkError(
-            f"could not read node schemas from {endpoint}: {exc}",
+            f"could not read node schemas from {shown}: {exc}",
             hint="is ComfyUI running and listening there? (curl it; check the --listen/--port flags)",
         ) from exc
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:
         raise SchemaError(
-            f"{endpoint} did not answer with JSON: {exc}", hint="point at a ComfyUI server"
+            f"{shown} did not answer with JSON: {exc}", hint="point at a ComfyUI server"
         ) from exc
-    return _checked(data, endpoint)
+    return _checked(data, shown)
 
 
 def _checked(data: Any, where: str) -> dict[str, Any]:

@@ -5,27 +5,39 @@ Answers with the shapes of ComfyUI 0.3.64 (a125cd84):
   class_type, unknown class), prompt_no_outputs, then per node required_input_missing,
   return_type_mismatch, invalid_input_type, value_smaller_than_min / value_bigger_than_max and
   value_not_in_list. HTTP 400 when no output validates, else 200 with node_errors for the outputs dropped.
-- A worker "runs" each queued prompt: it writes an output file per SaveImage / VHS_VideoCombine node under
-  output/ and stores the history entry {prompt, outputs, meta, status{status_str, completed, messages}}.
+- A worker "runs" each queued prompt, its nodes in dependency order: it writes real media per SaveImage /
+  VHS_VideoCombine node under the output folder (media_out.py: the size, frame count and fps the prompt
+  asks for) and stores the history entry {prompt, outputs, meta, status{status_str, completed, messages}}.
+- While it runs it sends the websocket events of execution.py / main.py to the prompt's client_id
+  (`send(event, data, sid)`, wired by main.py): execution_start, execution_cached, executing per node,
+  progress + progress_state per sampler step, executed per output, execution_success / execution_error /
+  execution_interrupted, then executing {node: None}. COMFYUI_DOUBLE_EVENTS names a JSON list of
+  [event, data] recorded from the real server: then those are sent instead (prompt_id and each output's ui
+  replaced by this run's), so a recording can stand in for the shapes written here.
 File lists come from the host's folders at each POST (main.py's object_info, filled by file_lists.py), so a
 name not on disk is refused as on a server without the file. It runs no models, so it is told what fails:
 - COMFYUI_DOUBLE_FAIL_NODE: a class_type whose execution raises (COMFYUI_DOUBLE_FAIL_MESSAGE): an
   execution_error like the real one (node_id, node_type, executed, exception_message/type, traceback).
-- COMFYUI_DOUBLE_RUN_SECONDS: how long each prompt runs (interruptible, like a sampling loop).
+- COMFYUI_DOUBLE_RUN_SECONDS: how long each prompt runs, spread over its samplers (interruptible, like a
+  sampling loop).
+- COMFYUI_DOUBLE_OUTPUT=black|short: the media is all black (NaN upstream) or one frame short.
 A loader whose model file is malformed fails as the real loader does (model_files.py): the same
 execution_error, with the real exception type and message.
 """
 
+import json
 import os
 import threading
 import time
 import uuid
 from pathlib import Path
 
+import media_out
 from model_files import load_error
 
 HERE = Path(__file__).resolve().parent
 _CONVERT = {"INT": int, "FLOAT": float, "STRING": str, "BOOLEAN": bool}
+SAMPLERS = {"KSampler", "KSamplerAdvanced", "SamplerCustom", "SamplerCustomAdvanced"}
 
 
 def _now_ms():
@@ -33,10 +45,14 @@ def _now_ms():
 
 
 class PromptQueue:
-    def __init__(self, load_object_info, model_roots=dict, custom_nodes=HERE / "custom_nodes"):
+    def __init__(self, load_object_info, output_dir=None, send=None, model_roots=dict, custom_nodes=None):
         self.load_object_info = load_object_info  # re-read per POST /prompt: the folders may have changed
+        self.output_dir = Path(output_dir) if output_dir else HERE / "output"
+        self.send = send or (lambda event, data, sid: None)  # server.send_sync(event, data, sid)
         self.model_roots = model_roots  # folder name -> directories, read when a loader runs
-        self.custom_nodes = custom_nodes
+        self.custom_nodes = custom_nodes or HERE / "custom_nodes"
+        recorded = os.environ.get("COMFYUI_DOUBLE_EVENTS")
+        self.recorded = json.loads(Path(recorded).read_text()) if recorded else None
         self.object_info = load_object_info()
         self.fail_node = os.environ.get("COMFYUI_DOUBLE_FAIL_NODE")
         self.fail_message = os.environ.get(
@@ -271,11 +287,13 @@ class PromptQueue:
                     self.lock.wait()
                 self.running = self.queue.pop(0)
             item = self.running
-            messages = [
-                ["execution_start", {"prompt_id": item[1], "timestamp": _now_ms()}],
-                ["execution_cached", {"nodes": [], "prompt_id": item[1], "timestamp": _now_ms()}],
-            ]
-            outputs, status = self._execute(item, messages)
+            sid = item[3].get("client_id")
+            messages = []
+            self._message(messages, sid, "execution_start", {"prompt_id": item[1]})
+            self._message(messages, sid, "execution_cached", {"nodes": [], "prompt_id": item[1]})
+            outputs, status = self._execute(item, messages, sid)
+            if self.recorded is not None:  # during the run, as the real server sends them
+                self._replay(item[1], sid, outputs)
             with self.lock:
                 self.history[item[1]] = {
                     "prompt": item,
@@ -287,87 +305,156 @@ class PromptQueue:
                     "status": {"status_str": status, "completed": status == "success", "messages": messages},
                 }
                 self.running = None
+            self._event(sid, "executing", {"node": None, "prompt_id": item[1]})  # main.py prompt_worker
 
-    def _execute(self, item, messages):
-        _, prompt_id, prompt, _, _ = item
-        deadline = time.monotonic() + self.run_seconds
-        with self.lock:
-            while time.monotonic() < deadline and prompt_id not in self.interrupted:
-                self.lock.wait(timeout=max(0.0, deadline - time.monotonic()))
-        executed = []
-        for node_id in sorted(prompt, key=lambda k: (len(k), k)):
+    def _message(self, messages, sid, event, data):
+        """execution.py add_message: into the history's messages (with a timestamp) and to the client."""
+        data = {**data, "timestamp": _now_ms()}
+        messages.append([event, data])
+        self._event(sid, event, data)
+
+    def _event(self, sid, event, data):
+        if self.recorded is None and sid is not None:
+            self.send(event, data, sid)
+
+    def _replay(self, prompt_id, sid, outputs):
+        """Send the recorded events of a real run as this prompt's (its id, its outputs' ui)."""
+        for event, data in self.recorded:
+            data = dict(data)
+            if "prompt_id" in data:
+                data["prompt_id"] = prompt_id
+            if event == "executed" and str(data.get("node")) in outputs:
+                data["output"] = outputs[str(data["node"])]
+            if sid is not None:
+                self.send(event, data, sid)
+
+    @staticmethod
+    def _order(prompt, outputs):
+        """The nodes the outputs need, dependencies first (execution.py ExecutionList stages them so)."""
+        order, seen = [], set()
+
+        def visit(node_id):
+            if node_id in seen or node_id not in prompt:
+                return
+            seen.add(node_id)
+            for value in (prompt[node_id].get("inputs") or {}).values():
+                if isinstance(value, list) and len(value) == 2:
+                    visit(str(value[0]))
+            order.append(node_id)
+
+        for out in outputs:
+            visit(str(out))
+        return order
+
+    def _execute(self, item, messages, sid):
+        _, prompt_id, prompt, _, output_ids = item
+        order = self._order(prompt, output_ids)
+        samplers = [n for n in order if prompt[n]["class_type"] in SAMPLERS] or order[-1:]
+        executed, outputs = [], {}
+        for node_id in order:
             node_type = prompt[node_id]["class_type"]
+            if prompt_id not in self.interrupted:
+                data = {"node": node_id, "display_node": node_id, "prompt_id": prompt_id}
+                self._event(sid, "executing", data)
+            if node_id in samplers:
+                self._sample(prompt_id, node_id, prompt[node_id], sid, self.run_seconds / len(samplers))
             if prompt_id in self.interrupted:
-                messages.append(
-                    [
-                        "execution_interrupted",
-                        {
-                            "prompt_id": prompt_id,
-                            "node_id": node_id,
-                            "node_type": node_type,
-                            "executed": executed,
-                            "timestamp": _now_ms(),
-                        },
-                    ]
-                )
+                data = {"prompt_id": prompt_id, "node_id": node_id, "node_type": node_type}
+                data["executed"] = executed
+                self._message(messages, sid, "execution_interrupted", data)
                 return {}, "error"
-            failure = None
-            if node_type == self.fail_node:
-                failure = ("safetensors._safetensors_rust.SafetensorError", self.fail_message)
-            else:
+            error = self.fail_message if node_type == self.fail_node else None
+            error_type = "safetensors._safetensors_rust.SafetensorError"
+            if error is None:  # the real loaders parse each file's header first (model_files.py)
                 inputs = prompt[node_id].get("inputs", {})
                 failure = load_error(node_type, inputs, self.model_roots(), self.custom_nodes)
-            if failure is not None:
-                messages.append(
-                    [
-                        "execution_error",
-                        {
-                            "prompt_id": prompt_id,
-                            "node_id": node_id,
-                            "node_type": node_type,
-                            "executed": executed,
-                            "exception_message": f"{failure[1]}\n",
-                            "exception_type": failure[0],
-                            "traceback": ['  File "execution.py", line 496, in execute\n'],
-                            "current_inputs": {},
-                            "current_outputs": [],
-                            "timestamp": _now_ms(),
-                        },
-                    ]
-                )
+                if failure is not None:
+                    error_type, error = failure
+            if error is None and node_id in output_ids:
+                try:
+                    ui = self._write_output(prompt, node_id)
+                except RuntimeError as exc:  # ffmpeg missing or failing: VHS raises, the run fails
+                    error, error_type = str(exc), "Exception"
+                else:
+                    if ui:
+                        outputs[node_id] = ui
+                        self._event(
+                            sid,
+                            "executed",
+                            {"node": node_id, "display_node": node_id, "output": ui, "prompt_id": prompt_id},
+                        )
+            if error is not None:
+                data = {
+                    "prompt_id": prompt_id,
+                    "node_id": node_id,
+                    "node_type": node_type,
+                    "executed": executed,
+                    "exception_message": f"{error}\n",
+                    "exception_type": error_type,
+                    "traceback": ['  File "execution.py", line 496, in execute\n'],
+                    "current_inputs": {},
+                    "current_outputs": [],
+                }
+                self._message(messages, sid, "execution_error", data)
                 return {}, "error"
             executed.append(node_id)
-        outputs = {}
-        for node_id in item[4]:
-            ui = self._write_output(prompt[node_id])
-            if ui:
-                outputs[node_id] = ui
-        messages.append(["execution_success", {"prompt_id": prompt_id, "timestamp": _now_ms()}])
+        self._message(messages, sid, "execution_success", {"prompt_id": prompt_id})
         return outputs, "success"
 
-    def _write_output(self, node):
-        """SaveImage: <prefix>_00001_.png (images); VHS_VideoCombine: <prefix>_00001.mp4 (gifs)."""
+    def _sample(self, prompt_id, node_id, node, sid, seconds):
+        """A sampling loop: one progress (main.py hijack_progress) and progress_state per step, the time
+        spread over the steps, interruptible between them."""
+        inputs = node.get("inputs") or {}
+        start, end = int(inputs.get("start_at_step", 0)), int(inputs.get("end_at_step", 10000))
+        steps = max(1, min(int(inputs.get("steps", 1)), end) - start)
+        for step in range(1, steps + 1):
+            deadline = time.monotonic() + seconds / steps
+            with self.lock:
+                while time.monotonic() < deadline and prompt_id not in self.interrupted:
+                    self.lock.wait(timeout=max(0.0, deadline - time.monotonic()))
+            if prompt_id in self.interrupted:
+                return
+            progress = {"value": step, "max": steps, "prompt_id": prompt_id, "node": node_id}
+            self._event(sid, "progress", progress)
+            state = {
+                "value": step,
+                "max": steps,
+                "state": "running",
+                "node_id": node_id,
+                "prompt_id": prompt_id,
+                "display_node_id": node_id,
+                "parent_node_id": None,
+                "real_node_id": node_id,
+            }
+            self._event(sid, "progress_state", {"prompt_id": prompt_id, "nodes": {node_id: state}})
+
+    def _write_output(self, prompt, node_id):
+        """SaveImage: <prefix>_00001_.png (images); VHS_VideoCombine: <prefix>_00001.mp4 (gifs, fullpath)."""
+        node = prompt[node_id]
         inputs = node.get("inputs", {})
         prefix = str(inputs.get("filename_prefix", "ComfyUI"))
         subfolder, _, base = prefix.rpartition("/")
-        folder = HERE / "output" / subfolder
+        folder = self.output_dir / subfolder
         folder.mkdir(parents=True, exist_ok=True)
         counter = 1 + len(list(folder.glob(f"{base}_*")))
+        width, height, frames = media_out.shape(prompt, node_id)
         if node["class_type"] == "SaveImage":
             name = f"{base}_{counter:05}_.png"
-            (folder / name).write_bytes(b"\x89PNG\r\n\x1a\n")
+            media_out.write_png(folder / name, width, height)
             return {"images": [{"filename": name, "subfolder": subfolder, "type": "output"}]}
         if node["class_type"] == "VHS_VideoCombine":
-            name = f"{base}_{counter:05}.mp4"
-            (folder / name).write_bytes(b"\x00\x00\x00\x18ftypmp42")
+            video_format = str(inputs.get("format"))
+            name = f"{base}_{counter:05}.{media_out.extension(video_format)}"
+            fps = inputs.get("frame_rate", 8)
+            media_out.write_video(folder / name, video_format, width, height, frames, fps)
             return {
                 "gifs": [
                     {
                         "filename": name,
                         "subfolder": subfolder,
                         "type": "output",
-                        "format": inputs.get("format"),
-                        "frame_rate": inputs.get("frame_rate"),
+                        "format": video_format,
+                        "frame_rate": fps,
                         "workflow": f"{base}_{counter:05}.png",
                         "fullpath": str(folder / name),
                     }

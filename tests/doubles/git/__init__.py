@@ -22,18 +22,22 @@ def git(repo: Path, *args: str) -> str:
     return proc.stdout.strip()
 
 
-def commit_files(repo: Path, files: dict[str, str], message: str) -> str:
-    """Write `files` (path -> text) into `repo`, commit them, return the new 40-hex commit."""
+def commit_files(repo: Path, files: dict[str, str | bytes], message: str) -> str:
+    """Write `files` (path -> text, or bytes for a binary file) into `repo`, commit them, return the new
+    40-hex commit."""
     for rel, text in files.items():
         target = repo / rel
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(text)
+        if isinstance(text, bytes):
+            target.write_bytes(text)
+        else:
+            target.write_text(text)
     git(repo, "add", "--all")
     git(repo, "commit", "--quiet", "-m", message)
     return git(repo, "rev-parse", "HEAD")
 
 
-def make_repo(path: Path, files: dict[str, str], message: str = "initial") -> str:
+def make_repo(path: Path, files: dict[str, str | bytes], message: str = "initial") -> str:
     """Create a repository at `path` (branch `main`) with one commit; return that commit."""
     path.mkdir(parents=True, exist_ok=True)
     git(path, "init", "--quiet", "--initial-branch=main")

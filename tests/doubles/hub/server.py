@@ -55,6 +55,11 @@ class Fault:
     stall_after: int | None = None  # stop sending after this many bytes until `release` is set (kill tests)
     corrupt: bool = False  # serve different bytes of the advertised size and sha256
     ignore_range: bool = False  # answer 200 with the whole body to a Range request (some proxies do)
+    trickle_after: int | None = None  # from this offset on, one byte per `trickle_interval` (never ends)
+    trickle_interval: float = 1.0
+    redirect_loop: bool = False  # `resolve` answers 302 to itself, for ever (a broken proxy or mirror)
+    trickle_headers: bool = False  # `resolve` sends its status line, then a header a byte per 0.2 s
+    trickle_cdn_headers: bool = False  # the same on the CDN (after the hub's HEAD went through)
 
 
 def write_file(root: Path, repo: str, path: str, size: int, seed: int = 0) -> bytes:
@@ -252,6 +257,15 @@ def _make_handler(hub: HubServer, cdn: bool) -> type[BaseHTTPRequestHandler]:
                 self._error(404, "RevisionNotFound", "Invalid rev id")
                 return
             fault = hub.faults.get(f"{repo}/{repo_path}")
+            if fault and fault.trickle_headers:
+                self._trickle_headers()
+                return
+            if fault and fault.redirect_loop:
+                self.send_response(302)
+                self.send_header("Location", path)  # relative, same host: clients follow it themselves
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
             if fault and fault.statuses:
                 status = fault.statuses.pop(0)
                 extra = {"Retry-After": fault.retry_after} if fault.retry_after else None
@@ -265,6 +279,17 @@ def _make_handler(hub: HubServer, cdn: bool) -> type[BaseHTTPRequestHandler]:
                 self._redirect(repo, repo_path, file)
                 return
             self._file(repo, file, body, fault)
+
+        def _trickle_headers(self) -> None:
+            """Each byte within any read timeout, the answer's head never done."""
+            self.wfile.write(b"HTTP/1.1 200 OK\r\nX-Pad: ")
+            try:
+                while not hub.release.wait(0.2):
+                    self.wfile.write(b"a")
+                    self.wfile.flush()
+            except OSError:
+                pass
+            self.close_connection = True
 
         def _redirect(self, repo: str, repo_path: str, file: Path) -> None:
             """The Hub's answer for an LFS/Xet file: metadata in headers, the bytes elsewhere."""
@@ -287,6 +312,9 @@ def _make_handler(hub: HubServer, cdn: bool) -> type[BaseHTTPRequestHandler]:
                 self._error(hub.expired_status, None, "Request has expired")
                 return
             fault = hub.faults.get(f"{found['repo']}/{found['path']}")
+            if fault and fault.trickle_cdn_headers and self.command == "GET":
+                self._trickle_headers()
+                return
             if fault and fault.statuses:
                 self._error(fault.statuses.pop(0), None, "injected")
                 return
@@ -352,6 +380,8 @@ def _make_handler(hub: HubServer, cdn: bool) -> type[BaseHTTPRequestHandler]:
                 limit, action = fault.reset_after, "reset"
             elif fault and covers(fault.stall_after):
                 limit, action = fault.stall_after, "stall"
+            elif fault and fault.trickle_after is not None and fault.trickle_after < end:
+                limit, action = max(start, fault.trickle_after), "trickle"  # every request reaching it
             with file.open("rb") as handle:
                 if not fault and not hub.rate_bps:  # fast path for benchmarks: the kernel copies the file
                     self.connection.sendfile(handle, start, end - start)
@@ -371,6 +401,15 @@ def _make_handler(hub: HubServer, cdn: bool) -> type[BaseHTTPRequestHandler]:
                     position += len(chunk)
             if action == "stall":
                 hub.release.wait(60)
+                action = "cut"
+            if action == "trickle":  # a byte at a time until the client gives up (or the server stops)
+                assert fault is not None
+                with file.open("rb") as handle:
+                    handle.seek(limit)
+                    while limit < end and not hub.release.wait(fault.trickle_interval):
+                        self.wfile.write(handle.read(1))
+                        self.wfile.flush()
+                        limit += 1
                 action = "cut"
             if action == "reset":
                 self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))

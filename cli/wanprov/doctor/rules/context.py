@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from wanprov.compat import cuda, versions
@@ -30,10 +31,32 @@ class Context:
     def gpu(self) -> dict[str, Any]:
         return self.facts.get("gpu") or {}
 
-    @property
+    @cached_property
     def devices(self) -> list[dict[str, Any]]:
         """The GPUs being judged (all, or those --gpus names), in nvidia-smi's index order."""
         return judged_devices(self.facts, self.selection)
+
+    @cached_property
+    def summary_gpus(self) -> dict[Any, dict[str, Any]]:
+        """summary.gpus[] by index: one lookup per GPU, not a scan (a facts file may list 100,000)."""
+        return {entry["index"]: entry for entry in reversed(self.summary.get("gpus") or [])}
+
+    @cached_property
+    def _torch_lookup(self) -> tuple[dict[str, dict[str, dict[str, Any]]], dict[Any, dict[str, Any]]]:
+        """The torch probe's devices by each identity every one of them carries (first one wins, as a scan
+        would find it), and by index: built once, so matching N GPUs is linear, not quadratic."""
+        seen = self.torch.get("devices") or []
+        by_identity: dict[str, dict[str, dict[str, Any]]] = {}
+        for key, norm in (("uuid", _uuid), ("pci_bus_id", _bus_id)):
+            if all(norm(each.get(key)) for each in seen):
+                by_identity[key] = {norm(each.get(key)): each for each in reversed(seen)}
+        by_index: dict[Any, dict[str, Any]] = {}
+        for each in reversed(seen):
+            try:
+                by_index[each.get("index")] = each
+            except TypeError:  # an unhashable index matches no GPU
+                continue
+        return by_identity, by_index
 
     @property
     def device(self) -> dict[str, Any] | None:
@@ -49,11 +72,15 @@ class Context:
         if not seen:
             flat = {"index": 0, "name": self.torch.get("device_name"), "kernel": self.torch.get("kernel")}
             return flat if device.get("index") == 0 and self.torch.get("kernel") else None
+        by_identity, by_index = self._torch_lookup
         for key, norm in (("uuid", _uuid), ("pci_bus_id", _bus_id)):
-            if norm(device.get(key)) and all(norm(each.get(key)) for each in seen):
+            if norm(device.get(key)) and key in by_identity:
                 # both sides know this identity: no match means torch does not see this GPU
-                return next((each for each in seen if norm(each.get(key)) == norm(device.get(key))), None)
-        return next((each for each in seen if each.get("index") == device.get("index")), None)
+                return by_identity[key].get(norm(device.get(key)))
+        try:
+            return by_index.get(device.get("index"))
+        except TypeError:
+            return None
 
     @property
     def judged_ccs(self) -> str:

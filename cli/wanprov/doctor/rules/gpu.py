@@ -37,7 +37,8 @@ def gpu_detected(ctx: Context) -> list[Finding]:
     )
     inventory = ", ".join(f"{count} x {model}" for model, count in models.items())
     judged = ctx.devices
-    excluded = [d for d in found if d not in judged]
+    judged_ids = {id(d) for d in judged}  # by identity: `d not in judged` compares dicts, quadratic
+    excluded = [d for d in found if id(d) not in judged_ids]
     scope = f"judging {label(judged)}" + (f"; excluded by --gpus: {label(excluded)}" if excluded else "")
     return [passed("gpu_detected", f"{len(found)} GPUs: {inventory}; {driver}; {scope}")]
 

@@ -77,8 +77,8 @@ def ffmpeg_present(ctx: Context) -> list[Finding]:
 
 def memory(ctx: Context) -> list[Finding]:
     facts = ctx.facts.get("memory") or {}
-    if facts.get("status") != "ok":
-        return [info("memory", f"RAM unknown: {facts.get('reason')}")]
+    if facts.get("status") != "ok" or facts.get("total_bytes") is None:  # a facts file may leave it out
+        return [info("memory", f"RAM unknown: {facts.get('reason') or 'not reported'}")]
     limits = tables.load("host-minimums")
     total = facts["total_bytes"] / GIB
     if total < limits["ram_fail_gib"]:
@@ -103,8 +103,8 @@ def memory(ctx: Context) -> list[Finding]:
 
 def disk_space(ctx: Context) -> list[Finding]:
     facts = ctx.facts.get("disk") or {}
-    if facts.get("status") != "ok":
-        return [info("disk_space", f"free disk unknown: {facts.get('reason')}")]
+    if facts.get("status") != "ok" or facts.get("free_bytes") is None:
+        return [info("disk_space", f"free disk unknown: {facts.get('reason') or 'not reported'}")]
     limits = tables.load("host-minimums")
     free = facts["free_bytes"] / GIB
     where = facts.get("path")
@@ -132,7 +132,9 @@ def comfyui_install(ctx: Context) -> list[Finding]:
             fail(
                 "comfyui_install",
                 f"ComfyUI not found: {facts.get('reason')}",
-                "give --comfyui-dir the folder that holds ComfyUI's main.py (or install it: wanprov install)",
+                "give --comfyui-dir the folder that holds ComfyUI's main.py; without ComfyUI, install "
+                "the stack on this host: ansible-playbook site.yml -i localhost, -c local "
+                "(README: one workstation)",
             )
         ]
     packs = facts.get("custom_nodes") or []
@@ -170,7 +172,7 @@ def comfyui_launch_flags(ctx: Context) -> list[Finding]:
 
 def _entry(ctx: Context, device: dict[str, Any]) -> dict[str, Any]:
     """The GPU's summary.gpus[] entry (its tier, profile, flags)."""
-    return next(e for e in ctx.summary.get("gpus") or [] if e["index"] == device.get("index"))
+    return ctx.summary_gpus[device.get("index")]
 
 
 def vram_tier(ctx: Context) -> list[Finding]:

@@ -1,0 +1,147 @@
+"""`--timeout` is wall time: a server that trickles its answers, or sends one without end, from /system_stats,
+/object_info or /history, cannot hold `health check` or the smoke past their deadline (exit 5, or the
+smoke's timed_out); every answer is read incrementally and size-capped.
+
+Before, requests' timeout was per recv: one byte a second held the check for ever, and an endless body was
+read into memory until the host ran out of it."""
+
+from __future__ import annotations
+
+import http.server
+import json
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import ClassVar
+
+import pytest
+from click.testing import CliRunner
+
+from wanprov.bounded_http import BodyTooLarge, Deadline, DeadlineExceeded, request
+from wanprov.commands.health import check_command
+from wanprov.errors import NetworkError
+from wanprov.exit_codes import ExitCode
+from wanprov.workflows.smoke import TIMED_OUT, run_smoke
+
+STATS = json.dumps({"system": {"comfyui_version": "0.3.64"}, "devices": []}).encode()
+
+
+class _Hostile(http.server.BaseHTTPRequestHandler):
+    """Answers each path as `modes` says: `ok` (a JSON body), `endless` (bytes without end, fast) or
+    `trickle` (a byte a second)."""
+
+    protocol_version = "HTTP/1.1"
+    modes: ClassVar[dict[str, str]] = {}
+    stop = threading.Event()
+
+    def _mode(self) -> str:
+        return next((m for prefix, m in self.modes.items() if self.path.startswith(prefix)), "ok")
+
+    def _answer(self) -> None:
+        if self.headers.get("Content-Length"):
+            self.rfile.read(int(self.headers["Content-Length"]))
+        mode = self._mode()
+        body = STATS if self.path.startswith("/system_stats") else b"{}"
+        if self.path.startswith("/prompt"):
+            body = json.dumps({"prompt_id": "p1", "number": 1, "node_errors": {}}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        if mode == "ok":
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+            return
+        self.send_header("Connection", "close")
+        self.end_headers()  # no length: the body ends when the server closes, i.e. never
+        piece = b" " * (64 << 10) if mode == "endless" else b" "
+        try:
+            while not self.stop.is_set():
+                self.wfile.write(piece)
+                self.wfile.flush()
+                if mode == "trickle":
+                    self.stop.wait(1.0)
+        except OSError:
+            pass  # the client gave up: what it should do
+
+    do_GET = do_POST = _answer
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def hostile() -> Iterator[tuple[str, dict[str, str]]]:
+    modes: ClassVar[dict[str, str]] = {}
+    stop = threading.Event()
+    handler = type("Handler", (_Hostile,), {"modes": modes, "stop": stop})
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", modes
+    finally:
+        stop.set()
+        server.shutdown()
+        server.server_close()
+
+
+def _health(url: str, tmp_path: Path, timeout: str) -> tuple[int, dict, float]:
+    pidfile, log = tmp_path / "comfyui.pid", tmp_path / "comfyui.log"
+    pidfile.write_text("1\n")  # a running process (init) stands for the service
+    log.write_text("")
+    args = ["--url", url, "--workflows-dir", str(tmp_path), "--pidfile", str(pidfile), "--log", str(log)]
+    began = time.monotonic()
+    result = CliRunner().invoke(
+        check_command, [*args, "--timeout", timeout, "--interval", "0.2", "--format", "json"],
+        standalone_mode=False,
+    )  # fmt: skip
+    assert result.exception is None, result.output
+    return result.return_value, json.loads(result.output), time.monotonic() - began
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("path", ["/system_stats", "/object_info"])
+@pytest.mark.parametrize("mode", ["endless", "trickle"])
+def test_health_check_ends_within_its_timeout(hostile, tmp_path: Path, path: str, mode: str) -> None:
+    url, modes = hostile
+    modes[path] = mode
+    code, document, seconds = _health(url, tmp_path, "2")
+    assert code == ExitCode.NETWORK == document["exit_code"], document
+    assert document["ok"] is False and document["error"].startswith("does not answer")
+    assert seconds < 15  # --timeout 2 (generous: a loaded machine); before: never
+
+
+@pytest.mark.timeout(60)
+def test_the_smoke_times_out_on_a_trickling_history_at_its_wall_time(hostile) -> None:
+    url, modes = hostile
+    modes["/history"] = "trickle"
+    began = time.monotonic()
+    report = run_smoke(url, {"1": {"class_type": "SaveImage", "inputs": {}}}, timeout=2, poll=0.1)
+    assert report.status == TIMED_OUT and report.error and report.error["type"] == "timed_out"
+    assert time.monotonic() - began < 15  # 2 s, then the interrupt and dequeue; before: never
+
+
+@pytest.mark.timeout(60)
+def test_the_smoke_refuses_an_endless_history(hostile, monkeypatch) -> None:
+    url, modes = hostile
+    modes["/history"] = "endless"
+    monkeypatch.setattr("wanprov.workflows.smoke.ANSWER_MAX_BYTES", 4 << 20)  # the same rule, sooner
+    began = time.monotonic()
+    with pytest.raises(NetworkError, match="answered more than"):
+        run_smoke(url, {"1": {"class_type": "SaveImage", "inputs": {}}}, timeout=30, poll=0.1)
+    assert time.monotonic() - began < 25  # 4 MiB at loopback speed, not for ever
+
+
+@pytest.mark.timeout(60)
+def test_a_bounded_request_ends_at_its_deadline_or_cap(hostile) -> None:
+    url, modes = hostile
+    modes["/slow"] = "trickle"
+    modes["/big"] = "endless"
+    began = time.monotonic()
+    with pytest.raises(DeadlineExceeded):
+        request("GET", url + "/slow", deadline=Deadline(0.5))
+    assert time.monotonic() - began < 10
+    with pytest.raises(BodyTooLarge):
+        request("GET", url + "/big", deadline=Deadline(30), max_bytes=1 << 20)
+    assert request("GET", url + "/system_stats", deadline=Deadline(5)).json()["system"]
