@@ -310,14 +310,18 @@ class _Memory:
             return
         if status != 200 or not isinstance(stats, dict):
             return
-        system = stats.get("system") or {}
+        # a ComfyUI answer of another shape (another server, another version) gives no memory figures
+        system = stats.get("system") if isinstance(stats.get("system"), dict) else {}
+        devices = stats.get("devices") if isinstance(stats.get("devices"), list) else []
         self.samples += 1
         if not self.argv and isinstance(system.get("argv"), list):
             self.argv = [str(a) for a in system["argv"]]
         used = _used(system, "ram_total", "ram_free")
         if used is not None:
             self.ram_used_peak = max(self.ram_used_peak or 0, used)
-        for device in stats.get("devices") or []:
+        for device in devices:
+            if not isinstance(device, dict):
+                continue
             used = _used(device, "vram_total", "vram_free")
             if used is not None and str(device.get("type")) != "cpu":
                 name = str(device.get("name"))
