@@ -11,7 +11,7 @@ import pytest
 from wanprov.models.catalog import profile_roles
 from wanprov.workflows.install import RenderRequest, install, render_set
 from wanprov.workflows.schema import load_object_info
-from workflows.comfyui_double import comfyui_double, get
+from workflows.comfyui_double import MINIMAL_FILES, comfyui_double, get
 
 TEMPLATE, PROFILE = "wan22-i2v-gguf-lightning", "wan22-i2v-a14b-q5-lightning"
 
@@ -24,7 +24,9 @@ def double(tmp_path_factory: pytest.TempPathFactory, object_info_path: Path) -> 
         for entry in profile_roles(PROFILE).values():
             if not entry.node_pack:
                 (comfy / "models" / entry.folder).mkdir(parents=True, exist_ok=True)
-                (comfy / "models" / entry.folder / entry.name).write_bytes(b"")
+                (comfy / "models" / entry.folder / entry.name).write_bytes(
+                    MINIMAL_FILES.get(Path(entry.name).suffix, b"")
+                )
         files, _ = render_set([TEMPLATE], RenderRequest(profile=PROFILE, tier="large"), load_object_info())
         install(files, root / "workflows")
         yield url, root / "workflows"

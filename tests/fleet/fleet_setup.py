@@ -26,7 +26,8 @@ from doubles.fleet import Fleet, HostSpec, PlaybookResult, run_playbook
 from doubles.fleet.sshd import kill_sshd
 from doubles.git import make_repo, node_pack_files
 from doubles.gpu import install_fake_host
-from doubles.hub.server import HubServer, environment_for, write_file
+from doubles.hub.server import HubServer, environment_for
+from doubles.weights.minimal import minimal_model_bytes
 from doubles.wheels import build_wheelhouse
 from stack.stack_sources import PACK_REQUIREMENTS, SourceRepos
 
@@ -131,7 +132,11 @@ def tiny_models_manifest(hub_root: Path, out: Path, profiles: Iterable[str]) -> 
         for entry in catalog.profile(profile):
             if entry.id in overrides:
                 continue
-            data = write_file(hub_root, entry.repo, entry.path, size=2048 + 97 * len(overrides))
+            # the smallest file of its format (the ComfyUI double parses each loader's file as the real one)
+            data = minimal_model_bytes(entry.path, 2048 + 97 * len(overrides), entry.id)
+            target = hub_root / entry.repo / entry.path
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(data)
             digest = hashlib.sha256(data).hexdigest()
             overrides[entry.id] = {
                 "repo": entry.repo,

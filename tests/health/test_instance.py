@@ -24,7 +24,7 @@ from wanprov.stack.service_wait import Watch
 from wanprov.workflows.install import RenderRequest, install, render_set
 from wanprov.workflows.model_folders import load_file_inputs
 from wanprov.workflows.schema import load_object_info
-from workflows.comfyui_double import comfyui_double
+from workflows.comfyui_double import MINIMAL_FILES, comfyui_double
 
 TEMPLATE = "wan22-i2v-gguf-lightning"
 PROFILE = "wan22-i2v-a14b-q5-lightning"
@@ -62,7 +62,7 @@ def models_in_place(double: tuple[str, Path]) -> Iterator[None]:
     _, comfy = double
     for folder, name in _profile_files():
         (comfy / "models" / folder).mkdir(parents=True, exist_ok=True)
-        (comfy / "models" / folder / name).write_bytes(b"")
+        (comfy / "models" / folder / name).write_bytes(MINIMAL_FILES.get(Path(name).suffix, b""))
     yield
     shutil.rmtree(comfy / "models")
 
@@ -247,7 +247,7 @@ def test_a_smoke_whose_video_is_black_makes_the_instance_unhealthy_with_14(
     with comfyui_double(tmp_path, object_info_path, env={"COMFYUI_DOUBLE_OUTPUT": "black"}) as (url, comfy):
         for folder, name in _profile_files():
             (comfy / "models" / folder).mkdir(parents=True, exist_ok=True)
-            (comfy / "models" / folder / name).write_bytes(b"")
+            (comfy / "models" / folder / name).write_bytes(MINIMAL_FILES.get(Path(name).suffix, b""))
         smoke = SmokeRequest(TEMPLATE, PROFILE, timeout_s=60)
         result = check_instance(_request(url, workflows, tier="large", smoke=smoke)).to_dict()
     assert result["ok"] is False and result["exit_code"] == ExitCode.OUTPUT_UNVERIFIED, result["error"]

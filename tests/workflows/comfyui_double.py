@@ -7,6 +7,7 @@ import json
 import os
 import shutil
 import socket
+import struct
 import subprocess
 import sys
 import time
@@ -26,16 +27,25 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+# The smallest files each real loader parses (the double refuses malformed ones as they do): a safetensors
+# header `{}` (no tensors), a GGUF v3 header with no tensors and no metadata.
+MINIMAL_FILES = {
+    ".safetensors": struct.pack("<Q", 8) + b"{}      ",
+    ".gguf": b"GGUF" + struct.pack("<IQQ", 3, 0, 0),
+}
+
+
 def _place(comfy: Path, class_type: str, name: str, files: list[str]) -> None:
-    """Empty placeholder files where the real server looks for this input: the double lists what its
-    folders hold (as ComfyUI does), so a test names files by putting them there, never by telling it."""
+    """Placeholder files where the real server looks for this input: the double lists what its folders
+    hold (as ComfyUI does), so a test names files by putting them there, never by telling it. Each is the
+    smallest file of its format that the loader parses (MINIMAL_FILES)."""
     folders = load_file_inputs().folders_of(class_type, name)
     if not folders:
         raise ValueError(f"{class_type}.{name} names no file folder")
     for file in files:
         target = comfy / folders[0] / file
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(b"")
+        target.write_bytes(MINIMAL_FILES.get(target.suffix, b""))
 
 
 @contextlib.contextmanager

@@ -12,6 +12,7 @@ _FILES = (
     "main.py",
     "file_lists.py",
     "prompt_queue.py",
+    "model_files.py",
     "media_out.py",
     "requirements.txt",
     "comfy/__init__.py",

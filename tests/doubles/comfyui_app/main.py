@@ -46,6 +46,12 @@ def _object_info() -> bytes:
     return json.dumps(fill(data, HERE, configs, input_dir)).encode()
 
 
+def _model_roots() -> dict:
+    from file_lists import folder_roots
+
+    return folder_roots(HERE, [c for group in args.extra_model_paths_config or [] for c in group])
+
+
 def _folder(kind: str) -> Path | None:
     """folder_paths.get_directory_by_type: --output/--temp/--input-directory, else under --base-directory
     (else this checkout)."""
@@ -257,7 +263,13 @@ class Handler(BaseHTTPRequestHandler):
 
 if __name__ == "__main__":
     host = (args.listen or "127.0.0.1").split(",")[0]
-    Handler.queue = PromptQueue(lambda: json.loads(_object_info()), _folder("output"), SOCKETS.send)
+    Handler.queue = PromptQueue(
+        lambda: json.loads(_object_info()),
+        _folder("output"),
+        SOCKETS.send,
+        _model_roots,
+        HERE / "custom_nodes",
+    )
     server = ThreadingHTTPServer((host, args.port), Handler)
     print(f"To see the GUI go to: http://{host}:{args.port}", flush=True)
     server.serve_forever()

@@ -21,6 +21,8 @@ name not on disk is refused as on a server without the file. It runs no models, 
 - COMFYUI_DOUBLE_RUN_SECONDS: how long each prompt runs, spread over its samplers (interruptible, like a
   sampling loop).
 - COMFYUI_DOUBLE_OUTPUT=black|short: the media is all black (NaN upstream) or one frame short.
+A loader whose model file is malformed fails as the real loader does (model_files.py): the same
+execution_error, with the real exception type and message.
 """
 
 import json
@@ -31,6 +33,7 @@ import uuid
 from pathlib import Path
 
 import media_out
+from model_files import load_error
 
 HERE = Path(__file__).resolve().parent
 _CONVERT = {"INT": int, "FLOAT": float, "STRING": str, "BOOLEAN": bool}
@@ -42,10 +45,12 @@ def _now_ms():
 
 
 class PromptQueue:
-    def __init__(self, load_object_info, output_dir=None, send=None):
+    def __init__(self, load_object_info, output_dir=None, send=None, model_roots=dict, custom_nodes=None):
         self.load_object_info = load_object_info  # re-read per POST /prompt: the folders may have changed
         self.output_dir = Path(output_dir) if output_dir else HERE / "output"
         self.send = send or (lambda event, data, sid: None)  # server.send_sync(event, data, sid)
+        self.model_roots = model_roots  # folder name -> directories, read when a loader runs
+        self.custom_nodes = custom_nodes or HERE / "custom_nodes"
         recorded = os.environ.get("COMFYUI_DOUBLE_EVENTS")
         self.recorded = json.loads(Path(recorded).read_text()) if recorded else None
         self.object_info = load_object_info()
@@ -360,6 +365,11 @@ class PromptQueue:
                 return {}, "error"
             error = self.fail_message if node_type == self.fail_node else None
             error_type = "safetensors._safetensors_rust.SafetensorError"
+            if error is None:  # the real loaders parse each file's header first (model_files.py)
+                inputs = prompt[node_id].get("inputs", {})
+                failure = load_error(node_type, inputs, self.model_roots(), self.custom_nodes)
+                if failure is not None:
+                    error_type, error = failure
             if error is None and node_id in output_ids:
                 try:
                     ui = self._write_output(prompt, node_id)
