@@ -108,6 +108,14 @@ PROSE = {
     "profile",
     "reads",
     "accepts",
+    "owns",
+    "package",
+    "asks",
+    "already",
+    "verified",
+    "verifies",
+    "says",
+    "check",
 }
 COMMAND = re.compile(r"\bwanprov ([a-z][a-z-]*)(?: ([a-z][a-z-]*))?")
 CODE_SPAN = re.compile(r"`(wanprov [^`]+)`")

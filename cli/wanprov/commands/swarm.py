@@ -197,9 +197,14 @@ def fetch_command(
 @swarm.command("stop")
 @click.option("--state-dir", required=True, type=click.Path(file_okay=False, path_type=Path))
 @ENGINE_OPTION
-def stop_command(state_dir: Path, engine: str) -> int:
+@FORMAT_OPTION
+def stop_command(state_dir: Path, engine: str, output_format: str) -> int:
     """Stop the tracker and the seeder `swarm publish` started."""
     from wanprov.distribution.swarm import make_engine
 
     make_engine(engine).stop(state_dir.absolute())
+    if output_format == "json":
+        emit_json({"schema": "wanprov.swarm-stop/1", "ok": True, "state_dir": str(state_dir.absolute())})
+    else:
+        click.echo(f"stopped the swarm of {state_dir}")
     return ExitCode.OK
