@@ -252,15 +252,14 @@ def _workflows(request, report, stage, state, observer, progress) -> None:
     from wanprov.workflows.install import InstallWorkflowsRequest, RenderRequest, install_workflows
 
     summary = state["summary"]
-    nvenc = (summary.get("nvenc") or {}).get("h264_nvenc")
     owner = request.service.user if _root() and request.service.manager != "user" else None
     if owner is not None and request.dry_run and not _account_exists(owner):
         owner = None  # a dry run on a bare host: the stack stage creates the account
     rows = {row.name: row for row in report.instances}
     for instance in state["plan"].instances:
         tier = instance.tier or summary.get("vram_tier")
-        render = RenderRequest(profile=rows[instance.name].profile, tier=tier,
-                               nvenc=nvenc if isinstance(nvenc, bool) else None)  # fmt: skip
+        # its own GPU's NVENC (an H100 beside a 4090 has none): unknown renders software x264
+        render = RenderRequest(profile=rows[instance.name].profile, tier=tier, nvenc=instance.nvenc)
         wanted = InstallWorkflowsRequest(dest=Path(instance.workflows_dir), templates=request.templates,
                                          render=render, owner=owner, dry_run=request.dry_run)  # fmt: skip
         installed = install_workflows(wanted)

@@ -281,7 +281,9 @@ plan:
           wildcard listen address on loopback), C(flags) (tier, extra, shared paths, then its own port,
           folders, database and device), C(argv) (venv python, main.py, flags), C(env) (C(CUDA_DEVICE_ORDER)
           for a GPU), C(service), C(unit), C(dir), C(dirs), C(user_dir), C(launch_file), C(pidfile),
-          C(logfile) and C(watch_args) (how C(wanprov stack wait) watches it).
+          C(logfile), C(watch_args) (how C(wanprov stack wait) watches it) and C(nvenc) (whether a
+          one-frame h264_nvenc encode worked on its own GPU, the doctor's C(summary.gpus[].nvenc), null
+          when unknown).
       type: list
       elements: dict
       sample: [{name: gpu0, gpu: 0, port: 8188, url: "http://127.0.0.1:8188", service: comfyui-gpu0,

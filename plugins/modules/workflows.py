@@ -55,6 +55,11 @@ options:
   facts:
     description: A facts file (C(wanprov doctor --save-facts)) giving the tier and NVENC.
     type: path
+  gpu:
+    description:
+      - The GPU (nvidia-smi index) of I(facts) whose tier and NVENC apply (each GPU has its own encode
+        verdict); omitted, the first GPU's.
+    type: int
   set:
     description: Template parameter overrides as C(KEY=VALUE) (as C(wanprov workflow install --set)).
     type: list
@@ -128,6 +133,7 @@ ARGUMENT_SPEC = {
     "tier": {"type": "str"},
     "nvenc": {"type": "bool"},
     "facts": {"type": "path"},
+    "gpu": {"type": "int"},
     "set": {"type": "list", "elements": "str", "default": []},
     "owner": {"type": "str"},
     "mode": {"type": "str", "default": "0644"},
@@ -155,6 +161,7 @@ def main():
         render = RenderRequest(
             preset=params["preset"], profile=params["profile"], tier=params["tier"], nvenc=params["nvenc"],
             overrides=parse_set(params["set"]), facts_file=Path(params["facts"]) if params["facts"] else None,
+            gpu=params["gpu"],
         )  # fmt: skip
         request = InstallWorkflowsRequest(
             dest=Path(params["dest"]), templates=params["templates"], render=render, mode=params["mode"],

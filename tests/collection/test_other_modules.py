@@ -282,3 +282,25 @@ def test_swarm_refuses_a_malformed_publication(run_module, tmp_path):
     args = {"state": "fetched", "profiles": ["p"], "models_dir": str(tmp_path), "bind_address": "10.0.0.2"}
     rc, result = run_module("swarm", {**args, "publication": {"items": []}})
     assert rc == 1 and "not a wanprov.publication/1 document" in result["msg"], result
+
+
+def test_workflows_take_the_nvenc_of_the_gpu_given(run_module, tmp_path):
+    """An RTX 4090 (GPU 0, NVENC) beside an H100 (GPU 1, none): `gpu` picks whose verdict renders."""
+    facts = make_facts(
+        gpu={"devices": [device(index=0), device(index=1, uuid="GPU-1", pci_bus_id="00000000:02:00.0")]},
+        nvenc={
+            "gpus": [
+                {"index": 0, "status": "ok", "reason": None, "encoders": {"h264_nvenc": {"ok": True}}},
+                {"index": 1, "status": "ok", "reason": None, "encoders": {"h264_nvenc": {"ok": False}}},
+            ]
+        },
+    )
+    path = tmp_path / "facts.json"
+    path.write_text(json.dumps(facts))
+    for gpu, wanted in ((0, "video/nvenc_h264-mp4"), (1, "video/h264-mp4")):
+        args = {"dest": str(tmp_path / f"gpu{gpu}"), "templates": [TEMPLATE], "facts": str(path), "gpu": gpu}
+        rc, result = run_module("workflows", args)
+        assert rc == 0, result
+        prompt = json.loads((tmp_path / f"gpu{gpu}" / f"{TEMPLATE}.api.json").read_text())
+        [video] = [n["inputs"] for n in prompt.values() if n["class_type"] == "VHS_VideoCombine"]
+        assert video["format"] == wanted

@@ -198,6 +198,7 @@ def test_summary_keeps_what_its_readers_use():
         "recommended_profile",
         "recommended_quant",
         "launch_flags",
+        "nvenc",
         "verdict",
         "failed_checks",
     }

@@ -292,3 +292,13 @@ def test_the_plan_as_data_lists_its_instances(tmp_path):
         False,
         f"{tmp_path}/venv/bin/python",
     )
+
+
+def test_each_instance_carries_its_own_gpus_nvenc(tmp_path):
+    """An RTX 4090 beside an H100: the 4090's instance encodes with NVENC, the H100's cannot; a GPU whose
+    encode was not judged is unknown (its workflows use software x264)."""
+    nvenc = {0: {"h264_nvenc": True}, 1: {"h264_nvenc": False}}
+    gpus = [{**gpu, "nvenc": nvenc.get(gpu["index"]), "verdict": "ready"} for gpu in SUMMARY["gpus"]]
+    plan = plan_stack(request(tmp_path), {**SUMMARY, "gpus": gpus, "usable_gpus": [0, 1, 2]})
+    assert [(i.name, i.nvenc) for i in plan.instances] == [("gpu0", True), ("gpu1", False), ("gpu2", None)]
+    assert plan.instances[1].to_dict()["nvenc"] is False  # what later plays see

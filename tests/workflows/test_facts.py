@@ -197,3 +197,29 @@ def test_optimize_flags_override_facts_and_no_host_keeps_the_format(tmp_path, fa
     assert doc["nvenc"] is None and doc["profile"] == "wan22-i2v-a14b-q5-lightning"
     prompt, _ = optimize(tmp_path, "wan22-i2v-fp8-unoptimized.json", "--nvenc")
     assert nodes(prompt, "VHS_VideoCombine")[0]["format"] == "video/nvenc_h264-mp4"
+
+
+def test_each_gpu_of_a_mixed_host_gets_its_own_video_format(tmp_path, facts):
+    """RTX 4090 (GPU 0, NVENC) + H100 (GPU 1, none): --gpu picks the GPU whose encode and tier apply."""
+    path = str(facts("rtx4090_h100"))
+    prompt, notes = render(tmp_path, "--facts", path, "--gpu", "1")
+    assert summary(prompt)["format"] == "video/h264-mp4"
+    assert summary(prompt)["size"] == (1280, 720, 81)  # the H100's own tier: xlarge
+    assert "h264_nvenc test encode failed on GPU 1" in notes
+    assert summary(render(tmp_path, "--facts", path, "--gpu", "0")[0])["format"] == "video/nvenc_h264-mp4"
+    assert summary(render(tmp_path, "--facts", path)[0])["format"] == "video/nvenc_h264-mp4"  # the first GPU
+    missing = wanprov("workflow", "render", "wan22-i2v-gguf-lightning", "--facts", path, "--gpu", "2")
+    assert missing.returncode == 2 and "has no GPU 2 (its GPUs: 0, 1)" in missing.stderr
+
+
+def test_install_renders_for_the_gpu_it_is_given(tmp_path, facts):
+    path = str(facts("rtx4090_h100"))
+    for gpu, wanted in (("0", "video/nvenc_h264-mp4"), ("1", "video/h264-mp4")):
+        dest = tmp_path / f"gpu{gpu}"
+        result = wanprov(
+            "workflow", "install", "--dest", str(dest), "--template", "wan22-i2v-gguf-lightning",
+            "--facts", path, "--gpu", gpu,
+        )  # fmt: skip
+        assert result.returncode == 0, result.stderr
+        prompt = json.loads((dest / "wan22-i2v-gguf-lightning.api.json").read_text())
+        assert summary(prompt)["format"] == wanted

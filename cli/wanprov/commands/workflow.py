@@ -75,6 +75,11 @@ def render_options(command: Callable[..., Any]) -> Callable[..., Any]:
         ),
         click.option("--nvenc/--no-nvenc", default=None, help="NVENC works on the host (overrides --facts)"),
         click.option(
+            "--gpu",
+            type=click.IntRange(min=0),
+            help="the GPU (nvidia-smi index) of --facts whose tier and NVENC apply; default: the first",
+        ),
+        click.option(
             "--set", "sets", multiple=True, metavar="KEY=VALUE", help="override a parameter (repeatable)"
         ),
     ]
@@ -99,6 +104,7 @@ def render_cmd(
     facts_file: Path | None,
     tier: str | None,
     nvenc: bool | None,
+    gpu: int | None,
     sets: tuple[str, ...],
     output: Path | None,
     editor_out: Path | None,
@@ -119,7 +125,11 @@ def render_cmd(
     template = load_defaults()[1].get(name)
     # the tier carries the profile (manifests/workflows/defaults.yaml tiers = the doctor's vram-tiers)
     host = settings(
-        facts_file, tier=tier, nvenc=nvenc, uses_nvenc=template is None or "nvenc" in template.params
+        facts_file,
+        tier=tier,
+        nvenc=nvenc,
+        uses_nvenc=template is None or "nvenc" in template.params,
+        gpu=gpu,
     )
     schemas = load_object_info(object_info)
     result = render(
@@ -196,6 +206,7 @@ def install_cmd(
     facts_file: Path | None,
     tier: str | None,
     nvenc: bool | None,
+    gpu: int | None,
     sets: tuple[str, ...],
     owner: str | None,
     mode_text: str,
@@ -217,6 +228,7 @@ def install_cmd(
         nvenc=nvenc,
         overrides=parse_set(sets),
         facts_file=facts_file,
+        gpu=gpu,
     )
     report = install_workflows(
         InstallWorkflowsRequest(

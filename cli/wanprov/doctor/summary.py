@@ -19,12 +19,41 @@ def vram_tier(vram_total_mib: int | None) -> dict[str, Any]:
     return rows[-1]
 
 
-def _nvenc(facts: dict[str, Any]) -> dict[str, bool] | None:
-    nvenc = facts.get("nvenc") or {}
-    encoders = nvenc.get("encoders") or {}
-    if nvenc.get("status") != "ok" or not encoders:
+def verdicts(section: dict[str, Any]) -> dict[str, bool] | None:
+    """codec -> whether its one-frame encode worked; None when the probe could not tell."""
+    encoders = section.get("encoders") or {}
+    if section.get("status") != "ok" or not encoders:
         return None
     return {codec: bool(result.get("ok")) for codec, result in encoders.items()}
+
+
+def per_gpu_nvenc(facts: dict[str, Any]) -> bool:
+    """Whether the facts hold one NVENC verdict per GPU (facts saved before that hold one for the host)."""
+    return isinstance((facts.get("nvenc") or {}).get("gpus"), list)
+
+
+def gpu_nvenc(facts: dict[str, Any], index: Any) -> dict[str, Any]:
+    """The NVENC section of one GPU: its own encodes' result. Facts saved before per-GPU encodes hold one
+    result from the encoders' `any` device (the first GPU that could encode): it is every GPU's when no
+    GPU could encode or the host has one GPU; on a multi-GPU host where something encoded, it says
+    nothing about which GPU did, so that GPU's NVENC is unknown."""
+    section = facts.get("nvenc") or {}
+    if per_gpu_nvenc(facts):
+        for entry in section["gpus"]:
+            if isinstance(entry, dict) and entry.get("index") == index:
+                tested_with = {key: section.get(key) for key in ("tool", "binary", "python", "av_version")}
+                return {**tested_with, **entry}
+        return {"status": "unknown", "reason": f"GPU {index} was not in the NVENC probe", "encoders": {}}
+    found = verdicts(section)
+    if found is None or len(all_devices(facts)) <= 1 or not any(found.values()):
+        return section
+    return {
+        "status": "unknown",
+        "reason": "these facts hold one NVENC result for the whole host (recorded before each GPU was "
+        "tested): some GPU encoded, which one is not known",
+        "tool": section.get("tool"),
+        "encoders": {},
+    }
 
 
 def launch_flags(facts: dict[str, Any], tier: dict[str, Any]) -> list[str]:
@@ -80,6 +109,8 @@ def _gpu_entry(facts: dict[str, Any], device: dict[str, Any]) -> dict[str, Any]:
         "recommended_profile": tier["profile"],
         "recommended_quant": tier["quant"],
         "launch_flags": launch_flags(facts, tier),
+        # this GPU's own one-frame encodes (null: unknown): the video format its workflows use
+        "nvenc": verdicts(gpu_nvenc(facts, device.get("index"))),
     }
 
 
@@ -90,6 +121,9 @@ def summarize(facts: dict[str, Any], selection: Sequence[int] | None = None) -> 
     device = judged[0] if judged else None
     gpu = _gpu(device) if device is not None else None
     tier = vram_tier(gpu["vram_total_mib"] if gpu else 0)
+    # the first judged GPU's NVENC, as the other flat fields; facts without per-GPU encodes: the host's
+    nvenc = gpu_nvenc(facts, device.get("index")) if device is not None and per_gpu_nvenc(facts) else None
+    nvenc = nvenc or (facts.get("nvenc") or {})
     return {
         "gpu": gpu,
         "vram_tier": tier["tier"],
@@ -98,9 +132,9 @@ def summarize(facts: dict[str, Any], selection: Sequence[int] | None = None) -> 
         "launch_flags": launch_flags(facts, tier),
         # one venv for every judged GPU: the wheel must cover them all
         "torch": torch_choice.recommend(facts, judged),
-        "nvenc": _nvenc(facts),
+        "nvenc": verdicts(nvenc),
         # which tool decided summary.nvenc: "ffmpeg" (the binary VHS uses) or "pyav" (ComfyUI core's)
-        "nvenc_tool": (facts.get("nvenc") or {}).get("tool") if _nvenc(facts) is not None else None,
+        "nvenc_tool": nvenc.get("tool") if verdicts(nvenc) is not None else None,
         "gpus": [_gpu_entry(facts, each) for each in all_devices(facts)],
     }
 

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -61,18 +61,29 @@ def _probe_torch(options: ProbeOptions) -> dict[str, Any]:
     return facts
 
 
-def _probe_nvenc(options: ProbeOptions, pool: ThreadPoolExecutor) -> tuple[dict[str, Any], dict[str, Any]]:
+def _gpu_indices(gpu: dict[str, Any]) -> list[int]:
+    """The GPUs the NVENC encodes are tried on, by nvidia-smi index (none: the encoders pick one)."""
+    if gpu.get("status") != "ok":
+        return []
+    indices = [device.get("index") for device in gpu.get("devices") or []]
+    return [i for i in indices if isinstance(i, int) and not isinstance(i, bool)]
+
+
+def _probe_nvenc(
+    options: ProbeOptions, gpu_future: Future[dict[str, Any]]
+) -> tuple[dict[str, Any], dict[str, Any]]:
     from wanprov.facts import nvenc
 
     ffmpeg = nvenc.probe_ffmpeg()  # the encodes report its version; --no-nvenc keeps it at None
     if not options.nvenc:
         return ffmpeg, {"status": "skipped", "reason": "--no-nvenc", "tool": None, "encoders": {}}
+    gpus = _gpu_indices(gpu_future.result())  # NVML answers in milliseconds: the encodes wait for it
     if ffmpeg["status"] == "ok":
-        return ffmpeg, nvenc.probe(ffmpeg, pool)
+        return ffmpeg, nvenc.probe(ffmpeg, gpus=gpus)
     # No binary: PyAV in the target interpreter, a separate process beside the torch probe (see
     # docs/doctor.md: concurrent, and a crashing NVENC driver cannot take the torch facts with it).
     python, _why = target_python(options)
-    facts = nvenc.probe_pyav(python)
+    facts = nvenc.probe_pyav(python, gpus=gpus)
     if facts["status"] == "absent":
         no_binary = f"no ffmpeg binary ({ffmpeg.get('reason')})"
         reason = f"nothing to test with: {no_binary} and {facts['reason']}"
@@ -97,7 +108,7 @@ def collect(options: ProbeOptions | None = None) -> dict[str, Any]:
     with ThreadPoolExecutor(max_workers=8) as pool:
         torch_future = pool.submit(_guard, "torch", _probe_torch, options)
         gpu_future = pool.submit(_guard, "gpu", probe_gpu)
-        nvenc_future = pool.submit(_probe_nvenc, options, pool)
+        nvenc_future = pool.submit(_probe_nvenc, options, gpu_future)
         facts: dict[str, Any] = {
             "schema": SCHEMA,
             "collected_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),

@@ -2,13 +2,20 @@
 not evidence (the recorded H100 lists all three, has libnvidia-encode and capacity 100, yet no NVENC).
 
 Two tools: the ffmpeg binary (what VideoHelperSuite encodes with) when there is one, else PyAV in the
-target interpreter (what ComfyUI's core video nodes encode with; see pyav_script.py)."""
+target interpreter (what ComfyUI's core video nodes encode with; see pyav_script.py).
+
+Per GPU: the nvenc encoders' `gpu` option defaults to `any` ("pick the first device available"), so one
+encode on an H100 + RTX 4090 host succeeds on the 4090 and says nothing about the H100. With GPUs found,
+each GPU gets its own encodes with `gpu` set to its index; CUDA_DEVICE_ORDER=PCI_BUS_ID makes that index
+nvidia-smi's (CUDA's default order is fastest first). The section's flat fields stay GPU 0's verdict (what
+readers of the one-verdict shape expect); `gpus` holds one verdict per GPU."""
 
 from __future__ import annotations
 
 import os
 import re
 import shutil
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -24,8 +31,10 @@ PYAV_SCRIPT = Path(__file__).with_name("pyav_script.py")
 FFMPEG_ENV = "WANPROV_FFMPEG"  # an ffmpeg outside PATH; "none": test through PyAV only
 
 
-def encode_argv(ffmpeg: str, codec: str) -> list[str]:
+def encode_argv(ffmpeg: str, codec: str, gpu: int | None = None) -> list[str]:
+    """One frame through `codec`; `gpu`: the CUDA device the encoder must use (None: ffmpeg's `any`)."""
     # No -hide_banner: the banner's "ffmpeg version X" saves a separate `ffmpeg -version` run (~0.1 s).
+    device = [] if gpu is None else ["-gpu", str(gpu)]
     return [
         ffmpeg,
         "-nostdin",
@@ -37,6 +46,7 @@ def encode_argv(ffmpeg: str, codec: str) -> list[str]:
         "1",
         "-c:v",
         codec,
+        *device,
         "-f",
         "null",
         "-",
@@ -68,9 +78,19 @@ def parse_version(text: str) -> str | None:
     return match.group(1) if match else None
 
 
-def probe(ffmpeg: dict[str, Any], pool: ThreadPoolExecutor | None = None) -> dict[str, Any]:
-    """Encode one frame with each NVENC codec (concurrently); each verdict carries ffmpeg's own error.
-    Fills ffmpeg["version"] from the encodes' banner."""
+def encode_env() -> dict[str, str]:
+    """The encodes' environment: CUDA numbers devices in PCI order (nvidia-smi's index), and every GPU is
+    visible (a CUDA_VISIBLE_DEVICES of the caller would renumber them)."""
+    env = {key: value for key, value in os.environ.items() if key != "CUDA_VISIBLE_DEVICES"}
+    env["CUDA_DEVICE_ORDER"] = "PCI_BUS_ID"
+    return env
+
+
+def probe(
+    ffmpeg: dict[str, Any], pool: ThreadPoolExecutor | None = None, gpus: Sequence[int] = ()
+) -> dict[str, Any]:
+    """Encode one frame with each NVENC codec (concurrently) on each GPU in `gpus` (none: ffmpeg's `any`
+    device); each verdict carries ffmpeg's own error. Fills ffmpeg["version"] from the encodes' banner."""
     if ffmpeg.get("status") != "ok":
         return {
             "status": "unknown",
@@ -78,27 +98,67 @@ def probe(ffmpeg: dict[str, Any], pool: ThreadPoolExecutor | None = None) -> dic
             "tool": None,
             "encoders": {},
         }
-    runner = pool or ThreadPoolExecutor(max_workers=len(CODECS))
+    devices: list[int | None] = list(gpus) or [None]
+    jobs = [(gpu, codec) for gpu in devices for codec in CODECS]
+    runner = pool or ThreadPoolExecutor(max_workers=min(16, len(jobs)))
+    env = encode_env()
     try:
-        futures = {codec: runner.submit(_encode, ffmpeg["path"], codec) for codec in CODECS}
-        outcomes = {codec: future.result() for codec, future in futures.items()}
+        futures = {job: runner.submit(_encode, ffmpeg["path"], job[1], job[0], env) for job in jobs}
+        outcomes = {job: future.result() for job, future in futures.items()}
     finally:
         if pool is None:
             runner.shutdown()
-    encoders = {codec: verdict for codec, (verdict, _banner) in outcomes.items()}
     ffmpeg["version"] = next((v for _, v in outcomes.values() if v), None)
-    return {"status": "ok", "reason": None, "tool": "ffmpeg", "binary": ffmpeg["path"], "encoders": encoders}
+    sections = {
+        gpu: {
+            "status": "ok",
+            "reason": None,
+            "tool": "ffmpeg",
+            "binary": ffmpeg["path"],
+            "encoders": {codec: outcomes[(gpu, codec)][0] for codec in CODECS},
+        }
+        for gpu in devices
+    }
+    return per_gpu(sections) if gpus else sections[None]
 
 
-def probe_pyav(python: str, *, timeout: float = PYAV_TIMEOUT_S) -> dict[str, Any]:
-    """The same one-frame test through PyAV in `python` (ComfyUI's venv), plus a libx264 control.
+def per_gpu(sections: dict[Any, dict[str, Any]]) -> dict[str, Any]:
+    """GPU index -> its section => one section: the first GPU's fields flat, plus `gpus` (one entry each)."""
+    first = next(iter(sections.values()))
+    entries = [
+        {
+            "index": gpu,
+            "status": section.get("status"),
+            "reason": section.get("reason"),
+            "encoders": section.get("encoders") or {},
+        }
+        for gpu, section in sections.items()
+    ]
+    return {**first, "gpus": entries}
+
+
+def probe_pyav(python: str, *, timeout: float = PYAV_TIMEOUT_S, gpus: Sequence[int] = ()) -> dict[str, Any]:
+    """The same one-frame test through PyAV in `python` (ComfyUI's venv), plus a libx264 control: one
+    run per GPU in `gpus` (concurrently; none: one run on PyAV's `any` device).
     "unknown" (never an exception) when PyAV is absent, the script crashes or times out, or the control
     fails: then the nvenc failures say nothing about the GPU."""
     if not (Path(python).is_file() and os.access(python, os.X_OK)):
         return process.unknown(f"target interpreter {python} is not an executable file", **_pyav_base(python))
-    return read_pyav_output(
-        process.run([python, str(PYAV_SCRIPT), *CODECS, CONTROL], timeout=timeout), python
-    )
+    env = encode_env()
+
+    def one(gpu: int | None) -> dict[str, Any]:
+        device = [] if gpu is None else [f"--gpu={gpu}"]
+        argv = [python, str(PYAV_SCRIPT), *device, *CODECS, CONTROL]
+        return read_pyav_output(process.run(argv, timeout=timeout, env=env), python)
+
+    if not gpus:
+        return one(None)
+    with ThreadPoolExecutor(max_workers=min(8, len(gpus))) as runner:
+        sections = dict(zip(gpus, runner.map(one, gpus), strict=True))
+    first = next(iter(sections.values()))
+    if first.get("status") == "absent":  # no PyAV at all: the same answer on every GPU
+        return first
+    return per_gpu(sections)
 
 
 def read_pyav_output(result: process.Result, python: str) -> dict[str, Any]:
@@ -149,8 +209,10 @@ def _verdict(result: Any) -> dict[str, Any]:
     return {"ok": ok, "error": None if ok or error is None else str(error)[:500]}
 
 
-def _encode(ffmpeg: str, codec: str) -> tuple[dict[str, Any], str | None]:
-    result = process.run(encode_argv(ffmpeg, codec), timeout=TIMEOUT_S)
+def _encode(
+    ffmpeg: str, codec: str, gpu: int | None = None, env: dict[str, str] | None = None
+) -> tuple[dict[str, Any], str | None]:
+    result = process.run(encode_argv(ffmpeg, codec, gpu), timeout=TIMEOUT_S, env=env)
     banner = parse_version(result.stderr)
     if result.ok:
         return {"ok": True, "error": None}, banner
@@ -166,6 +228,8 @@ def failure_reason(stderr: str) -> str:
         if own:
             return own.group(1)
     for line in lines:
-        if re.search(r"Unknown encoder|No capable devices|unsupported device|Cannot load", line):
+        if re.search(
+            r"Unknown encoder|No capable devices|unsupported device|Cannot load|Requested GPU", line
+        ):
             return line
     return lines[-1] if lines else "ffmpeg failed without a message"

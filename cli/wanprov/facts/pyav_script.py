@@ -1,7 +1,8 @@
 # ruff: noqa: UP031 - runs under the target interpreter (any Python >= 3.8), stdlib + PyAV only
 """Runs inside the *target* interpreter (the ComfyUI venv, whose PyAV ComfyUI's core video nodes write
 through): a one-frame encode per codec with PyAV's bundled FFmpeg. No numpy (a blank frame needs none).
-Prints one JSON object on stdout; codecs come from argv."""
+Prints one JSON object on stdout; codecs come from argv, after an optional --gpu=N: the CUDA device the
+nvenc encoders must use (their `gpu` option; without it they pick the first device that works)."""
 
 import json
 import sys
@@ -12,18 +13,20 @@ def _error(exc):
     return "%s: %s" % (type(exc).__name__, str(exc).strip())
 
 
-def encode_one_frame(av, codec):
+def encode_one_frame(av, codec, gpu=None):
     """Listing an encoder proves nothing (the H100's PyAV lists all nvenc ones): open it and encode."""
     if codec not in av.codecs_available:
         return {"ok": False, "error": "%s is not in this PyAV's FFmpeg (av.codecs_available)" % codec}
     try:
-        return _encode(av, codec)
+        return _encode(av, codec, gpu)
     except Exception as exc:
         return {"ok": False, "error": _error(exc)}
 
 
-def _encode(av, codec):
+def _encode(av, codec, gpu):
     context = av.CodecContext.create(codec, "w")
+    if gpu is not None and codec.endswith("_nvenc"):  # the libx264 control has no `gpu` option
+        context.options = {"gpu": gpu}
     context.width = 256
     context.height = 256
     context.pix_fmt = "yuv420p"
@@ -59,7 +62,10 @@ def main():
         av.logging.set_level(av.logging.ERROR)
     except Exception:
         pass
-    out["encoders"] = {codec: encode_one_frame(av, codec) for codec in sys.argv[1:]}
+    args = sys.argv[1:]
+    gpu = args.pop(0).split("=", 1)[1] if args and args[0].startswith("--gpu=") else None
+    out["gpu"] = gpu
+    out["encoders"] = {codec: encode_one_frame(av, codec, gpu) for codec in args}
     print(json.dumps(out))
 
 

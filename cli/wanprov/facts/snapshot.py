@@ -72,6 +72,14 @@ def validate(facts: Any, where: str) -> None:
     for index, pack in enumerate(facts["comfyui"].get("custom_nodes") or []):
         if not isinstance(pack.get("name"), str):
             raise FactsFileError(f"facts file {where}: comfyui.custom_nodes[{index}] has no name", hint=_HINT)
+    for index, entry in enumerate(facts["nvenc"].get("gpus") or []):  # absent before per-GPU encodes
+        for key, kind in NVENC_GPU_FIELDS.items():
+            problem = _type_problem(entry.get(key), kind)
+            if problem:
+                raise FactsFileError(
+                    f"facts file {where}: nvenc.gpus[{index}].{key} is {_show(entry.get(key))}: {problem}",
+                    hint=_HINT,
+                )
     for index, device in enumerate(facts["gpu"].get("devices") or []):
         for key, kind in DEVICE_FIELDS.items():
             problem = _type_problem(device.get(key), kind)
@@ -108,7 +116,13 @@ FIELDS: dict[str, dict[str, str]] = {
         "xformers_requires": "list",
     },
     "ffmpeg": {"status": "str", "path": "str", "version": "str"},
-    "nvenc": {"status": "str", "tool": "str", "encoders": "dict[dict]", "reason": "str"},
+    "nvenc": {
+        "status": "str",
+        "tool": "str",
+        "encoders": "dict[dict]",
+        "reason": "str",
+        "gpus": "list[dict]",  # one entry per GPU, each NVENC_GPU_FIELDS (absent in older facts)
+    },
     "memory": {"status": "str", "total_bytes": "count", "available_bytes": "count"},
     "disk": {"status": "str", "path": "str", "free_bytes": "count", "total_bytes": "count"},
     "comfyui": {
@@ -127,6 +141,12 @@ DEVICE_FIELDS: dict[str, str] = {
     "vram_total_mib": "count",
     "vram_free_mib": "count",
     "mig_mode": "str",
+}
+NVENC_GPU_FIELDS: dict[str, str] = {
+    "index": "count",
+    "status": "str",
+    "reason": "str",
+    "encoders": "dict[dict]",
 }
 _TYPES: dict[str, type | tuple[type, ...]] = {"str": str, "list": list, "dict": dict, "bool": bool}
 

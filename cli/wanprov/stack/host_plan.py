@@ -90,6 +90,8 @@ class Instance:
     pidfile: str
     logfile: str
     watch_args: list[str]  # how `wanprov stack wait` sees the process and its log
+    # its GPU's own h264_nvenc encode (summary.gpus[].nvenc): the video format of its workflows; None: unknown
+    nvenc: bool | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -265,6 +267,11 @@ def instance_port(request: StackRequest, gpu: int | None) -> int:
     return int(request.port) + index
 
 
+def _h264_nvenc(gpu: Mapping[str, Any]) -> bool | None:
+    verdict = (gpu.get("nvenc") or {}).get("h264_nvenc")
+    return verdict if isinstance(verdict, bool) else None
+
+
 def plan_instances(request: StackRequest, summary: Mapping[str, Any], python: Path) -> list[Instance]:
     """One instance per selected GPU, each with its GPU's tier flags (the doctor's summary.gpus[] when the
     flags are automatic), its own port, device, folders and service."""
@@ -296,6 +303,7 @@ def plan_instances(request: StackRequest, summary: Mapping[str, Any], python: Pa
                 launch_file=str(folder / "comfyui-launch.json"), pidfile=pidfile, logfile=logfile,
                 watch_args=["--unit", service] if request.service_manager == "systemd"
                 else ["--pidfile", pidfile, "--log", logfile],
+                nvenc=_h264_nvenc(found),
             )
         )  # fmt: skip
     ports = [instance.port for instance in instances]

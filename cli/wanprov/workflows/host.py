@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+from wanprov.errors import UsageError
 from wanprov.facts.snapshot import FactsFileError
 
 
@@ -32,19 +34,29 @@ class HostSettings:
     notes: list[str] = field(default_factory=list)
 
 
-def from_facts(path: Path) -> HostChoice:
-    """Read a facts file saved by `wanprov doctor --save-facts` and summarise it the doctor's way.
+def from_facts(path: Path, gpu: int | None = None) -> HostChoice:
+    """Read a facts file saved by `wanprov doctor --save-facts` and summarise it the doctor's way: for GPU
+    `gpu` (its own tier and NVENC), else the first GPU (the summary's flat fields).
 
-    FactsFileError (exit 10) names the file when it is missing, not JSON, or not a facts document."""
-    from wanprov.doctor.summary import summarize
+    FactsFileError (exit 10) names the file when it is missing, not JSON, or not a facts document;
+    UsageError when it has no GPU `gpu`."""
+    from wanprov.doctor.summary import gpu_nvenc, per_gpu_nvenc, summarize, verdicts
     from wanprov.facts.snapshot import load
 
     facts = load(path)
     try:
         summary = summarize(facts)
-        gpu = summary.get("gpu") or None
-        verdicts = summary.get("nvenc")
-        section = facts.get("nvenc") or {}
+        entry = _gpu_entry(summary, gpu, path) if gpu is not None else None
+        described = entry if entry is not None else (summary.get("gpu") or None)
+        if entry is not None:
+            section = gpu_nvenc(facts, gpu)
+            found = verdicts(section)
+        else:
+            # summary.nvenc is the first GPU's verdict: its own section explains it
+            listed = summary.get("gpus") or []
+            per_gpu = per_gpu_nvenc(facts) and listed
+            section = gpu_nvenc(facts, listed[0].get("index")) if per_gpu else (facts.get("nvenc") or {})
+            found = summary.get("nvenc")
         h264 = ((section.get("encoders") or {}).get("h264_nvenc")) or {}
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         # load() checked the envelope; a hand-edited section can still hold the wrong types
@@ -52,25 +64,37 @@ def from_facts(path: Path) -> HostChoice:
             f"facts file {path} cannot be summarised: {type(exc).__name__}: {exc}",
             hint="re-record the host: wanprov doctor --save-facts FILE",
         ) from exc
-    if verdicts is None:
+    on = f" on GPU {gpu}" if gpu is not None else ""
+    if found is None:
         nvenc = None
         status = section.get("status", "missing")
-        reason = f"the NVENC probe was {status}" + (
-            f" ({section['reason']})" if section.get("reason") else ""
-        )
+        why = f" ({section['reason']})" if section.get("reason") else ""
+        reason = f"the NVENC probe{on} was {status}{why}"
     else:
-        nvenc = bool(verdicts.get("h264_nvenc"))
+        nvenc = bool(found.get("h264_nvenc"))
         reason = (
-            "a one-frame h264_nvenc encode worked"
+            f"a one-frame h264_nvenc encode worked{on}"
             if nvenc
-            else f"the h264_nvenc test encode failed: {h264.get('error') or 'no h264_nvenc verdict'}"
+            else f"the h264_nvenc test encode failed{on}: {h264.get('error') or 'no h264_nvenc verdict'}"
         )
     return HostChoice(
         source=str(path),
-        tier=summary.get("vram_tier"),
+        tier=entry["vram_tier"] if entry is not None else summary.get("vram_tier"),
         nvenc=nvenc,
         nvenc_reason=reason,
-        gpu=f"{gpu.get('name')}, {gpu.get('vram_total_mib')} MiB" if gpu else None,
+        gpu=f"{described.get('name')}, {described.get('vram_total_mib')} MiB" if described else None,
+    )
+
+
+def _gpu_entry(summary: dict[str, Any], gpu: int, path: Path) -> dict[str, Any]:
+    """summary.gpus[] entry of GPU `gpu`, or UsageError naming the GPUs the file has."""
+    entries = {entry.get("index"): entry for entry in summary.get("gpus") or []}
+    if gpu in entries:
+        return entries[gpu]
+    present = ", ".join(str(index) for index in entries) or "none"
+    raise UsageError(
+        f"--gpu {gpu}: the facts file {path} has no GPU {gpu} (its GPUs: {present})",
+        hint="pick an index from the facts file's gpu.devices (nvidia-smi's numbering), or leave --gpu out",
     )
 
 
@@ -80,12 +104,13 @@ def settings(
     tier: str | None = None,
     nvenc: bool | None = None,
     uses_nvenc: bool = True,
+    gpu: int | None = None,
 ) -> HostSettings:
-    """Layer explicit `--tier` / `--nvenc` over a facts file. `uses_nvenc=False` (an image template)
-    leaves the facts' NVENC verdict out."""
+    """Layer explicit `--tier` / `--nvenc` over a facts file: GPU `gpu`'s tier and NVENC (default: the
+    first GPU's). `uses_nvenc=False` (an image template) leaves the facts' NVENC verdict out."""
     if facts_file is None:
         return HostSettings(tier, nvenc)
-    host = from_facts(facts_file)
+    host = from_facts(facts_file, gpu)
     notes: list[str] = []
     seen = host.gpu or "no NVIDIA GPU"
     if tier is None:

@@ -36,6 +36,7 @@ class RenderRequest:
     nvenc: bool | None = None
     overrides: Mapping[str, Any] = field(default_factory=dict)
     facts_file: Path | None = None
+    gpu: int | None = None  # the GPU of facts_file whose tier and NVENC apply (None: the first)
 
 
 @dataclass(frozen=True)
@@ -93,6 +94,7 @@ def render_set(
             tier=request.tier,
             nvenc=request.nvenc if uses_nvenc else None,
             uses_nvenc=uses_nvenc,
+            gpu=request.gpu,
         )
         result = render(
             name,

@@ -34,16 +34,14 @@ NO_NVENC_PYAV = (  # what PyAV 18.1.0 raised on the recorded H100 (nvenc-pyav.tx
 
 
 def _pyav_failures(spec: HostSpec, recorded: Path | None) -> dict[str, str]:
-    """codec -> the error the fake PyAV raises at open(): replayed from the recording when there is one."""
+    """codec -> the error the fake PyAV raises at open() where it fails: every nvenc codec's error on a
+    GPU without NVENC (replayed from the recording when there is one); libx264 when the control fails.
+    Which GPU fails is the fake's own decision (host.json's gpus[].nvenc, per the encoder's `gpu`)."""
     if recorded is not None and (recorded / "nvenc-pyav.txt").exists():
         raw = json.loads(_recorded_body(recorded / "nvenc-pyav.txt"))
         failures = {codec: r["error"] for codec, r in raw.items() if isinstance(r, dict) and not r.get("ok")}
     else:
-        failures = {
-            codec: NO_NVENC_PYAV % codec
-            for codec in ("h264_nvenc", "hevc_nvenc", "av1_nvenc")
-            if not spec.nvenc or (codec == "av1_nvenc" and not spec.nvenc_av1)
-        }
+        failures = {codec: NO_NVENC_PYAV % codec for codec in ("h264_nvenc", "hevc_nvenc", "av1_nvenc")}
     if not spec.pyav_control:
         failures["libx264"] = (
             "PermissionError: [Errno 1] Operation not permitted: 'avcodec_open2(\"libx264\", {})'"
@@ -55,7 +53,9 @@ def _gpus(spec: HostSpec) -> list[dict[str, object]]:
     """Every GPU of the host in nvidia-smi's index order, each with its own uuid and PCI bus id."""
     if not spec.gpu_name:
         return []
-    first = GpuSpec(spec.gpu_name, spec.cc or "", spec.vram_mib, spec.kernel_error)
+    first = GpuSpec(
+        spec.gpu_name, spec.cc or "", spec.vram_mib, spec.kernel_error, spec.nvenc, spec.nvenc_av1
+    )
     gpus = []
     for index, gpu in enumerate((first, *spec.more_gpus)):
         if index == 0 and spec.uuid:
@@ -82,6 +82,9 @@ def _gpus(spec: HostSpec) -> list[dict[str, object]]:
                 "uuid": uuid,
                 "bus_id": bus_id,
                 "kernel_error": gpu.kernel_error,
+                # what a one-frame encode on this GPU does (a GPU without its own value: as GPU 0)
+                "nvenc": bool(spec.nvenc if gpu.nvenc is None else gpu.nvenc),
+                "nvenc_av1": bool(spec.nvenc_av1 if gpu.nvenc_av1 is None else gpu.nvenc_av1),
             }
         )
     return gpus

@@ -31,6 +31,8 @@ class GpuSpec:
     cc: str
     vram_mib: int
     kernel_error: str | None = None  # what torch raises on a kernel launch on this device
+    nvenc: bool | None = None  # its own NVENC (None: as GPU 0); the fake ffmpeg and PyAV encode per GPU
+    nvenc_av1: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -250,6 +252,23 @@ SPECS: dict[str, HostSpec] = {
             more_gpus=(dataclasses.replace(RTX5090, kernel_error=NO_KERNEL_IMAGE),),
         ),
         HostSpec(
+            # A mixed host in PCI order: RTX 4090 (GPU 0, NVENC) + H100 (GPU 1, no NVENC hardware). CUDA's
+            # default order is fastest first (the H100 first), so only CUDA_DEVICE_ORDER=PCI_BUS_ID makes
+            # the encoders' `gpu` index nvidia-smi's; their `any` device encodes on the 4090.
+            "rtx4090_h100",
+            "NVIDIA GeForce RTX 4090",
+            "8.9",
+            24564,
+            "580.95.05",
+            "13.0",
+            nvenc=True,
+            torch_version="2.9.1+cu130",
+            torch_cuda="13.0",
+            arch_list=TORCH_ARCH["cu130"],
+            modules={"triton": "3.5.0"},
+            more_gpus=(GpuSpec(H100, "9.0", 81559, nvenc=False),),
+        ),
+        HostSpec(
             "no_gpu",
             None,
             nvenc=False,
@@ -264,3 +283,7 @@ SPECS: dict[str, HostSpec] = {
 }
 # One H100 of the recorded 8-GPU host: a single-GPU host (one ComfyUI instance) for the fleet tests.
 SPECS["h100_single"] = dataclasses.replace(SPECS["h100"], name="h100_single", more_gpus=())
+# The same mixed host with PyAV in the ComfyUI venv and no ffmpeg binary (the encodes go through PyAV).
+SPECS["rtx4090_h100_pyav_only"] = dataclasses.replace(
+    SPECS["rtx4090_h100"], name="rtx4090_h100_pyav_only", ffmpeg_binary=False, pyav="18.1.0"
+)

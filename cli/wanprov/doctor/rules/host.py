@@ -8,6 +8,7 @@ from wanprov.compat import gpus, tables
 from wanprov.doctor.findings import Finding, fail, info, passed, warn
 from wanprov.doctor.rules.context import Context
 from wanprov.doctor.rules.per_gpu import each_gpu
+from wanprov.doctor.summary import gpu_nvenc, per_gpu_nvenc
 
 GIB = 1024**3
 PINNED_COMFYUI = "0.3.64"
@@ -27,11 +28,23 @@ def _tested_by(facts: dict[str, Any]) -> str:
 
 
 def nvenc(ctx: Context) -> list[Finding]:
-    """Rule 7: decided by a real one-frame encode, never by NVML's encoder capacity."""
+    """Rule 7: decided by a real one-frame encode, never by NVML's encoder capacity; per GPU where each
+    GPU had its own encodes (an H100 beside an RTX 4090 has none, the 4090 has)."""
     facts = ctx.facts.get("nvenc") or {}
-    encoders = facts.get("encoders") or {}
     if facts.get("status") == "skipped":
         return [info("nvenc", "NVENC not tested (--no-nvenc)")]
+    if per_gpu_nvenc(ctx.facts) and ctx.devices:
+        return each_gpu(ctx, _gpu_nvenc_verdict)
+    return _nvenc_verdict(facts, ctx.device)
+
+
+def _gpu_nvenc_verdict(ctx: Context, device: dict[str, Any]) -> list[Finding]:
+    return _nvenc_verdict(gpu_nvenc(ctx.facts, device.get("index")), device)
+
+
+def _nvenc_verdict(facts: dict[str, Any], device: dict[str, Any] | None) -> list[Finding]:
+    """The verdict of one NVENC section: the host's, or one GPU's."""
+    encoders = facts.get("encoders") or {}
     if facts.get("status") != "ok" or not encoders:
         return [info("nvenc", f"NVENC unknown: {facts.get('reason')}", NVENC_HOW_TO_TEST)]
     pyav = facts.get("tool") == "pyav"
@@ -49,7 +62,7 @@ def nvenc(ctx: Context) -> list[Finding]:
         return [passed("nvenc", message)]
     # h264 first, whatever the order (a saved facts file has its keys sorted)
     first_error = (encoders.get("h264_nvenc") or next(iter(encoders.values()))).get("error")
-    name = (ctx.device or {}).get("name")
+    name = (device or {}).get("name")
     known = f" ({name} has no NVENC hardware)" if gpus.known_without_nvenc(name) else ""
     control = " while the libx264 control worked" if pyav else ""
     return [
