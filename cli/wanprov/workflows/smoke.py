@@ -402,6 +402,7 @@ def smoke_template(
     facts_file: Path | None = None,
     tier: str | None = None,
     nvenc: bool | None = None,
+    gpu: int | None = None,
     sets: Sequence[str] = (),
     timeout: float = 600.0,
     poll: float = 1.0,
@@ -415,7 +416,11 @@ def smoke_template(
     overrides = {**smoke_overrides(name), **parse_set(sets)}
     template = load_defaults()[1].get(name)
     host = settings(
-        facts_file, tier=tier, nvenc=nvenc, uses_nvenc=template is None or "nvenc" in template.params
+        facts_file,
+        tier=tier,
+        nvenc=nvenc,
+        uses_nvenc=template is None or "nvenc" in template.params,
+        gpu=gpu,
     )
     rendered = render(
         name, preset=preset, profile=profile, tier=host.tier, nvenc=host.nvenc, overrides=overrides
