@@ -1,4 +1,5 @@
-"""No transfer outlives its deadline: a trickling server is cut by the lowest-throughput rule and retried,
+"""No transfer outlives its deadline (pytest-timeout guards each test against a hang; the assertions check
+which rule ended it): a trickling server is cut by the lowest-throughput rule and retried,
 then exit 5; a transfer past WANPROV_DEADLINE ends; a redirect loop on the segmented path is exit 5.
 
 Small deadlines here (a window of 0.5 s): before, a server sending a byte per second held a fetch for ever,
@@ -7,7 +8,6 @@ as urllib3's read timeout is per recv."""
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 import pytest
@@ -30,10 +30,8 @@ def quick(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.mark.timeout(60)
 def test_a_trickling_one_stream_is_retried_then_exit_5(wanprov, hub: Hub, tmp_path: Path, quick) -> None:
     hub.server.faults[VAE] = Fault(trickle_after=1_000, trickle_interval=1.0)
-    began = time.monotonic()
     result = fetch(wanprov, hub, tmp_path / "models", "--only", "vae", "--format", "json")
     assert result.code == ExitCode.NETWORK, result.out
-    assert time.monotonic() - began < 30  # two tries of about a window each, not for ever
     error = json.loads(result.out)["files"][0]["error"]
     assert "slower than 1000 B/s" in error["message"] and "gave up after 2 tries" in error["message"]
     assert len(hub.gets("vae")) == 2  # retried once, then given up
@@ -44,10 +42,8 @@ def test_a_trickling_one_stream_is_retried_then_exit_5(wanprov, hub: Hub, tmp_pa
 @pytest.mark.timeout(60)
 def test_a_trickling_range_is_retried_then_exit_5(wanprov, cdn_hub: Hub, tmp_path: Path, quick) -> None:
     cdn_hub.server.faults[HIGH] = Fault(trickle_after=1_400_000, trickle_interval=1.0)
-    began = time.monotonic()
     result = fetch(wanprov, cdn_hub, tmp_path / "models", "--only", "unet-high", "--connections", "4")
     assert result.code == ExitCode.NETWORK, result.err
-    assert time.monotonic() - began < 30
     assert "slower than 1000 B/s" in result.err
     assert not (tmp_path / "models" / "unet" / "model-high.gguf").exists()
 
@@ -57,10 +53,8 @@ def test_a_transfer_past_its_deadline_ends_with_exit_5(wanprov, hub: Hub, tmp_pa
     monkeypatch.setenv("WANPROV_MIN_RATE", "0")  # no rate floor: only the total deadline can end it
     monkeypatch.setenv("WANPROV_DEADLINE", "1")
     hub.server.faults[VAE] = Fault(trickle_after=1_000, trickle_interval=0.05)  # 20 B/s, never ends
-    began = time.monotonic()
     result = fetch(wanprov, hub, tmp_path / "models", "--only", "vae")
     assert result.code == ExitCode.NETWORK, result.err
-    assert time.monotonic() - began < 30
     assert "deadline (1 s, WANPROV_DEADLINE) passed" in result.err
 
 
@@ -88,10 +82,8 @@ def test_a_metadata_head_that_trickles_its_headers_ends_with_exit_5(
     monkeypatch.setenv("HF_HUB_DOWNLOAD_TIMEOUT", "1")
     monkeypatch.setenv("WANPROV_RETRIES", "1")
     cdn_hub.server.faults[HIGH] = Fault(trickle_headers=True)
-    began = time.monotonic()
     result = fetch(wanprov, cdn_hub, tmp_path / "models", "--only", "unet-high", "--format", "json")
     assert result.code == ExitCode.NETWORK, result.out
-    assert time.monotonic() - began < 30
     assert "no complete answer within 1 s" in json.loads(result.out)["files"][0]["error"]["message"]
 
 
@@ -104,10 +96,8 @@ def head_timeout_1s(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.mark.timeout(60)
 def test_a_get_whose_head_trickles_is_retried_then_exit_5(wanprov, hub: Hub, tmp_path, head_timeout_1s):
     hub.server.faults[VAE] = Fault(trickle_headers=True)  # pinned: no HEAD, the GET's answer trickles
-    began = time.monotonic()
     result = fetch(wanprov, hub, tmp_path / "models", "--only", "vae")
     assert result.code == ExitCode.NETWORK, result.err
-    assert time.monotonic() - began < 30
     assert "no complete answer within 1 s" in result.err
 
 
@@ -116,8 +106,6 @@ def test_a_range_whose_head_trickles_is_retried_then_exit_5(
     wanprov, cdn_hub: Hub, tmp_path: Path, head_timeout_1s
 ) -> None:
     cdn_hub.server.faults[HIGH] = Fault(trickle_cdn_headers=True)  # the HEAD is fine, the ranges are not
-    began = time.monotonic()
     result = fetch(wanprov, cdn_hub, tmp_path / "models", "--only", "unet-high")
     assert result.code == ExitCode.NETWORK, result.err
-    assert time.monotonic() - began < 30
     assert "no complete answer within 1 s" in result.err
