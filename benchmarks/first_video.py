@@ -38,18 +38,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO_ROOT / "tests"), str(REPO_ROOT / "cli"), str(Path(__file__).resolve().parent)]
 
-from doubles.fleet import Fleet, HostSpec, RecapCounts, run_playbook  # noqa: E402
-from doubles.gpu import install_fake_host  # noqa: E402
-from doubles.gpu.specs import SPECS  # noqa: E402
-from fleet.fleet_setup import stack_host_vars  # noqa: E402
-from real_stack_converge import mirror_remote, torch_index  # noqa: E402
-from stack.stack_sources import SourceRepos  # noqa: E402
-from wanprov.stack.manifest import load_comfyui, load_node_packs  # noqa: E402
+from doubles.fleet import RecapCounts, run_playbook  # noqa: E402
+from real_stack_converge import real_stack_host  # noqa: E402
+from wanprov.stack.manifest import load_comfyui  # noqa: E402
 
 SITE = REPO_ROOT / "site.yml"
 RECORDER = Path(__file__).resolve().parent / "comfyui_ws_record.py"
@@ -291,51 +285,10 @@ def main() -> int:
         hub = HubServer(hub_root).start()
         log(f"weights double: {manifest} ({generated_s:.1f} s), served by the Hub double at {hub.url}")
 
-    git_root = base / "git"
-    comfyui_url, comfyui_commit, _ = mirror_remote(opts.mirrors, comfyui.url, comfyui.commit,
-                                                   git_root / "ComfyUI.git")  # fmt: skip
-    remotes = {}
-    for name, pack in load_node_packs().items():
-        pack_url, pack_commit, _ = mirror_remote(
-            opts.mirrors, pack.url, pack.commit, git_root / f"{name}.git"
-        )
-        remotes[name] = (pack_url, pack_commit)
-    repos = SourceRepos(git_root, comfyui_url, comfyui_commit, remotes, "")
-    node_manifest = repos.manifest(base / "node-packs.yaml")
-    index = torch_index(base / "torch-index", [opts.torch_wheel, *opts.wheel])
-
-    bare = dataclasses.replace(SPECS["h100"], torch_version=None, pyav=None, modules={})
-    env = install_fake_host(base / "gpu", bare)
-    fleet = Fleet.start(base / "fleet", [HostSpec("real", env=env)])
-    root = fleet.hosts["real"].root
-    host_vars = stack_host_vars(repos, node_manifest, base / "unused-wheelhouse", root)
-    for name in (
-        "wanprov_cli_pip_environment",
-        "comfyui_pip_extra_args",
-        "comfyui_wait_delay",
-        "health_delay",
-    ):
-        host_vars.pop(name)  # the machine's own package index, real waits
-    host_vars.update({
-        "comfyui_torch_variant": "cpu",
-        "comfyui_torch_version": opts.torch,
-        "comfyui_torchvision_version": opts.torchvision,
-        "comfyui_torchaudio_version": opts.torchaudio,
-        "comfyui_torch_index_url": index,
-        "comfyui_launch_flags": ["--cpu"],
-        "comfyui_node_packs_optional": ["all"],
-        "comfyui_wait_retries": 180,
-        "comfyui_wait_delay": 1,
-        "health_smoke": True,
-        "health_smoke_timeout": 1800,
-    })  # fmt: skip
+    extra_vars: dict[str, object] = {"health_smoke": True, "health_smoke_timeout": 1800}
     if hub is not None:
-        host_vars.update({"models_manifest": str(manifest), "models_hf_endpoint": hub.url})
-    document = yaml.safe_load(fleet.inventory.read_text())
-    for group in document["all"]["children"].values():
-        for variables in group["hosts"].values():
-            variables.update(host_vars)
-    fleet.inventory.write_text(yaml.safe_dump(document, sort_keys=False))
+        extra_vars.update({"models_manifest": str(manifest), "models_hf_endpoint": hub.url})
+    fleet, root, host_vars = real_stack_host(opts, base, extra_vars)
     log(f"host root {root}; inventory {fleet.inventory}")
 
     port = host_vars["comfyui_port"]

@@ -108,30 +108,23 @@ def torch_index(dest: Path, wheels: list[Path]) -> str:
     return f"file://{dest / 'simple'}"
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--mirrors", type=Path, required=True, help="folder of owner+name/repo bare mirrors")
-    parser.add_argument("--torch-wheel", type=Path, required=True)
-    parser.add_argument("--wheel", type=Path, action="append", default=[], help="more wheels for the index")
-    parser.add_argument("--torch", required=True)
-    parser.add_argument("--torchvision", required=True)
-    parser.add_argument("--torchaudio", required=True)
-    parser.add_argument("--keep", action="store_true", help="leave the host and its service running")
-    opts = parser.parse_args()
+def real_stack_host(
+    opts: argparse.Namespace, base: Path, extra_vars: dict[str, object]
+) -> tuple[Fleet, Path, dict[str, object]]:
+    """One bare test host under `base` whose inventory converges the REAL stack: ComfyUI and the node packs
+    served from `opts.mirrors` at their pins, the torch family from a local index of `opts.torch_wheel` and
+    `opts.wheel`, `--cpu`, every optional pack, real waits; `extra_vars` on top. Returns the started fleet,
+    the host's root and its variables. (Shared with benchmarks/first_video.py.)"""
+    import yaml
 
-    base = Path(tempfile.mkdtemp(prefix="wanprov-real-", dir="/tmp"))
-    base.chmod(0o755)
     comfyui = load_comfyui()
-    packs = load_node_packs()
     git_root = base / "git"
     comfyui_url, comfyui_commit, left_out = mirror_remote(
         opts.mirrors, comfyui.url, comfyui.commit, git_root / "ComfyUI.git"
     )
     print(f"ComfyUI: {comfyui_commit} (pinned {comfyui.commit}); left out: {left_out}", flush=True)
     remotes = {}
-    for name, pack in packs.items():
+    for name, pack in load_node_packs().items():
         pack_url, pack_commit, left_out = mirror_remote(
             opts.mirrors, pack.url, pack.commit, git_root / f"{name}.git"
         )
@@ -164,15 +157,33 @@ def main() -> int:
             "comfyui_node_packs_optional": ["all"],
             "comfyui_wait_retries": 180,
             "comfyui_wait_delay": 1,
+            **extra_vars,
         }
     )
-    import yaml
-
     document = yaml.safe_load(fleet.inventory.read_text())
     for group in document["all"]["children"].values():
         for variables in group["hosts"].values():
             variables.update(host_vars)
     fleet.inventory.write_text(yaml.safe_dump(document, sort_keys=False))
+    return fleet, root, host_vars
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--mirrors", type=Path, required=True, help="folder of owner+name/repo bare mirrors")
+    parser.add_argument("--torch-wheel", type=Path, required=True)
+    parser.add_argument("--wheel", type=Path, action="append", default=[], help="more wheels for the index")
+    parser.add_argument("--torch", required=True)
+    parser.add_argument("--torchvision", required=True)
+    parser.add_argument("--torchaudio", required=True)
+    parser.add_argument("--keep", action="store_true", help="leave the host and its service running")
+    opts = parser.parse_args()
+
+    base = Path(tempfile.mkdtemp(prefix="wanprov-real-", dir="/tmp"))
+    base.chmod(0o755)
+    fleet, root, host_vars = real_stack_host(opts, base, {})
     print(f"host root {root}; inventory {fleet.inventory}", flush=True)
 
     figures: dict[str, object] = {}
