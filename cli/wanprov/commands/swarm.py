@@ -8,17 +8,11 @@ from pathlib import Path
 import click
 
 from wanprov.commands.fetch_models import models_dir_option, resolve_custom_nodes_dir, resolve_models_dir
+from wanprov.commands.models import MANIFEST_OPTION
 from wanprov.commands.output import FORMAT_OPTION, emit_json
 from wanprov.errors import UsageError
 from wanprov.exit_codes import ExitCode
 
-MANIFEST_OPTION = click.option(
-    "--manifest",
-    "manifests",
-    multiple=True,
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Your own catalog/profile YAML (same format); repeatable.",
-)
 BIND_OPTION = click.option(
     "--bind", required=True, help="This node's address on the cluster network; every listener binds to it."
 )

@@ -86,6 +86,17 @@ def _refuse(shown: Path, what: str) -> UnsafePathError:
     return UnsafePathError(f"{shown}: {what} where a file goes; refused, nothing written", hint=_HINT)
 
 
+def _open_child_folder(dir_fd: int, name: str, shown: Path) -> int:
+    """The folder `name` in `dir_fd`, opened without following a link; a link or a file there is refused."""
+    try:
+        return os.open(name, _DIR, dir_fd=dir_fd)
+    except OSError as exc:
+        if exc.errno in (errno.ELOOP, errno.ENOTDIR):
+            kind = _kind(os.stat(name, dir_fd=dir_fd, follow_symlinks=False).st_mode)
+            raise _refuse(shown, f"{kind} where a folder belongs") from None
+        raise
+
+
 def open_folder(base: Path, below: Sequence[str], *, create: bool = True) -> int:
     """A descriptor of base/below..., each name below `base` opened without following a link."""
     if create:
@@ -98,13 +109,7 @@ def open_folder(base: Path, below: Sequence[str], *, create: bool = True) -> int
             if create:
                 with contextlib.suppress(FileExistsError):
                     os.mkdir(name, 0o777, dir_fd=fd)
-            try:
-                child = os.open(name, _DIR, dir_fd=fd)
-            except OSError as exc:
-                if exc.errno in (errno.ELOOP, errno.ENOTDIR):
-                    kind = _kind(os.stat(name, dir_fd=fd, follow_symlinks=False).st_mode)
-                    raise _refuse(shown, f"{kind} where a folder belongs") from None
-                raise
+            child = _open_child_folder(fd, name, shown)
             os.close(fd)
             fd = child
     except BaseException:
@@ -118,13 +123,7 @@ def open_private_folder(parent_fd: int, name: str, shown: Path) -> int:
     other write bits are dropped); another owner's, a link or a file there is refused."""
     with contextlib.suppress(FileExistsError):
         os.mkdir(name, 0o700, dir_fd=parent_fd)
-    try:
-        fd = os.open(name, _DIR, dir_fd=parent_fd)
-    except OSError as exc:
-        if exc.errno in (errno.ELOOP, errno.ENOTDIR):
-            kind = _kind(os.stat(name, dir_fd=parent_fd, follow_symlinks=False).st_mode)
-            raise _refuse(shown, f"{kind} where a folder belongs") from None
-        raise
+    fd = _open_child_folder(parent_fd, name, shown)
     info = os.fstat(fd)
     if info.st_uid != os.geteuid():
         os.close(fd)
@@ -342,6 +341,22 @@ class PartSlot:
             return actual
         finally:
             os.close(fd)
+
+    def commit_verified(
+        self, fd: int, size: int, actual: str, expected_sha: str, what: str, expected_size: int | None = None
+    ) -> str:
+        """The one way a part becomes the final file: its sha256 (and size) match, then commit(); bad bytes
+        are deleted (IntegrityError)."""
+        if actual != expected_sha or (expected_size is not None and size != expected_size):
+            self.discard()
+            expected = f", expected {expected_size}" if expected_size is not None else ""
+            raise IntegrityError(
+                f"{what}: sha256 mismatch: expected {expected_sha}, got {actual} ({size} bytes{expected}); "
+                "bad bytes deleted",
+                hint="re-run to download again; if it repeats, the source or the catalog's sha256 is wrong",
+            )
+        self.commit(fd, size)
+        return actual
 
     def changed(self, what: str) -> PartChangedError:
         self.discard()
@@ -569,16 +584,7 @@ class PartWriter:
     def commit(self, expected_sha: str, what: str) -> str:
         """Check size and sha256, then fsync and rename into place; bad bytes are deleted."""
         actual = self.hasher.finish(self.offset)
-        size_ok = self.expected_size is None or self.offset == self.expected_size
-        if actual != expected_sha or not size_ok:
-            self.slot.discard()
-            raise IntegrityError(
-                f"{what}: sha256 mismatch: expected {expected_sha}, got {actual} ({self.offset} bytes, "
-                f"expected {self.expected_size}); bad bytes deleted",
-                hint="re-run to download again; if it repeats, the source or the catalog's sha256 is wrong",
-            )
-        self.slot.commit(self.fd, self.offset)
-        return actual
+        return self.slot.commit_verified(self.fd, self.offset, actual, expected_sha, what, self.expected_size)
 
 
 def hash_path(path: Path, progress: ProgressFn | None = None) -> str:

@@ -260,15 +260,8 @@ class SegmentedDownload:
 
     def _commit(self) -> str:
         actual = self._hasher.finish(self.size)
-        if actual != self.sha256:
-            self.slot.discard()
-            raise IntegrityError(
-                f"{self.entry.relpath} (entry {self.entry.id!r}): sha256 mismatch: expected {self.sha256}, "
-                f"got {actual} ({self.size} bytes); bad bytes deleted",
-                hint="re-run to download again; if it repeats, the source or the catalog's sha256 is wrong",
-            )
-        self.slot.commit(self._fd, self.size)
-        return actual
+        what = f"{self.entry.relpath} (entry {self.entry.id!r})"
+        return self.slot.commit_verified(self._fd, self.size, actual, self.sha256, what)
 
     def _fail(self, error: BaseException) -> None:
         with self._lock:
