@@ -312,9 +312,17 @@ def _check(request, state, instance, row, smoke):
         watch=watch_of(request.service, instance), gpu=instance.gpu,
         tier=instance.tier or state["summary"].get("vram_tier"),
         require_files=bool(state.get("models_ran")), comfyui_dir=request.converge.stack.install_dir,
-        wait_timeout_s=request.health_timeout_s, smoke=wanted,
+        extra_model_paths=_model_path_configs(instance.flags), wait_timeout_s=request.health_timeout_s,
+        smoke=wanted,
     )  # fmt: skip
     return check_instance(health)
+
+
+def _model_path_configs(flags: Sequence[str]) -> tuple[Path, ...]:
+    """The models maps the instance starts with (--models-dir): its files are looked up there too."""
+    return tuple(
+        Path(flags[i + 1]) for i, flag in enumerate(flags[:-1]) if flag == "--extra-model-paths-config"
+    )
 
 
 def _health(request, report, stage, state, observer, progress) -> None:
