@@ -265,10 +265,10 @@ def via_site(opts: argparse.Namespace, base: Path, meter: CpuMeter) -> dict[str,
         args = ["--skip-tags", "models"]
         for run in ("first", "rerun"):
             result = timed(figures, run, meter, lambda: run_playbook(fleet, SITE, args=args, timeout=3600))
-            (base / f"{run}.log").write_text(result.stdout + "\n--- stderr ---\n" + result.stderr)
+            (base.parent / f"{base.name}-{run}.log").write_text(result.stdout + "\n--- stderr ---\n" + result.stderr)
             figures[f"{run}_recap"] = dataclasses.asdict(result.recap.get("real", RecapCounts()))
             print(f"{run}: rc={result.rc} {figures[f'{run}_s']} s, CPU {figures[f'{run}_cpu_s']} s, "
-                  f"load {figures[f'{run}_load']}, {figures[f'{run}_recap']}, log {base}/{run}.log",
+                  f"load {figures[f'{run}_load']}, {figures[f'{run}_recap']}, log {base}-{run}.log",
                   flush=True)  # fmt: skip
             if result.rc != 0:
                 print(result.stdout[-6000:])
@@ -313,14 +313,14 @@ def via_up(opts: argparse.Namespace, base: Path, meter: CpuMeter) -> dict[str, o
                 meter,
                 lambda: subprocess.run(command, capture_output=True, text=True, timeout=3600),
             )
-            (base / f"{run}.log").write_text(proc.stdout + "\n--- stderr ---\n" + proc.stderr)
+            (base.parent / f"{base.name}-{run}.log").write_text(proc.stdout + "\n--- stderr ---\n" + proc.stderr)
             document = json.loads(proc.stdout or "{}")
             figures[f"{run}_changed"] = document.get("changed")
             figures[f"{run}_stages"] = {s["name"]: f"{s['status']} {s['seconds']:.1f} s"
                                         for s in document.get("stages", [])}  # fmt: skip
             print(f"{run}: rc={proc.returncode} {figures[f'{run}_s']} s, CPU {figures[f'{run}_cpu_s']} s, "
                   f"load {figures[f'{run}_load']}, changed={figures[f'{run}_changed']}, "
-                  f"{figures[f'{run}_stages']}, log {base}/{run}.log", flush=True)  # fmt: skip
+                  f"{figures[f'{run}_stages']}, log {base}-{run}.log", flush=True)  # fmt: skip
             if proc.returncode != 0:
                 print(json.dumps(document.get("error"), indent=2), proc.stderr[-6000:])
                 raise SystemExit(1)
@@ -363,6 +363,8 @@ def main() -> int:
         figures = (via_up if opts.via == "up" else via_site)(opts, base, meter)
     finally:
         meter.close()
+        if not opts.keep:  # the venv alone is several GB
+            shutil.rmtree(base, ignore_errors=True)
     print(json.dumps(figures, indent=2))
     return 0
 

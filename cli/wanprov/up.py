@@ -307,11 +307,14 @@ def _check(request, state, instance, row, smoke):
     from wanprov.service.install import watch_of
 
     wanted = SmokeRequest(request.smoke_template, row.profile, request.smoke_timeout_s) if smoke else None
+    # The files on disk are checked once the models stage put them there (as the health role does: no
+    # local look-up unless asked); before it (no profile) a model file is absent by design.
+    models_ran = bool(state.get("models_ran"))
     health = HealthRequest(
         url=instance.url, workflows_dir=Path(instance.workflows_dir),
         watch=watch_of(request.service, instance), gpu=instance.gpu,
         tier=instance.tier or state["summary"].get("vram_tier"),
-        require_files=bool(state.get("models_ran")), comfyui_dir=request.converge.stack.install_dir,
+        require_files=models_ran, comfyui_dir=request.converge.stack.install_dir if models_ran else None,
         extra_model_paths=_model_path_configs(instance.flags), wait_timeout_s=request.health_timeout_s,
         smoke=wanted,
     )  # fmt: skip
