@@ -214,6 +214,11 @@ class CpuMeter:
             pass
 
 
+def write_log(base: Path, run: str, stdout: str, stderr: str) -> None:
+    """Beside the host's folder, which is removed at the end unless --keep."""
+    (base.parent / f"{base.name}-{run}.log").write_text(stdout + "\n--- stderr ---\n" + stderr)
+
+
 def load() -> str:
     return " ".join(Path("/proc/loadavg").read_text().split()[:3])
 
@@ -265,7 +270,7 @@ def via_site(opts: argparse.Namespace, base: Path, meter: CpuMeter) -> dict[str,
         args = ["--skip-tags", "models"]
         for run in ("first", "rerun"):
             result = timed(figures, run, meter, lambda: run_playbook(fleet, SITE, args=args, timeout=3600))
-            (base.parent / f"{base.name}-{run}.log").write_text(result.stdout + "\n--- stderr ---\n" + result.stderr)
+            write_log(base, run, result.stdout, result.stderr)
             figures[f"{run}_recap"] = dataclasses.asdict(result.recap.get("real", RecapCounts()))
             print(f"{run}: rc={result.rc} {figures[f'{run}_s']} s, CPU {figures[f'{run}_cpu_s']} s, "
                   f"load {figures[f'{run}_load']}, {figures[f'{run}_recap']}, log {base}-{run}.log",
@@ -313,7 +318,7 @@ def via_up(opts: argparse.Namespace, base: Path, meter: CpuMeter) -> dict[str, o
                 meter,
                 lambda: subprocess.run(command, capture_output=True, text=True, timeout=3600),
             )
-            (base.parent / f"{base.name}-{run}.log").write_text(proc.stdout + "\n--- stderr ---\n" + proc.stderr)
+            write_log(base, run, proc.stdout, proc.stderr)
             document = json.loads(proc.stdout or "{}")
             figures[f"{run}_changed"] = document.get("changed")
             figures[f"{run}_stages"] = {s["name"]: f"{s['status']} {s['seconds']:.1f} s"
