@@ -193,11 +193,14 @@ def _doctor(request, report, stage, state, observer, progress) -> None:
 
 
 def _stack(request, report, stage, state, observer, progress) -> None:
-    from wanprov.service.install import ensure_account
+    from wanprov.service.install import ensure_account, ensure_data_folders
     from wanprov.stack.converge import converge
 
-    # the service user first (as the role's system tasks do): what is written for it is owned by it
-    accounts = ensure_account(request.service, request.converge.stack.data_dir, dry_run=request.dry_run)
+    # the service user and its data folders first (as the role's system tasks do): what is written for it
+    # is owned by it
+    data_dir = request.converge.stack.data_dir
+    accounts = ensure_account(request.service, data_dir, dry_run=request.dry_run)
+    accounts += ensure_data_folders(request.service, data_dir, dry_run=request.dry_run)
     converged = converge(replace(request.converge, summary=state["summary"]), log=observer.log)
     state["plan"] = converged.plan
     state["stack_changed"] = converged.changed

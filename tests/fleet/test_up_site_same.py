@@ -11,6 +11,7 @@ here as root with the up host's session environment; its inventory entry names t
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import stat
@@ -159,15 +160,26 @@ def snapshot(hosts: Hosts, host: str) -> dict[str, tuple[str, str, str]]:
                 content = "-> " + norm(str(path.readlink()))
             elif stat.S_ISDIR(info.st_mode):
                 content = "<dir>"
+            elif path.name == "verified.json" and path.parent.name == ".wanprov":
+                content = verified_records(path)
             else:
                 data = path.read_bytes()
                 try:
                     content = norm(data.decode())
                 except UnicodeDecodeError:
-                    content = f"<{len(data)} bytes> " + __import__("hashlib").sha256(data).hexdigest()
+                    content = f"<{len(data)} bytes> {hashlib.sha256(data).hexdigest()}"
             owner = norm(f"{_name(info.st_uid, 'user')}:{_name(info.st_gid, 'group')}")
             files[norm(str(rel))] = (content, owner, oct(stat.S_IMODE(info.st_mode)))
     return files
+
+
+def verified_records(path: Path) -> str:
+    """The models' verified records without what differs on every host (inode, mtime, when), by path."""
+    document = json.loads(path.read_text())
+    volatile = {"inode", "mtime_ns", "verified_at"}
+    files = {rel: {k: v for k, v in record.items() if k not in volatile}
+             for rel, record in document["files"].items()}  # fmt: skip
+    return json.dumps({**document, "files": files}, sort_keys=True, indent=1)
 
 
 def _name(number: int, kind: str) -> str:

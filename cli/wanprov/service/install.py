@@ -228,6 +228,13 @@ def ensure_account(request: ServiceRequest, home: Path, *, dry_run: bool) -> lis
     return created
 
 
+def ensure_data_folders(request: ServiceRequest, data_dir: Path, *, dry_run: bool) -> list[str]:
+    """The data folder and its input/ owned by the service user before the stack writes into them (the
+    templates' input image is owned like its folder), as the role makes them before its stack task."""
+    uid, gid = _ids(request, dry_run)
+    return [str(d) for d in (data_dir, data_dir / "input") if _ensure_dir(d, 0o750, uid, gid, dry_run)]
+
+
 def _run(command: list[str]) -> None:
     proc = subprocess.run(command, capture_output=True, text=True, check=False)
     if proc.returncode != 0:
