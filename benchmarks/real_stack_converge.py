@@ -264,7 +264,9 @@ def timed(figures: dict[str, object], run: str, meter: CpuMeter, call) -> object
 
 def via_site(opts: argparse.Namespace, base: Path, meter: CpuMeter) -> dict[str, object]:
     small_disk = {"preflight_fail_on_findings": False} if opts.small_disk else {}
-    fleet, root, host_vars = real_stack_host(opts, base, small_disk)
+    # its own service user (benchmarks/first_video.py's host is `real` too)
+    account = {"comfyui_user": "wanprov-real-site", "comfyui_group": "wanprov-real-site"}
+    fleet, root, host_vars = real_stack_host(opts, base, {**account, **small_disk})
     print(f"host root {root}; inventory {fleet.inventory}", flush=True)
     figures: dict[str, object] = {"via": "site.yml --skip-tags models", **small_disk}
     try:
