@@ -12,6 +12,7 @@ from __future__ import annotations
 import grp
 import os
 import pwd
+import shutil
 import subprocess
 import sys
 from collections.abc import Callable, Mapping, Sequence
@@ -247,7 +248,9 @@ def ensure_data_folders(request: ServiceRequest, data_dir: Path, *, dry_run: boo
 
 
 def _run(command: list[str]) -> None:
-    proc = subprocess.run(command, capture_output=True, text=True, check=False)
+    # the account tools live in /usr/sbin, which a root shell's PATH may lack (su without -, cron)
+    tool = shutil.which(command[0], path=f"{os.environ.get('PATH', '')}:/usr/sbin:/sbin") or command[0]
+    proc = subprocess.run([tool, *command[1:]], capture_output=True, text=True, check=False)
     if proc.returncode != 0:
         # usermod refuses while the user runs a process: the instances of the old data folder
         hint = (
