@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import socket
 import subprocess
 import sys
@@ -32,18 +33,29 @@ def _port() -> int:
         return sock.getsockname()[1]
 
 
-def _up(sources, root: Path, port: int) -> tuple[float, dict]:
+def _load() -> str:
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+
+
+def _cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _up(sources, root: Path, port: int) -> tuple[str, dict]:
     command = [sys.executable, "-m", "wanprov", "up", *host_dirs(root), *sources.args, "--service", "process",
                "--service-user", "wanprov-up-svc", "--port", str(port), "--format", "json"]  # fmt: skip
-    start = time.perf_counter()
+    start, cpu, load = time.perf_counter(), _cpu(), _load()
     proc = subprocess.run(
         command, capture_output=True, text=True, env={**os.environ, **sources.env}, check=False
     )
     seconds = time.perf_counter() - start
+    # CPU of `wanprov up` and what it waited for (pip, git, the smoke's client), not of the service it started
+    usage = f"{seconds:.1f} s, CPU {_cpu() - cpu:.1f} s (user+sys), load {load} -> {_load()}"
     document = json.loads(proc.stdout)
     if proc.returncode != 0:
         raise SystemExit(f"wanprov up exited {proc.returncode}: {document.get('error')}")
-    return seconds, document
+    return usage, document
 
 
 def main() -> int:
@@ -59,13 +71,13 @@ def main() -> int:
         root.chmod(0o755)
         port = _port()
         first_s, first = _up(sources, root, port)
-        print(f"first converge: {first_s:.1f} s  "
+        print(f"first converge: {first_s}  "
               + ", ".join(f"{s['name']} {s['seconds']:.1f}" for s in first["stages"]))  # fmt: skip
         for run in range(opts.repeat):
             seconds, again = _up(sources, root, port)
             if again["changed"]:
                 raise SystemExit(f"re-run {run + 1} changed the host: {again['stages']}")
-            print(f"re-run {run + 1}: {seconds:.1f} s (changed: no)  "
+            print(f"re-run {run + 1}: {seconds} (changed: no)  "
                   + ", ".join(f"{s['name']} {s['seconds']:.1f}" for s in again["stages"]))  # fmt: skip
     finally:
         for _ in sources_gen:  # the sources' teardown: stop the instance, remove everything

@@ -193,11 +193,14 @@ def _doctor(request, report, stage, state, observer, progress) -> None:
 
 
 def _stack(request, report, stage, state, observer, progress) -> None:
-    from wanprov.service.install import ensure_account
+    from wanprov.service.install import ensure_account, ensure_data_folders
     from wanprov.stack.converge import converge
 
-    # the service user first (as the role's system tasks do): what is written for it is owned by it
-    accounts = ensure_account(request.service, request.converge.stack.data_dir, dry_run=request.dry_run)
+    # the service user and its data folders first (as the role's system tasks do): what is written for it
+    # is owned by it
+    data_dir = request.converge.stack.data_dir
+    accounts = ensure_account(request.service, data_dir, dry_run=request.dry_run)
+    accounts += ensure_data_folders(request.service, data_dir, dry_run=request.dry_run)
     converged = converge(replace(request.converge, summary=state["summary"]), log=observer.log)
     state["plan"] = converged.plan
     state["stack_changed"] = converged.changed
@@ -307,14 +310,25 @@ def _check(request, state, instance, row, smoke):
     from wanprov.service.install import watch_of
 
     wanted = SmokeRequest(request.smoke_template, row.profile, request.smoke_timeout_s) if smoke else None
+    # The files on disk are checked once the models stage put them there (as the health role does: no
+    # local look-up unless asked); before it (no profile) a model file is absent by design.
+    models_ran = bool(state.get("models_ran"))
     health = HealthRequest(
         url=instance.url, workflows_dir=Path(instance.workflows_dir),
         watch=watch_of(request.service, instance), gpu=instance.gpu,
         tier=instance.tier or state["summary"].get("vram_tier"),
-        require_files=bool(state.get("models_ran")), comfyui_dir=request.converge.stack.install_dir,
-        wait_timeout_s=request.health_timeout_s, smoke=wanted,
+        require_files=models_ran, comfyui_dir=request.converge.stack.install_dir if models_ran else None,
+        extra_model_paths=_model_path_configs(instance.flags), wait_timeout_s=request.health_timeout_s,
+        smoke=wanted,
     )  # fmt: skip
     return check_instance(health)
+
+
+def _model_path_configs(flags: Sequence[str]) -> tuple[Path, ...]:
+    """The models maps the instance starts with (--models-dir): its files are looked up there too."""
+    return tuple(
+        Path(flags[i + 1]) for i, flag in enumerate(flags[:-1]) if flag == "--extra-model-paths-config"
+    )
 
 
 def _health(request, report, stage, state, observer, progress) -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 import yaml
-from doc_blocks import REPO_ROOT, command_blocks, doc_files
+from doc_blocks import REPO_ROOT, blocks, command_blocks, doc_files
 
 from wanprov.commands.root import cli
 
@@ -154,3 +154,18 @@ def test_every_wanprov_command_the_docs_show_exists() -> None:
                 spans += [re.sub(r"\s#.*$", "", command) for command, _code in block.commands()]
         texts[str(doc.relative_to(REPO_ROOT))] = "\n".join(spans)
     assert _unknown_commands(texts, prose=False) == []
+
+
+def test_the_single_host_section_leads_with_wanprov_up() -> None:
+    """README "One workstation": its prose and its first command block are `wanprov up`, before Ansible."""
+    readme = REPO_ROOT / "README.md"
+    text = readme.read_text()
+    start = text.index("\n## One workstation\n")
+    end = text.index("\n## ", start + 1)
+    section = text[start:end]
+    assert section.split("\n\n")[1].startswith("`wanprov up`"), section[:300]
+    first_lines = text[:start].count("\n") + 1, text[:end].count("\n") + 1
+    (first, *_) = [b for b in blocks(readme) if first_lines[0] < b.line < first_lines[1] and b.lang == "sh"]
+    commands = [command for command, _ in first.commands()]
+    assert any(" up" in c and "ansible" not in c for c in commands), commands
+    assert not any("ansible-playbook" in c for c in commands), commands

@@ -125,7 +125,8 @@ def test_cpu_on_a_gpu_less_host_runs_through_health(up_sources):
     root.chmod(0o755)
     hub = {k: v for k, v in up_sources.env.items() if k.startswith("HF_")}
     no_gpu = {**os.environ, "PATH": "/usr/bin:/bin", **hub}
-    cpu = ["--cpu", "--profile", "wan22-i2v-a14b-q4km-lightning"]
+    # its own service user: the GPU host above runs as SERVICE_USER, from another data folder
+    cpu = ["--cpu", "--profile", "wan22-i2v-a14b-q4km-lightning", "--service-user", "wanprov-up-cpu"]
     port = free_port()
     rc, first, err = up(up_sources, root, *cpu, port=port, env=no_gpu)
     assert rc == 0, (first.get("blocking"), first.get("error"), err[-3000:])

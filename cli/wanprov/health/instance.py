@@ -16,6 +16,7 @@ The steps, in order, each ending the check when it fails (the result says why):
 from __future__ import annotations
 
 import urllib.parse
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -57,6 +58,8 @@ class HealthRequest:
     tier: str | None = None  # the GPU's VRAM tier ("none": no smoke)
     require_files: bool = False
     comfyui_dir: Path | None = None  # also look each file up in this install's folders
+    # and in these maps (its --extra-model-paths-config files: models outside the checkout)
+    extra_model_paths: tuple[Path, ...] = ()
     wait_timeout_s: float = 60.0
     interval_s: float = 2.0
     smoke: SmokeRequest | None = None
@@ -159,7 +162,12 @@ def files_checked(prompt: dict[str, Any], schemas: ObjectInfo) -> list[FileCheck
 
 
 def check_workflow(
-    path: Path, schemas: ObjectInfo, *, require_files: bool, comfyui_dir: Path | None = None
+    path: Path,
+    schemas: ObjectInfo,
+    *,
+    require_files: bool,
+    comfyui_dir: Path | None = None,
+    extra_model_paths: Sequence[Path] = (),
 ) -> WorkflowHealth:
     """`workflow check` of one rendered workflow against the live schemas, plus its files."""
     try:
@@ -167,7 +175,12 @@ def check_workflow(
     except WanprovError as error:
         return WorkflowHealth(str(path), False, [error.message])
     report = check_prompt(
-        prompt, schemas, source=str(path), input_format=input_format, comfyui_dir=comfyui_dir
+        prompt,
+        schemas,
+        source=str(path),
+        input_format=input_format,
+        comfyui_dir=comfyui_dir,
+        extra_model_paths=extra_model_paths,
     )
     files = files_checked(prompt, schemas)
     # The server validates every input, the image list included (an empty list refuses every name):
@@ -222,7 +235,13 @@ def check_instance(request: HealthRequest) -> InstanceHealth:
         result.exit_code = int(ExitCode.CHECK_FAILED)
         return result
     result.workflows = [
-        check_workflow(path, schemas, require_files=request.require_files, comfyui_dir=request.comfyui_dir)
+        check_workflow(
+            path,
+            schemas,
+            require_files=request.require_files,
+            comfyui_dir=request.comfyui_dir,
+            extra_model_paths=request.extra_model_paths,
+        )
         for path in found
     ]
     failed = [w for w in result.workflows if not w.ok]

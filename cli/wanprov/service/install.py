@@ -12,6 +12,7 @@ from __future__ import annotations
 import grp
 import os
 import pwd
+import shutil
 import subprocess
 import sys
 from collections.abc import Callable, Mapping, Sequence
@@ -219,19 +220,43 @@ def ensure_account(request: ServiceRequest, home: Path, *, dry_run: bool) -> lis
         if not dry_run:
             _run(["groupadd", "--system", request.group])
     try:
-        pwd.getpwnam(request.user)
+        account = pwd.getpwnam(request.user)
     except KeyError:
         created.append(f"user {request.user}")
         if not dry_run:
             _run(["useradd", "--system", "--gid", request.group, "--home-dir", str(home), "--no-create-home",
                   "--shell", "/usr/sbin/nologin", request.user])  # fmt: skip
+        return created
+    # an account of an earlier run (another data folder) is set as the role sets it (its user task)
+    try:
+        group = grp.getgrgid(account.pw_gid).gr_name
+    except KeyError:
+        group = str(account.pw_gid)
+    if (group, account.pw_dir, account.pw_shell) != (request.group, str(home), "/usr/sbin/nologin"):
+        created.append(f"user {request.user} (group {request.group}, home {home}, no login shell)")
+        if not dry_run:
+            _run(["usermod", "--gid", request.group, "--home", str(home), "--shell", "/usr/sbin/nologin",
+                  request.user])  # fmt: skip
     return created
 
 
+def ensure_data_folders(request: ServiceRequest, data_dir: Path, *, dry_run: bool) -> list[str]:
+    """The data folder and its input/ owned by the service user before the stack writes into them (the
+    templates' input image is owned like its folder), as the role makes them before its stack task."""
+    uid, gid = _ids(request, dry_run)
+    return [str(d) for d in (data_dir, data_dir / "input") if _ensure_dir(d, 0o750, uid, gid, dry_run)]
+
+
 def _run(command: list[str]) -> None:
-    proc = subprocess.run(command, capture_output=True, text=True, check=False)
+    # the account tools live in /usr/sbin, which a root shell's PATH may lack (su without -, cron)
+    tool = shutil.which(command[0], path=f"{os.environ.get('PATH', '')}:/usr/sbin:/sbin") or command[0]
+    proc = subprocess.run([tool, *command[1:]], capture_output=True, text=True, check=False)
     if proc.returncode != 0:
-        raise WanprovError(f"{' '.join(command)} failed: {proc.stderr.strip()[-300:]}")
+        # usermod refuses while the user runs a process: the instances of the old data folder
+        hint = (
+            "stop the instances that run as this user, then run again" if "process" in proc.stderr else None
+        )
+        raise WanprovError(f"{' '.join(command)} failed: {proc.stderr.strip()[-300:]}", hint=hint)
 
 
 def _ids(request: ServiceRequest, dry_run: bool) -> tuple[int | None, int | None]:
