@@ -313,6 +313,7 @@ def _check(request, state, instance, row, smoke):
         tier=instance.tier or state["summary"].get("vram_tier"),
         require_files=bool(state.get("models_ran")), comfyui_dir=request.converge.stack.install_dir,
         wait_timeout_s=request.health_timeout_s, smoke=wanted,
+        timeout_option="up --health-timeout", smoke_timeout_option="up --smoke-timeout",
     )  # fmt: skip
     return check_instance(health)
 
