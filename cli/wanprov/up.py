@@ -168,15 +168,15 @@ def _doctor(request, report, stage, state, observer, progress) -> None:
     facts = collect(
         ProbeOptions(
             comfyui_dir=str(stack.install_dir) if (stack.install_dir / "main.py").is_file() else None,
+            models_dir=str(_models_dir(request)),  # free disk and verified files where the models go
             python=str(python) if judge_torch else None,
             torch=judge_torch,
             nvenc=request.nvenc_probe and not request.cpu,
         )
     )
-    doctor = evaluate(facts, profile=request.profile)
+    # the disk is sized for the profile the models stage fetches, from the same catalogs
+    doctor = evaluate(facts, profile=request.profile, manifests=request.manifests)
     waived = set(CPU_WAIVED if request.cpu else ())
-    if request.manifests:  # the doctor sizes the shipped catalog; the models stage checks the real bytes
-        waived.add("disk_space")
     blocking = [f for f in doctor.blocking if f.check not in waived]
     state["summary"] = doctor.summary
     summary = doctor.summary
