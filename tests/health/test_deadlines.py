@@ -202,7 +202,7 @@ def test_a_websocket_slower_than_its_share_leaves_the_run_to_the_history(hostile
     modes["/ws"] = "silent"
     modes["/history"] = "trickle"
     monkeypatch.setattr("wanprov.workflows.progress.EventStream.CONNECT_S", 0.5)
-    report = run_smoke(url, SAVE_IMAGE, timeout=3, poll=0.1)
+    report = run_smoke(url, SAVE_IMAGE, timeout=6, poll=0.1)
     assert report.status == TIMED_OUT, report
     assert report.events_error and "no complete answer within 0.5 s" in report.events_error
 

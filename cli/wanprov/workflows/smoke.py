@@ -102,8 +102,9 @@ SMOKE_LIMIT = "workflow smoke --timeout"
 class _Http:
     """The few calls the smoke needs; every transport failure is a NetworkError naming the URL.
 
-    Each call ends within `timeout` and by `deadline` (the smoke's wall time), its answer read
-    incrementally and capped (wanprov.bounded_http)."""
+    Each call ends by `deadline` (the smoke's wall time: every call gets what is left of it, no share of
+    its own), or within `timeout` without one; its answer read incrementally and capped
+    (wanprov.bounded_http)."""
 
     def __init__(self, base: str, timeout: float, deadline: Deadline | None = None) -> None:
         self.base = base.rstrip("/")
@@ -160,7 +161,7 @@ class _Http:
         import requests  # deferred: only the smoke and URL schemas need it
 
         url = self.base + path
-        deadline = self.deadline.clipped(self.timeout) if self.deadline else Deadline(self.timeout)
+        deadline = self.deadline or Deadline(self.timeout)  # the smoke's: what is left of its wall time
         kwargs = multipart if multipart else {"json": body}
         try:
             response = request(method, url, deadline=deadline, max_bytes=ANSWER_MAX_BYTES, **kwargs)
