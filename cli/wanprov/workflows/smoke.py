@@ -95,7 +95,7 @@ class SmokeReport:
 
 ANSWER_MAX_BYTES = 64 << 20  # a /history entry with its outputs is KBs; a big one is not ComfyUI's
 DOWNLOAD_MAX_BYTES = 8 << 30  # a smoke's output is a few MB of video
-DOWNLOAD_DEADLINE_S = 600.0  # a /view download outside a smoke (the smoke's own deadline bounds its)
+DOWNLOAD_DEADLINE_S = 600.0  # a /view download outside a smoke (in one, the smoke's deadline bounds it)
 SMOKE_LIMIT = "workflow smoke --timeout"
 
 
@@ -130,8 +130,10 @@ class _Http:
             held["response"] = requests.get(url, params=params, timeout=(min(10.0, left), left), stream=True)
             return held["response"]
 
+        def abort() -> None:
+            abort_response(held.get("response"))
+
         try:
-            abort = lambda: abort_response(held.get("response"))  # noqa: E731
             response = within(deadline, head, f"GET {url}", on_expiry=abort)
             with response:
                 # a total deadline and a lowest throughput (bounded_http.Watchdog), and a size cap
@@ -151,6 +153,7 @@ class _Http:
         except requests.RequestException as exc:
             if watch is None or not watch.reason:
                 raise NetworkError(f"GET {url} failed: {exc}", hint="is ComfyUI still running?") from exc
+        assert watch is not None  # set before any read; a failure before it was raised above
         if watch.reason:  # cut by the watchdog: the read failed, or ended early as if complete
             if deadline.expired():
                 raise deadline.exceeded(f"GET {url}")
