@@ -43,12 +43,23 @@ class BodyTooLarge(NetworkError):
 
 
 class Deadline:
-    """A point in time every call of one job must end by (`--timeout` as wall time)."""
+    """A point in time every call of one job must end by (`--timeout` as wall time).
 
-    def __init__(self, seconds: float, clock: Callable[[], float] = time.monotonic) -> None:
+    `label` names the job's limit (e.g. "workflow smoke --timeout"): when a call is cut because that limit
+    (not a step's own, shorter share of it) ran out, the error says so."""
+
+    def __init__(
+        self,
+        seconds: float,
+        clock: Callable[[], float] = time.monotonic,
+        label: str | None = None,
+        parent: Deadline | None = None,
+    ) -> None:
         self.seconds = seconds
         self._clock = clock
         self.at = clock() + seconds
+        self.label = label
+        self.parent = parent
 
     def remaining(self) -> float:
         return max(0.0, self.at - self._clock())
@@ -58,7 +69,26 @@ class Deadline:
 
     def clipped(self, seconds: float) -> Deadline:
         """A deadline of at most `seconds` from now, never past this one."""
-        return Deadline(min(seconds, self.remaining()), self._clock)
+        return Deadline(min(seconds, self.remaining()), self._clock, parent=self)
+
+    def monotonic_at(self) -> float:
+        """The same point on time.monotonic's scale (for the watchdog, whatever clock this one reads)."""
+        return time.monotonic() + self.remaining()
+
+    def exceeded(self, what: str) -> DeadlineExceeded:
+        """The error for `what` cut at this deadline, naming the job's labelled limit when that ran out."""
+        limit: Deadline | None = self
+        while limit is not None and not (limit.label and limit.expired()):
+            limit = limit.parent
+        if limit is not None:
+            return DeadlineExceeded(
+                f"{what}: cut when the {limit.label} of {limit.seconds:g} s (wall time) ran out",
+                hint=f"is the server overloaded or the network slow? raise {limit.label.split()[-1]}",
+            )
+        return DeadlineExceeded(
+            f"{what}: no complete answer within {self.seconds:g} s",
+            hint="is the server overloaded or the network slow? raise the timeout or retry",
+        )
 
 
 def abort_response(response: Any) -> None:
@@ -158,10 +188,7 @@ def within(
     threading.Thread(target=run, name="net-call", daemon=True).start()
     if not done.wait(deadline.remaining()):
         on_expiry()
-        raise DeadlineExceeded(
-            f"{what}: no complete answer within {deadline.seconds:g} s",
-            hint="is the server overloaded or the network slow? raise the timeout or retry",
-        )
+        raise deadline.exceeded(what)
     if "error" in box:
         raise box["error"]
     return box["value"]

@@ -168,15 +168,15 @@ def _doctor(request, report, stage, state, observer, progress) -> None:
     facts = collect(
         ProbeOptions(
             comfyui_dir=str(stack.install_dir) if (stack.install_dir / "main.py").is_file() else None,
+            models_dir=str(_models_dir(request)),  # free disk and verified files where the models go
             python=str(python) if judge_torch else None,
             torch=judge_torch,
             nvenc=request.nvenc_probe and not request.cpu,
         )
     )
-    doctor = evaluate(facts, profile=request.profile)
+    # the disk is sized for the profile the models stage fetches, from the same catalogs
+    doctor = evaluate(facts, profile=request.profile, manifests=request.manifests)
     waived = set(CPU_WAIVED if request.cpu else ())
-    if request.manifests:  # the doctor sizes the shipped catalog; the models stage checks the real bytes
-        waived.add("disk_space")
     blocking = [f for f in doctor.blocking if f.check not in waived]
     state["summary"] = doctor.summary
     summary = doctor.summary
@@ -319,7 +319,7 @@ def _check(request, state, instance, row, smoke):
         tier=instance.tier or state["summary"].get("vram_tier"),
         require_files=models_ran, comfyui_dir=request.converge.stack.install_dir if models_ran else None,
         extra_model_paths=_model_path_configs(instance.flags), wait_timeout_s=request.health_timeout_s,
-        smoke=wanted,
+        smoke=wanted, timeout_option="up --health-timeout", smoke_timeout_option="up --smoke-timeout",
     )  # fmt: skip
     return check_instance(health)
 

@@ -42,8 +42,16 @@ options:
     description: The interpreter whose torch is probed. Default the ComfyUI venv's, else the module's own.
     type: path
   profile:
-    description: A model profile to check against the GPU's VRAM tier.
+    description:
+      - A model profile to check against the GPU's VRAM tier and to size the free disk for (what is
+        still to fetch into I(models_dir), plus headroom).
+      - Default each GPU's recommended profile.
     type: str
+  manifests:
+    description: Your own model catalogs (as C(wanprov fetch-models --manifest)), where I(profile) is found.
+    type: list
+    elements: path
+    default: []
   torch:
     description: Probe torch (C(false) is fast, no C(import torch)).
     type: bool
@@ -177,6 +185,7 @@ def main():
             "models_dir": {"type": "path"},
             "python": {"type": "path"},
             "profile": {"type": "str"},
+            "manifests": {"type": "list", "elements": "path", "default": []},
             "torch": {"type": "bool", "default": True},
             "nvenc": {"type": "bool", "default": True},
             "facts": {"type": "path"},
@@ -189,7 +198,12 @@ def main():
     from wanprov.doctor import evaluate
 
     try:
-        report = evaluate(_facts(module), strict=module.params["strict"], profile=module.params["profile"])
+        report = evaluate(
+            _facts(module),
+            strict=module.params["strict"],
+            profile=module.params["profile"],
+            manifests=module.params["manifests"],
+        )
     except WanprovError as error:
         fail_from(module, error)
     result = report.to_dict()

@@ -24,11 +24,19 @@ from wanprov.exit_codes import ExitCode
 from wanprov.workflows.smoke import TIMED_OUT, run_smoke
 
 STATS = json.dumps({"system": {"comfyui_version": "0.3.64"}, "devices": []}).encode()
+DONE = {
+    "status": {"status_str": "success", "completed": True, "messages": []},
+    "outputs": {"1": {"images": [{"filename": "a.png", "subfolder": "", "type": "output"}]}},
+}
+SAVE_IMAGE = {"1": {"class_type": "SaveImage", "inputs": {"images": ["2", 0], "filename_prefix": "x"}}}
 
 
 class _Hostile(http.server.BaseHTTPRequestHandler):
-    """Answers each path as `modes` says: `ok` (a JSON body), `endless` (bytes without end, fast) or
-    `trickle` (a byte a second)."""
+    """Answers each path as `modes` says: `ok` (a JSON body), `endless` (bytes without end, fast),
+    `trickle` (a byte a second), `silent` (takes the request, never answers: a websocket handshake or a
+    GET left hanging) or `trickle_head` (a status line, then one header line a byte a second, never
+    ended: what websocket-client's per-recv timeout cannot cut). `done`: /history says the prompt wrote
+    one image."""
 
     protocol_version = "HTTP/1.1"
     modes: ClassVar[dict[str, str]] = {}
@@ -44,9 +52,14 @@ class _Hostile(http.server.BaseHTTPRequestHandler):
         body = STATS if self.path.startswith("/system_stats") else b"{}"
         if self.path.startswith("/prompt"):
             body = json.dumps({"prompt_id": "p1", "number": 1, "node_errors": {}}).encode()
+        if self.path.startswith("/history") and "done" in self.modes.values():
+            body = json.dumps({"p1": DONE}).encode()
+        if mode in ("silent", "trickle_head"):
+            self._hang(mode)
+            return
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
-        if mode == "ok":
+        if mode in ("ok", "done"):
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             self.wfile.write(body)
@@ -62,6 +75,20 @@ class _Hostile(http.server.BaseHTTPRequestHandler):
                     self.stop.wait(1.0)
         except OSError:
             pass  # the client gave up: what it should do
+
+    def _hang(self, mode: str) -> None:
+        try:
+            if mode == "trickle_head":
+                self.wfile.write(b"HTTP/1.1 101 Switching Protocols\r\nX-Slow: ")
+                self.wfile.flush()
+            while not self.stop.is_set():
+                if mode == "trickle_head":
+                    self.wfile.write(b"a")
+                    self.wfile.flush()
+                self.stop.wait(0.5)
+        except OSError:
+            pass  # the client gave up
+        self.close_connection = True
 
     do_GET = do_POST = _answer
 
@@ -136,3 +163,90 @@ def test_a_bounded_request_ends_at_its_deadline_or_cap(hostile) -> None:
     with pytest.raises(BodyTooLarge):
         request("GET", url + "/big", deadline=Deadline(30), max_bytes=1 << 20)
     assert request("GET", url + "/system_stats", deadline=Deadline(5)).json()["system"]
+
+
+# ---- every network step of the smoke gets what is left of --timeout, the websocket and /view included ----
+# Before, the websocket's handshake had its own 10 s (and, trickled, no end at all: websocket-client's
+# timeout is per recv) and each /view download its own 600 s. Each test checks which rule ended the call:
+# the network exit code and the message naming the step and the smoke's --timeout.
+
+
+@pytest.mark.timeout(60)
+def test_a_websocket_that_never_answers_its_handshake_ends_the_smoke_at_its_timeout(hostile) -> None:
+    from hostile.hostile_cli import invoke
+
+    url, modes = hostile
+    modes["/ws"] = "silent"
+    result = invoke("workflow", "smoke", "flux1-schnell", "--url", url, "--timeout", "2", "--format", "json")
+    document = result.json()
+    assert result.code == ExitCode.NETWORK == document["exit_code"], result
+    assert document["error"] == "deadline_exceeded", document
+    assert "opening the progress websocket" in document["message"], document
+    assert "workflow smoke --timeout of 2 s" in document["message"], document
+    assert "--timeout" in document["hint"]
+
+
+@pytest.mark.timeout(60)
+def test_a_trickled_websocket_handshake_ends_the_smoke_at_its_timeout(hostile) -> None:
+    url, modes = hostile
+    modes["/ws"] = "trickle_head"
+    with pytest.raises(DeadlineExceeded, match=r"progress websocket .* workflow smoke --timeout of 2 s"):
+        run_smoke(url, SAVE_IMAGE, timeout=2, poll=0.1)
+
+
+@pytest.mark.timeout(60)
+def test_a_websocket_slower_than_its_share_leaves_the_run_to_the_history(hostile, monkeypatch) -> None:
+    """A handshake that takes longer than its share (CONNECT_S) of a longer --timeout costs the events,
+    not the smoke: the run goes on and is judged by /history (here: a trickled history, so timed out)."""
+    url, modes = hostile
+    modes["/ws"] = "silent"
+    modes["/history"] = "trickle"
+    monkeypatch.setattr("wanprov.workflows.progress.EventStream.CONNECT_S", 0.5)
+    report = run_smoke(url, SAVE_IMAGE, timeout=6, poll=0.1)
+    assert report.status == TIMED_OUT, report
+    assert report.events_error and "no complete answer within 0.5 s" in report.events_error
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("mode", ["silent", "trickle"])
+def test_a_view_download_gets_only_what_is_left_of_the_smoke_timeout(hostile, mode: str) -> None:
+    url, modes = hostile
+    modes["/history"] = "done"  # at once (the websocket is refused: no events, judged by /history)
+    modes["/view"] = mode
+    with pytest.raises(DeadlineExceeded, match=r"GET .*/view.* workflow smoke --timeout of 2 s"):
+        run_smoke(url, SAVE_IMAGE, timeout=2, poll=0.1, limit="workflow smoke --timeout")
+
+
+@pytest.mark.timeout(60)
+def test_health_check_names_its_timeout_when_object_info_never_answers(hostile, tmp_path: Path) -> None:
+    url, modes = hostile
+    modes["/object_info"] = "silent"
+    code, document = _health(url, tmp_path, "2")
+    assert code == ExitCode.NETWORK == document["exit_code"], document
+    assert "health check --timeout of 2 s" in document["error"], document
+
+
+def test_stack_wait_never_sleeps_or_probes_past_its_timeout(tmp_path: Path) -> None:
+    """`stack wait --timeout 1 --interval 5`: the pause between probes is cut to what is left (before: the
+    full interval, and a probe of max(1, interval) seconds, past --timeout)."""
+    from wanprov.stack.service_wait import process_watch, wait_for_service
+
+    (tmp_path / "pid").write_text("1\n")
+    (tmp_path / "log").write_text("")
+    now = [0.0]
+    pauses: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        pauses.append(seconds)
+        now[0] += seconds
+
+    with pytest.raises(NetworkError, match="did not answer"):
+        wait_for_service(
+            "http://127.0.0.1:9/system_stats",  # nothing listens: each probe fails at once
+            process_watch(tmp_path / "pid", tmp_path / "log"),
+            timeout_s=1,
+            interval_s=5,
+            sleep=sleep,
+            clock=lambda: now[0],
+        )
+    assert pauses and max(pauses) <= 1, pauses

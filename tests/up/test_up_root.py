@@ -12,6 +12,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
+import yaml
 from up_host import free_port, host_dirs, wanprov_env
 
 from wanprov.service.units import ServiceSettings, system_unit
@@ -139,3 +140,23 @@ def test_cpu_on_a_gpu_less_host_runs_through_health(up_sources):
     assert "--cpu" in launch["argv"] and "--cuda-device" not in launch["argv"]
     rc, again, _ = up(up_sources, root, *cpu, port=port, env=no_gpu)
     assert (rc, again["changed"]) == (0, False)
+
+
+def test_the_doctor_sizes_the_manifests_profile_no_waiver(up_sources, tmp_path):
+    """--manifest no longer waives the disk check: the doctor sizes what the models stage will fetch from the
+    same catalogs. Here every file is declared 1 TiB, which no disk of this machine holds: refused, exit 1,
+    the disk finding with a fix that names a real command; nothing written."""
+    tiny = Path(up_sources.args[up_sources.args.index("--manifest") + 1])
+    document = yaml.safe_load(tiny.read_text())
+    for entry in document["files"].values():
+        entry["size"] = 1 << 40
+    huge = tmp_path / "huge-models.yaml"
+    huge.write_text(yaml.safe_dump(document))
+    root = up_sources.base / "too-small"
+    rc, report, _ = up(up_sources, root, "--manifest", str(huge), "--dry-run")
+    assert rc == 1, report
+    blocking = {f["check"]: f for f in report["blocking"]}
+    assert set(blocking) == {"disk_space"}, blocking
+    assert "TiB" in blocking["disk_space"]["message"] or "GiB" in blocking["disk_space"]["message"]
+    assert "wanprov fetch-models --profile" in blocking["disk_space"]["fix"]
+    assert not root.exists()

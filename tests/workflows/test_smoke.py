@@ -209,7 +209,8 @@ def test_timeout_interrupts_and_dequeues_the_run(tmp_path, object_info_path):
     lists = listed_on(tmp_path / "models-host", profile_files("flux1-schnell"))
     env = {"COMFYUI_DOUBLE_RUN_SECONDS": "120"}
     with comfyui_double(tmp_path, object_info_path, file_lists=lists, env=env) as (url, _):
-        result, report = smoke(url, "flux1-schnell", "--timeout", "1")
+        # the run takes 120 s; 3 s leave the upload, the websocket and the POST their time on a loaded machine
+        result, report = smoke(url, "flux1-schnell", "--timeout", "3")
         assert result.returncode == 13 and report["status"] == "timed_out"
         entry = _wait_for_history(url, report["prompt_id"])
         assert entry["status"]["status_str"] == "error"

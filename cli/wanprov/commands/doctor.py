@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import click
 
+from wanprov.commands.models import MANIFEST_OPTION
 from wanprov.commands.output import FORMAT_OPTION, emit_json
 from wanprov.exit_codes import ExitCode
 
@@ -40,7 +42,13 @@ def parse_gpus(value: str | None) -> list[int] | None:
     default=None,
     help="Target interpreter whose torch is probed. Default: the ComfyUI venv's, else this one.",
 )
-@click.option("--profile", default=None, help="Model profile to check against the GPU's VRAM tier.")
+@click.option(
+    "--profile",
+    default=None,
+    help="Model profile to check against the GPU's VRAM tier and to size the disk for. "
+    "Default: each GPU's recommended one.",
+)
+@MANIFEST_OPTION
 @click.option(
     "--gpus",
     "gpu_selection",
@@ -71,6 +79,7 @@ def doctor(
     models_dir: str | None,
     python: str | None,
     profile: str | None,
+    manifests: tuple[Path, ...],
     gpu_selection: list[int] | None,
     no_torch: bool,
     no_nvenc: bool,
@@ -114,7 +123,7 @@ def doctor(
         warm.join()
     if save_facts:
         snapshot.save(facts, save_facts)
-    report = evaluate(facts, strict=strict, profile=profile, gpus=gpu_selection)
+    report = evaluate(facts, strict=strict, profile=profile, gpus=gpu_selection, manifests=manifests)
     if output_format == "json":
         emit_json(report.to_dict())
     else:

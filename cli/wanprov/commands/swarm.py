@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import click
@@ -10,7 +9,6 @@ import click
 from wanprov.commands.fetch_models import models_dir_option, resolve_custom_nodes_dir, resolve_models_dir
 from wanprov.commands.models import MANIFEST_OPTION
 from wanprov.commands.output import FORMAT_OPTION, emit_json
-from wanprov.errors import UsageError
 from wanprov.exit_codes import ExitCode
 
 BIND_OPTION = click.option(
@@ -155,12 +153,7 @@ def fetch_command(
     from wanprov.distribution.swarm import fetch_chain, make_engine
     from wanprov.models.hub import HubSettings
 
-    try:
-        publication = Publication.from_dict(json.loads(publication_file.read_text()), str(publication_file))
-    except json.JSONDecodeError as exc:
-        raise UsageError(
-            f"{publication_file}: not JSON ({exc})", hint="pass what `swarm publish` printed"
-        ) from exc
+    publication = Publication.read(publication_file)
     target = resolve_models_dir(comfyui_dir, models_dir)
     document = fetch_chain(
         make_engine(engine),

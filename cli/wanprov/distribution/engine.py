@@ -76,17 +76,56 @@ class Publication:
         }
 
     @classmethod
+    def read(cls, path: Path) -> Publication:
+        """The publication file a controller handed over (what `swarm publish --format json` printed): any
+        other content - not UTF-8, not JSON, nested too deep, of another shape - is a UsageError naming it."""
+        from wanprov.strict import StrictParseError, loads_json
+
+        try:
+            raw = path.read_bytes()
+        except OSError as exc:
+            raise UsageError(f"{path}: cannot be read ({exc.strerror})", hint="check the path") from exc
+        try:
+            document = loads_json(raw)
+        except StrictParseError as exc:
+            raise UsageError(f"{path}: not JSON ({exc})", hint="pass what `swarm publish` printed") from exc
+        return cls.from_dict(document, str(path))
+
+    @classmethod
     def from_dict(cls, document: dict[str, Any], where: str = "publication") -> Publication:
         if not isinstance(document, dict) or document.get("schema") != SCHEMA:
             raise UsageError(
                 f"{where}: not a {SCHEMA} document",
                 hint="pass what `wanprov swarm publish` wrote",
             )
-        try:
-            items = tuple(PublishedItem(**item) for item in document["items"])
-            return cls(engine=str(document["engine"]), items=items, tracker=str(document.get("tracker", "")))
-        except (KeyError, TypeError) as exc:
-            raise UsageError(f"{where}: malformed item list ({exc})", hint="publish again") from exc
+        raw_items = document.get("items")
+        if not isinstance(raw_items, list) or not all(_item_shape(item) for item in raw_items):
+            raise UsageError(
+                f"{where}: malformed item list (each item: relpath, sha256 (64 hex), size, handle, meta)",
+                hint="publish again",
+            )
+        engine, tracker = document.get("engine"), document.get("tracker", "")
+        if not isinstance(engine, str) or not isinstance(tracker, str):
+            raise UsageError(f"{where}: engine and tracker must be strings", hint="publish again")
+        return cls(engine=engine, items=tuple(PublishedItem(**item) for item in raw_items), tracker=tracker)
+
+
+_ITEM_TYPES = {"relpath": str, "sha256": str, "size": int, "handle": str, "meta": str}
+
+
+def _item_shape(item: Any) -> bool:
+    """One published item as publish() writes it: exactly its fields, each of its type (a bool is no size)."""
+    if not isinstance(item, dict) or set(item) != set(_ITEM_TYPES):
+        return False
+    if not all(isinstance(item[key], kind) for key, kind in _ITEM_TYPES.items()) or isinstance(
+        item["size"], bool
+    ):
+        return False
+    return (
+        item["size"] >= 0
+        and len(item["sha256"]) == 64
+        and all(c in "0123456789abcdef" for c in item["sha256"])
+    )
 
 
 @dataclass

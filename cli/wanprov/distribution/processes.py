@@ -14,7 +14,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from wanprov.errors import WanprovError
+from wanprov.errors import ManifestError, WanprovError
 
 RECORD = "processes.json"
 
@@ -43,9 +43,40 @@ def spawn(argv: list[str], log: Path, cwd: Path | None = None) -> subprocess.Pop
         )
 
 
+def read_record(path: Path) -> dict[str, dict[str, object]]:
+    """The record of started processes: name -> {pid (> 0), program}. A damaged one (not JSON, another
+    shape: someone else's file, a write cut short) is a ManifestError naming it - nothing is signalled on
+    its word."""
+    from wanprov.strict import StrictParseError, loads_json
+
+    try:
+        known = loads_json(path.read_bytes())
+    except FileNotFoundError:
+        return {}
+    except (OSError, StrictParseError) as exc:
+        raise _damaged(path, str(exc)) from exc
+    good = isinstance(known, dict) and all(
+        isinstance(entry, dict)
+        and type(entry.get("pid")) is int
+        and entry["pid"] > 0
+        and isinstance(entry.get("program"), str)
+        for entry in known.values()
+    )
+    if not good:
+        raise _damaged(path, "not a record of name -> {pid, program}")
+    return known
+
+
+def _damaged(path: Path, why: str) -> ManifestError:
+    return ManifestError(
+        f"{path}: the swarm's process record is damaged ({why})",
+        hint="stop the tracker and seeder by hand (pgrep -a opentracker; pgrep -a aria2c), remove the file",
+    )
+
+
 def remember(state_dir: Path, name: str, process: subprocess.Popen[bytes]) -> None:
     path = state_dir / RECORD
-    known = json.loads(path.read_text()) if path.exists() else {}
+    known = read_record(path)
     known[name] = {"pid": process.pid, "program": Path(str(process.args[0])).name}  # type: ignore[index]
     path.write_text(json.dumps(known))
 
@@ -84,7 +115,7 @@ def stop_all(state_dir: Path) -> list[str]:
     path = state_dir / RECORD
     if not path.exists():
         return []
-    known = json.loads(path.read_text())
+    known = read_record(path)
     for entry in known.values():
         terminate(int(entry["pid"]), str(entry["program"]))
     path.unlink()

@@ -30,7 +30,11 @@ def probe_memory(meminfo: str = "/proc/meminfo") -> dict[str, Any]:
 
 
 def probe_disk(path: str) -> dict[str, Any]:
-    """Free space at `path`, or at its nearest existing parent (the models folder may not exist yet)."""
+    """Free space at `path`, or at its nearest existing parent (the models folder may not exist yet), and
+    the model files already there and verified by wanprov (its verification record: a stat per file), so
+    the doctor sizes only what a profile still has to fetch."""
+    from wanprov.models.record import VerificationRecord
+
     target = Path(path).expanduser().absolute()
     probe_at = target
     while not probe_at.exists() and probe_at != probe_at.parent:
@@ -46,6 +50,7 @@ def probe_disk(path: str) -> dict[str, Any]:
         "measured_at": str(probe_at),
         "free_bytes": usage.free,
         "total_bytes": usage.total,
+        "verified": VerificationRecord(target).verified_files(target),
     }
 
 

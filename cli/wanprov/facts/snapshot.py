@@ -124,7 +124,13 @@ FIELDS: dict[str, dict[str, str]] = {
         "gpus": "list[dict]",  # one entry per GPU, each NVENC_GPU_FIELDS (absent in older facts)
     },
     "memory": {"status": "str", "total_bytes": "count", "available_bytes": "count"},
-    "disk": {"status": "str", "path": "str", "free_bytes": "count", "total_bytes": "count"},
+    "disk": {
+        "status": "str",
+        "path": "str",
+        "free_bytes": "count",
+        "total_bytes": "count",
+        "verified": "dict[dict]",  # relpath -> {sha256, size}: model files there and verified
+    },
     "comfyui": {
         "status": "str",
         "dir": "str",

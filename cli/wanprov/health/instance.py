@@ -63,6 +63,9 @@ class HealthRequest:
     wait_timeout_s: float = 60.0
     interval_s: float = 2.0
     smoke: SmokeRequest | None = None
+    # the options that set wait_timeout_s and the smoke's timeout, named when their wall time runs out
+    timeout_option: str = "health check --timeout"
+    smoke_timeout_option: str = "health check --smoke-timeout"
 
 
 @dataclass(frozen=True)
@@ -209,7 +212,7 @@ def check_instance(request: HealthRequest) -> InstanceHealth:
     says it), only for bad input."""
     base = request.url.rstrip("/")
     result = InstanceHealth(request.host, request.gpu, base, request.require_files)
-    deadline = Deadline(request.wait_timeout_s)
+    deadline = Deadline(request.wait_timeout_s, label=request.timeout_option)
     try:
         wait_for_service(
             base + "/system_stats",
@@ -251,7 +254,7 @@ def check_instance(request: HealthRequest) -> InstanceHealth:
         return result
     if request.smoke is not None and request.gpu is not None and request.tier not in (None, "none"):
         try:
-            result.smoke = _run_smoke(base, request.smoke)
+            result.smoke = _run_smoke(base, request.smoke, request.smoke_timeout_option)
         except NetworkError as error:  # the instance stopped answering during the run
             result.error = f"wanprov workflow smoke {request.smoke.template}: {error.message}"
             result.exit_code = int(error.exit_code)
@@ -269,10 +272,12 @@ _SMOKE_EXIT = {
 }
 
 
-def _run_smoke(url: str, request: SmokeRequest) -> dict[str, Any]:
+def _run_smoke(url: str, request: SmokeRequest, limit: str) -> dict[str, Any]:
     from wanprov.workflows.smoke import smoke_template
 
-    report, _notes = smoke_template(url, request.template, profile=request.profile, timeout=request.timeout_s)
+    report, _notes = smoke_template(
+        url, request.template, profile=request.profile, timeout=request.timeout_s, limit=limit
+    )
     return report.to_dict()
 
 

@@ -72,6 +72,18 @@ class VerificationRecord:
         sha = entry.get("sha256")
         return sha if isinstance(sha, str) else None
 
+    def verified_files(self, models_dir: Path) -> dict[str, dict[str, Any]]:
+        """relpath -> {sha256, size} of every recorded file whose stat still matches (a stat each, no
+        hashing). A node pack's file (`custom_nodes/...`) is looked up beside the models folder, where a
+        ComfyUI checkout keeps custom_nodes/."""
+        out: dict[str, dict[str, Any]] = {}
+        for relpath, entry in self._files.items():
+            base = models_dir.parent if relpath.startswith("custom_nodes/") else models_dir
+            sha = self.verified_sha256(relpath, base / relpath)
+            if sha is not None:
+                out[relpath] = {"sha256": sha, "size": entry.get("size")}
+        return out
+
     def add(self, relpath: str, file: Path, sha256: str) -> None:
         """Record a verified file; merged under a lock so concurrent runs do not drop each other's entries."""
         stat = file.stat()

@@ -132,13 +132,14 @@ def wait_for_service(
 ) -> dict[str, object]:
     """Poll GET `url` until it answers 200. Raise ServiceDownError (with the log's tail) as soon as the
     watched process is gone or another one has taken its place; NetworkError after `timeout_s` (or at
-    `deadline`, a wall-clock end shared with the caller's later steps: no probe outlives it)."""
+    `deadline`, a wall-clock end shared with the caller's later steps): no probe and no pause outlives
+    `timeout_s`, so a server that accepts the connection and never answers cannot hold the wait longer."""
     start = clock()
+    if deadline is None:
+        deadline = Deadline(timeout_s, clock)
     first = watch.identity()
     while True:
-        probe_s = max(1.0, interval_s)
-        if deadline is not None:
-            probe_s = max(0.05, min(probe_s, deadline.remaining()))
+        probe_s = max(0.05, min(max(1.0, interval_s), deadline.remaining()))
         if _answers(url, timeout=probe_s):
             return {"url": url, "answered": True, "waited_s": round(clock() - start, 1), "process": first}
         now = watch.identity()
@@ -151,10 +152,10 @@ def wait_for_service(
             )
         if first is None:
             first = now
-        if clock() - start >= timeout_s or (deadline is not None and deadline.expired()):
+        if clock() - start >= timeout_s or deadline.expired():
             raise NetworkError(
                 f"ComfyUI ({watch.describe}) runs but did not answer {url} within {timeout_s:g} s; "
                 f"the last lines of its log:\n" + watch.log_tail(LOG_LINES),
                 hint="a first start with many node packs can be slow: raise the wait, or read the log",
             )
-        sleep(interval_s if deadline is None else min(interval_s, deadline.remaining()))
+        sleep(min(interval_s, deadline.remaining()))

@@ -23,12 +23,15 @@ from __future__ import annotations
 
 import contextlib
 import json
+import socket
 import threading
 import time
 import urllib.parse
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
+
+from wanprov.bounded_http import Deadline, DeadlineExceeded, within
 
 # class_type -> stage. Loaders read weights; samplers are reported one by one (`sampler_<node id>`).
 STAGES = {
@@ -165,22 +168,45 @@ class EventStream:
     """Reads the websocket in a thread until closed; `events` grows as messages arrive.
 
     Opened before the POST, so no event of the run is missed. A server that refuses the websocket (a proxy
-    without upgrade support) leaves `error` set and the run is still judged by /history."""
+    without upgrade support), or does not finish the handshake within CONNECT_S, leaves `error` set and the
+    run is still judged by /history. Every step on the caller's side ends by `deadline` (the smoke's wall
+    time): the handshake runs under it (websocket-client's timeout is per recv, so a server that trickles
+    the handshake would hold it for ever) and raises DeadlineExceeded when the deadline itself ran out; the
+    reader's receives are woken by shutting the socket down on close."""
 
-    def __init__(self, base: str, client_id: str, clock: Callable[[], float], timeout: float = 10.0) -> None:
+    CONNECT_S = 10.0
+
+    def __init__(
+        self, base: str, client_id: str, clock: Callable[[], float], deadline: Deadline | None = None
+    ) -> None:
         self.events: list[Event] = []
         self.error: str | None = None
         self._clock = clock
         self._stop = threading.Event()
         self._ws: Any = None
         self._thread: threading.Thread | None = None
+        self._deadline = deadline or Deadline(self.CONNECT_S)
         import websocket  # websocket-client; deferred: only the smoke listens
 
+        ws = websocket.WebSocket()
+        share = self._deadline.clipped(self.CONNECT_S)
+        what = f"opening the progress websocket {base}/ws"
         try:
-            self._ws = websocket.create_connection(ws_url(base, client_id), timeout=timeout)
+            within(
+                share,
+                lambda: ws.connect(ws_url(base, client_id), timeout=max(share.remaining(), 0.001)),
+                what,
+                on_expiry=lambda: _shut(ws),
+            )
+        except DeadlineExceeded as exc:
+            if self._deadline.expired():
+                raise  # the whole wall time went on the handshake: the caller cannot go on
+            self.error = f"no progress events: {exc.message}"
+            return
         except (OSError, websocket.WebSocketException) as exc:
             self.error = f"no progress events: the websocket at {base}/ws did not open ({exc})"
             return
+        self._ws = ws
         self._ws.settimeout(0.2)
         self._thread = threading.Thread(target=self._read, name="comfyui-events", daemon=True)
         self._thread.start()
@@ -205,19 +231,33 @@ class EventStream:
         return any(e.type in END_EVENTS and e.data.get("prompt_id") == prompt_id for e in list(self.events))
 
     def wait_for_end(self, prompt_id: str, timeout: float = 2.0) -> None:
-        """Give the reader a moment to take the run's last events off the socket (none when it is gone)."""
-        deadline = time.monotonic() + timeout
-        while self._thread is not None and self._thread.is_alive() and time.monotonic() < deadline:
+        """Give the reader a moment (never past the deadline) to take the run's last events off the socket."""
+        until = time.monotonic() + min(timeout, self._deadline.remaining())
+        while self._thread is not None and self._thread.is_alive() and time.monotonic() < until:
             if self.ended(prompt_id):
                 return
             time.sleep(0.02)
 
     def close(self) -> None:
+        """Say goodbye (a close frame, not waited for) and shut the socket: a reader blocked in a receive
+        wakes at once, whatever the server sends."""
         self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=2.0)
         if self._ws is not None:
             import websocket
 
             with contextlib.suppress(OSError, websocket.WebSocketException):  # the server may have gone
-                self._ws.close(timeout=1.0)
+                self._ws.send_close()
+            _shut(self._ws)
+        if self._thread is not None:
+            self._thread.join(timeout=1.0)
+
+
+def _shut(ws: Any) -> None:
+    """Shut a websocket's socket down, even mid-handshake (websocket-client's abort() only acts once
+    connected): a thread blocked in its recv gets an error at once."""
+    sock = getattr(ws, "sock", None)
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
+        with contextlib.suppress(OSError):
+            sock.close()

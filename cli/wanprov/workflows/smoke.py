@@ -31,7 +31,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from wanprov.bounded_http import WATCHDOG, Deadline, request
+from wanprov.bounded_http import WATCHDOG, Deadline, abort_response, request, within
 from wanprov.errors import NetworkError, WanprovError
 from wanprov.workflows.media import expected_media, verify
 from wanprov.workflows.progress import EventStream, timeline
@@ -95,14 +95,16 @@ class SmokeReport:
 
 ANSWER_MAX_BYTES = 64 << 20  # a /history entry with its outputs is KBs; a big one is not ComfyUI's
 DOWNLOAD_MAX_BYTES = 8 << 30  # a smoke's output is a few MB of video
-DOWNLOAD_DEADLINE_S = 600.0
+DOWNLOAD_DEADLINE_S = 600.0  # a /view download outside a smoke (in one, the smoke's deadline bounds it)
+SMOKE_LIMIT = "workflow smoke --timeout"
 
 
 class _Http:
     """The few calls the smoke needs; every transport failure is a NetworkError naming the URL.
 
-    Each call ends within `timeout` and by `deadline` (the smoke's wall time), its answer read
-    incrementally and capped (wanprov.bounded_http)."""
+    Each call ends by `deadline` (the smoke's wall time: every call gets what is left of it, no share of
+    its own), or within `timeout` without one; its answer read incrementally and capped
+    (wanprov.bounded_http)."""
 
     def __init__(self, base: str, timeout: float, deadline: Deadline | None = None) -> None:
         self.base = base.rstrip("/")
@@ -114,15 +116,28 @@ class _Http:
         return self.call("POST", path, files={"image": (filename, data, "image/png")}, data=fields)
 
     def download(self, path: str, params: dict[str, str], dest: Path) -> int:
-        """GET `path` into `dest` (streamed: a video can be large); the HTTP status."""
+        """GET `path` into `dest` (streamed: a video can be large); the HTTP status. The head of the answer
+        and its body end by the smoke's deadline (DOWNLOAD_DEADLINE_S without one), at a lowest throughput."""
         import requests
 
         url = self.base + path
+        deadline = self.deadline or Deadline(DOWNLOAD_DEADLINE_S)
+        held: dict[str, Any] = {}
         watch = None
+
+        def head() -> Any:
+            left = max(deadline.remaining(), 0.001)
+            held["response"] = requests.get(url, params=params, timeout=(min(10.0, left), left), stream=True)
+            return held["response"]
+
+        def abort() -> None:
+            abort_response(held.get("response"))
+
         try:
-            with requests.get(url, params=params, timeout=self.timeout, stream=True) as response:
+            response = within(deadline, head, f"GET {url}", on_expiry=abort)
+            with response:
                 # a total deadline and a lowest throughput (bounded_http.Watchdog), and a size cap
-                watch = WATCHDOG.watch(response, Deadline(DOWNLOAD_DEADLINE_S).at, 1024.0, 30.0)
+                watch = WATCHDOG.watch(response, deadline.monotonic_at(), 1024.0, 30.0)
                 try:
                     if response.status_code == 200:
                         with dest.open("wb") as out:
@@ -135,17 +150,21 @@ class _Http:
                                 out.write(chunk)
                 finally:
                     WATCHDOG.release(watch)
-                return response.status_code
         except requests.RequestException as exc:
-            if watch is not None and watch.reason:
-                raise NetworkError(f"GET {url}: {watch.reason}", hint="is ComfyUI still running?") from exc
-            raise NetworkError(f"GET {url} failed: {exc}", hint="is ComfyUI still running there?") from exc
+            if watch is None or not watch.reason:
+                raise NetworkError(f"GET {url} failed: {exc}", hint="is ComfyUI still running?") from exc
+        assert watch is not None  # set before any read; a failure before it was raised above
+        if watch.reason:  # cut by the watchdog: the read failed, or ended early as if complete
+            if deadline.expired():
+                raise deadline.exceeded(f"GET {url}")
+            raise NetworkError(f"GET {url}: {watch.reason}", hint="is ComfyUI still running?")
+        return response.status_code
 
     def call(self, method: str, path: str, body: Any = None, **multipart: Any) -> tuple[int, Any]:
         import requests  # deferred: only the smoke and URL schemas need it
 
         url = self.base + path
-        deadline = self.deadline.clipped(self.timeout) if self.deadline else Deadline(self.timeout)
+        deadline = self.deadline or Deadline(self.timeout)  # the smoke's: what is left of its wall time
         kwargs = multipart if multipart else {"json": body}
         try:
             response = request(method, url, deadline=deadline, max_bytes=ANSWER_MAX_BYTES, **kwargs)
@@ -223,19 +242,22 @@ def run_smoke(
     poll: float = 1.0,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
+    limit: str = SMOKE_LIMIT,
 ) -> SmokeReport:
     """Queue `prompt` on the ComfyUI at `url`, wait (at most `timeout` seconds) for its history entry, then
     fetch and verify every output it wrote.
 
-    `timeout` is wall time: the upload, the POST and every poll end by then; only the interrupt and
-    dequeue of a run that timed out take a few seconds more."""
-    deadline = Deadline(timeout, clock)
+    `timeout` is wall time: the upload, the websocket's handshake, the POST, every poll and every /view
+    download end by then; only the interrupt and dequeue of a run that timed out take a few seconds more.
+    The deadline passing before the prompt is queued, or during a download, is DeadlineExceeded (exit 5)
+    naming `limit` (the option that set `timeout`); during the run it is the report's TIMED_OUT."""
+    deadline = Deadline(timeout, clock, label=limit)
     http = _Http(url, timeout=min(30.0, max(timeout, 1.0)), deadline=deadline)
     report = SmokeReport(url, template, REFUSED)
     upload_input_images(http, prompt)
     memory = _Memory(http)
     client_id = f"wanprov-{uuid.uuid4()}"
-    events = EventStream(url, client_id, clock)
+    events = EventStream(url, client_id, clock, deadline)
     try:
         start = clock()
         status, reply = http.call("POST", "/prompt", {"prompt": prompt, "client_id": client_id})
@@ -406,6 +428,7 @@ def smoke_template(
     sets: Sequence[str] = (),
     timeout: float = 600.0,
     poll: float = 1.0,
+    limit: str = SMOKE_LIMIT,
 ) -> tuple[SmokeReport, list[str]]:
     """Render shipped template `name` at its tiny smoke size (flags over facts, as `workflow render`) and
     run it on the ComfyUI at `url`. Returns the report (with the size and profile run) and the host notes."""
@@ -425,7 +448,7 @@ def smoke_template(
     rendered = render(
         name, preset=preset, profile=profile, tier=host.tier, nvenc=host.nvenc, overrides=overrides
     )
-    report = run_smoke(url, rendered.prompt, template=name, timeout=timeout, poll=poll)
+    report = run_smoke(url, rendered.prompt, template=name, timeout=timeout, poll=poll, limit=limit)
     report.params = {
         k: rendered.params[k] for k in ("width", "height", "length", "steps") if k in rendered.params
     }

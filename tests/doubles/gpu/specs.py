@@ -62,6 +62,8 @@ class HostSpec:
     uuid: str | None = None  # GPU 0's (default: synthesized from the spec's name)
     bus_id: str | None = None  # GPU 0's (default: 00000000:01:00.0)
     more_gpus: tuple[GpuSpec, ...] = ()  # GPUs 1..N, in PCI bus order (nvidia-smi's index order)
+    # the filesystem the models go to (doubles/disk.py mounts one of this size where the doctor measures)
+    disk_gib: float = 500.0
 
     @property
     def gpu_count(self) -> int:

@@ -26,6 +26,30 @@ class Context:
     summary: dict[str, Any]
     profile: str | None = None
     selection: tuple[int, ...] | None = None  # --gpus; None: every GPU
+    manifests: tuple[str, ...] = ()  # the user's own model catalogs (--manifest); empty: the shipped one
+
+    @cached_property
+    def catalog(self) -> Any:
+        """The model catalog under its lock, as fetch-models reads it (sizes and sha256 the lock knows)."""
+        from wanprov.models.catalog import load_catalog
+        from wanprov.models.lock import locked_catalog
+
+        return locked_catalog(load_catalog(list(self.manifests)))
+
+    @property
+    def profiles(self) -> list[str]:
+        """The model profiles this host will fetch: the one chosen (--profile), else the one each judged GPU
+        is recommended (one per tier; a GPU-less host: none)."""
+        if self.profile:
+            return [self.profile]
+        recommended = []
+        for device in self.devices:
+            try:
+                recommended.append(self.summary_gpus.get(device.get("index"), {}).get("recommended_profile"))
+            except TypeError:  # an unhashable index (a hostile facts file) recommends nothing
+                continue
+        recommended = recommended or [self.summary.get("recommended_profile")]
+        return sorted({name for name in recommended if isinstance(name, str) and name})
 
     @property
     def gpu(self) -> dict[str, Any]:

@@ -114,25 +114,57 @@ def memory(ctx: Context) -> list[Finding]:
     return [passed("memory", f"{total:.1f} GiB RAM")]
 
 
+# Room beyond the bytes still to fetch: fetch-models' own margin (logs, the record) plus a share of the
+# download for outputs and caches. A profile's files land by rename: no second copy is needed.
+DISK_MARGIN_BYTES = 256 << 20
+DISK_HEADROOM_SHARE = 0.05
+
+
+def profile_need(ctx: Context) -> tuple[int, list[str]]:
+    """The bytes the chosen profiles still have to fetch into the models folder: every distinct file of
+    theirs (catalog and lock, --manifest included) less those already there and verified (facts
+    disk.verified: same path, same sha256). A file whose size neither catalog nor lock knows counts as the
+    largest known file of its profiles. Also the ids of those estimated files."""
+    verified = (ctx.facts.get("disk") or {}).get("verified")
+    verified = verified if isinstance(verified, dict) else {}
+    entries = {entry.id: entry for name in ctx.profiles for entry in ctx.catalog.profile(name)}
+    largest = max((entry.size or 0 for entry in entries.values()), default=0)
+    need, estimated = 0, []
+    for entry in entries.values():
+        there = verified.get(entry.relpath)
+        if isinstance(there, dict) and there.get("sha256") == (entry.sha256 or there.get("sha256")):
+            continue
+        if entry.size is None:
+            estimated.append(entry.id)
+        need += entry.size if entry.size is not None else largest
+    return need, estimated
+
+
 def disk_space(ctx: Context) -> list[Finding]:
+    """The free disk where models go against what the chosen profile still has to fetch (none
+    chosen or recommended: nothing to size), plus headroom - as fetch-models' own preflight sizes it."""
     facts = ctx.facts.get("disk") or {}
     if facts.get("status") != "ok" or facts.get("free_bytes") is None:
         return [info("disk_space", f"free disk unknown: {facts.get('reason') or 'not reported'}")]
-    limits = tables.load("host-minimums")
-    free = facts["free_bytes"] / GIB
+    free = facts["free_bytes"]
     where = facts.get("path")
-    fix = f"free space at {where} or point --models-dir at a larger disk"
-    if free < limits["disk_fail_gib"]:
+    profiles = ctx.profiles
+    if not profiles:
         return [
-            fail(
-                "disk_space",
-                f"{free:.1f} GiB free at {where}: a Wan 2.2 profile needs >= {limits['disk_fail_gib']} GiB",
-                fix,
-            )
+            info("disk_space", f"{free / GIB:.1f} GiB free at {where}; no model profile to size (--profile)")
         ]
-    if free < limits["disk_warn_gib"]:
-        return [warn("disk_space", f"{free:.1f} GiB free at {where}: room for one profile only", fix)]
-    return [passed("disk_space", f"{free:.1f} GiB free at {where}")]
+    need, estimated = profile_need(ctx)
+    headroom = DISK_MARGIN_BYTES + int(need * DISK_HEADROOM_SHARE) if need else 0
+    names = ", ".join(profiles)
+    guess = f" ({len(estimated)} file(s) of unknown size counted as the largest)" if estimated else ""
+    sized = f"profile {names} still needs {need / GIB:.1f} GiB{guess} + {headroom / GIB:.1f} GiB headroom"
+    if free < need + headroom:
+        fix = (
+            f"free space at {where} or point --models-dir at a larger disk; `wanprov fetch-models --profile "
+            f"{profiles[0]} --models-dir {where} --dry-run` lists the files still to fetch"
+        )
+        return [fail("disk_space", f"{free / GIB:.1f} GiB free at {where}: {sized}", fix)]
+    return [passed("disk_space", f"{free / GIB:.1f} GiB free at {where}: {sized}")]
 
 
 def comfyui_install(ctx: Context) -> list[Finding]:
