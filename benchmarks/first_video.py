@@ -47,16 +47,22 @@ from wanprov.stack.manifest import load_comfyui  # noqa: E402
 
 SITE = REPO_ROOT / "site.yml"
 RECORDER = Path(__file__).resolve().parent / "comfyui_ws_record.py"
-# The runs after the health smoke: every template at each VRAM tier it declares (a tier picks the quant,
-# RIFE and fps; the smoke size replaces the preset's width x height), plus the template options a CPU host
-# can run (NVENC needs an NVIDIA encoder: software x264 here).
-RUNS: list[tuple[str, str, dict[str, Any]]] = [
-    ("wan22-i2v-gguf-lightning", "none", {}),
-    ("wan22-i2v-gguf-lightning", "small", {}),  # RIFE x2, 12 fps
-    ("wan22-i2v-gguf-lightning", "medium", {}),  # Q4_K_M
-    ("wan22-i2v-gguf-lightning", "large", {}),  # Q5_K_S (xlarge: the same files, 81 frames at full size)
-    ("flux1-schnell", "none", {}),
-    ("flux1-schnell", "none", {"teacache": True}),
+# The runs after the health smoke: every shipped template at each VRAM tier it declares (a tier picks the
+# quant, the preset, the frame count, RIFE and fps) and at each preset no tier picks, plus TeaCache where a
+# template offers it; each at its smoke size (the run scaled down: workflows/smoke_size.py). The video
+# format is the software one: this host has no NVENC (render picks NVENC only where the host's encoder works).
+# (template, tier, preset or None, options)
+RUNS: list[tuple[str, str, str | None, dict[str, Any]]] = [
+    ("wan22-i2v-gguf-lightning", "none", None, {}),  # Q3_K_S, 480p
+    ("wan22-i2v-gguf-lightning", "small", None, {}),  # Q3_K_S, 480p, RIFE x2, 12 fps
+    ("wan22-i2v-gguf-lightning", "medium", None, {}),  # Q4_K_M, 480p, 41 frames
+    ("wan22-i2v-gguf-lightning", "large", None, {}),  # Q5_K_S, 720p, 41 frames
+    ("wan22-i2v-gguf-lightning", "xlarge", None, {}),  # Q5_K_S, 720p, 81 frames
+    ("wan22-i2v-gguf-lightning", "none", "1mp", {}),  # the preset no tier picks
+    ("flux1-schnell", "none", None, {}),  # 1mp (cold: the server restarts between the families)
+    ("flux1-schnell", "small", None, {}),  # 480p
+    ("flux1-schnell", "none", "720p", {}),  # the preset no tier picks
+    ("flux1-schnell", "none", None, {"teacache": True}),
 ]
 PROFILES_USED = (
     "wan22-i2v-a14b-q3-lightning",
@@ -197,25 +203,51 @@ def fixture_of(recording: dict[str, Any], label: str) -> dict[str, Any]:
     }
 
 
-def render_prompt(template: str, tier: str, options: dict[str, Any], out: Path) -> dict[str, Any]:
+def render_prompt(
+    template: str, tier: str, preset: str | None, options: dict[str, Any], out: Path
+) -> dict[str, Any]:
     from wanprov.workflows.params import load_defaults
     from wanprov.workflows.render import render
-    from wanprov.workflows.smoke import smoke_overrides
+    from wanprov.workflows.smoke_size import smoke_overrides
 
     nvenc = False if "nvenc" in load_defaults()[1][template].params else None  # no NVENC on this host
-    rendered = render(template, tier=tier, nvenc=nvenc, overrides={**smoke_overrides(template), **options})
+    overrides = smoke_overrides(template, tier=tier, preset=preset, overrides=options)
+    rendered = render(template, tier=tier, preset=preset, nvenc=nvenc, overrides=overrides)
     out.write_text(json.dumps(rendered.prompt, indent=1))
-    return {
-        "profile": rendered.profile,
-        **{k: rendered.params.get(k) for k in ("width", "height", "length", "fps", "steps", "rife")},
-    }
+    keys = ("preset", "width", "height", "length", "fps", "steps", "rife", "teacache", "nvenc")
+    return {"profile": rendered.profile, **{k: rendered.params[k] for k in keys if k in rendered.params}}
 
 
-def run_one(venv_python: Path, url: str, output_dir: Path, template: str, tier: str, options: dict[str, Any],
+def server_cpu_seconds(port: int) -> float | None:
+    """user+sys seconds of the ComfyUI server on `port` (its main.py process), its waited-for children
+    (VideoHelperSuite's ffmpeg) included: /proc/<pid>/stat utime, stime, cutime, cstime."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = None
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            argv = (proc / "cmdline").read_bytes().split(b"\0")
+            if not any(a.endswith(b"main.py") for a in argv) or str(port).encode() not in argv:
+                continue
+            fields = (proc / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total = (total or 0.0) + sum(int(f) for f in fields[11:15]) / tick
+    return total
+
+
+def load_average() -> str:
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+
+
+def run_one(venv_python: Path, url: str, output_dir: Path, run: tuple[str, str, str | None, dict[str, Any]],
             work: Path) -> dict[str, Any]:  # fmt: skip
-    label = f"{template} tier {tier}" + "".join(f" {k}={v}" for k, v in options.items())
+    template, tier, preset, options = run
+    label = f"{template} tier {tier}" + (f" preset {preset}" if preset else "")
+    label += "".join(f" {k}={v}" for k, v in options.items())
     slug = label.replace(" ", "_").replace("=", "-")
-    params = render_prompt(template, tier, options, work / f"{slug}.json")
+    params = render_prompt(template, tier, preset, options, work / f"{slug}.json")
+    port = int(url.rsplit(":", 1)[1])
+    cpu_before, load_before = server_cpu_seconds(port), load_average()
     start = time.perf_counter()
     recorded = subprocess.run(
         [str(venv_python), str(RECORDER), "--url", url, "--prompt", str(work / f"{slug}.json"),
@@ -223,13 +255,19 @@ def run_one(venv_python: Path, url: str, output_dir: Path, template: str, tier: 
         capture_output=True, text=True,
     )  # fmt: skip
     seconds = round(time.perf_counter() - start, 1)
+    cpu_after = server_cpu_seconds(port)
     recording = (
         json.loads((work / f"{slug}.events.json").read_text()) if recorded.returncode in (0, 1) else {}
     )
     history = recording.get("history") or {}
     status = (history.get("status") or {}).get("status_str")
     result: dict[str, Any] = {"run": label, "params": params, "status": status, "seconds": seconds,
+                              "server_cpu_s": None if cpu_before is None or cpu_after is None
+                              else round(cpu_after - cpu_before, 1),
+                              "load": f"{load_before} -> {load_average()}",
                               "events": str(work / f"{slug}.events.json")}  # fmt: skip
+    cached = [e for e in recording.get("events", []) if e["type"] == "execution_cached"]
+    result["cached_nodes"] = sorted({n for e in cached for n in (e["data"] or {}).get("nodes", [])}, key=str)
     if recording.get("events"):
         (work / f"{slug}.fixture.json").write_text(json.dumps(fixture_of(recording, label), indent=1) + "\n")
     if status != "success":
@@ -311,6 +349,7 @@ def main() -> int:
                 json.loads((REPO_ROOT / "playbooks/reports/fleet-report.json").read_text()), "profile"
             )
             log(f"health ran no smoke (a --cpu instance): wanprov workflow smoke, profile {profile}")
+            cpu_before, load_before = server_cpu_seconds(int(port)), load_average()
             ran = subprocess.run(
                 [str(REPO_ROOT / ".venv/bin/wanprov"), "workflow", "smoke", "wan22-i2v-gguf-lightning",
                  "--url", url, "--format", "json", "--timeout", "1800",
@@ -319,9 +358,17 @@ def main() -> int:
             )  # fmt: skip
             smoke = json.loads(ran.stdout) if ran.stdout.strip() else {"error": ran.stderr[-2000:]}
             figures["smoke_by_hand"] = True
+            cpu_after = server_cpu_seconds(int(port))
+            if cpu_before is not None and cpu_after is not None:
+                figures["smoke_server_cpu_s"] = round(cpu_after - cpu_before, 1)
+            figures["smoke_load"] = f"{load_before} -> {load_average()}"
         figures["health_smoke"] = {
-            k: (smoke or {}).get(k) for k in ("ok", "status", "seconds", "output", "params")
+            k: (smoke or {}).get(k) for k in ("ok", "status", "seconds", "output", "params", "stages")
         }
+        log(
+            f"smoke: {json.dumps(figures['health_smoke'])} server CPU {figures.get('smoke_server_cpu_s')} s, "
+            f"load {figures.get('smoke_load')}"
+        )
         first = _first_output(smoke, output_dir)
         if first is not None:
             facts = ffprobe(first)
@@ -360,16 +407,18 @@ def main() -> int:
         work.mkdir()
         figures["runs"] = []
         family = None
-        for template, tier, options in RUNS:
+        for run_spec in RUNS:
+            template = run_spec[0]
             if opts.template and template not in opts.template:
                 continue
             if family is not None and family != template:
                 restart(root, url)  # one family's models out of RAM before the next's (6-9 GB each)
             family = template
-            log(f"run {template} tier {tier} {options or ''}")
-            run = run_one(venv_python, url, output_dir, template, tier, options, work)
+            log(f"run {run_spec}")
+            run = run_one(venv_python, url, output_dir, run_spec, work)
             figures["runs"].append(run)
-            log(json.dumps({k: run.get(k) for k in ("run", "status", "seconds", "stages", "error")}))
+            keys = ("run", "status", "seconds", "server_cpu_s", "load", "params", "stages", "error")
+            log(json.dumps({k: run.get(k) for k in keys}))
             for output in run.get("outputs", []):
                 log("  ffprobe: " + output["line"])
             if opts.record_events:
