@@ -210,7 +210,8 @@ def render_prompt(
     from wanprov.workflows.render import render
     from wanprov.workflows.smoke_size import smoke_overrides
 
-    nvenc = False if "nvenc" in load_defaults()[1][template].params else None  # no NVENC on this host
+    # no NVENC unless the run asks for it (--nvenc: a host whose encoder works)
+    nvenc = options.pop("nvenc", False) if "nvenc" in load_defaults()[1][template].params else None
     overrides = smoke_overrides(template, tier=tier, preset=preset, overrides=options)
     rendered = render(template, tier=tier, preset=preset, nvenc=nvenc, overrides=overrides)
     out.write_text(json.dumps(rendered.prompt, indent=1))
@@ -245,7 +246,7 @@ def run_one(venv_python: Path, url: str, output_dir: Path, run: tuple[str, str, 
     label = f"{template} tier {tier}" + (f" preset {preset}" if preset else "")
     label += "".join(f" {k}={v}" for k, v in options.items())
     slug = label.replace(" ", "_").replace("=", "-")
-    params = render_prompt(template, tier, preset, options, work / f"{slug}.json")
+    params = render_prompt(template, tier, preset, dict(options), work / f"{slug}.json")
     port = int(url.rsplit(":", 1)[1])
     cpu_before, load_before = server_cpu_seconds(port), load_average()
     start = time.perf_counter()
@@ -306,6 +307,9 @@ def main() -> int:
     parser.add_argument("--no-smoke", action="store_true", help="skip the first video (straight to the runs)")
     parser.add_argument("--record-events", type=Path, help="copy each run's websocket recording here")
     parser.add_argument("--keep", action="store_true", help="leave the host and its service running")
+    parser.add_argument(
+        "--nvenc", action="store_true", help="also run the NVENC video format (a host whose NVENC encodes)"
+    )
     opts = parser.parse_args()
 
     base = Path(tempfile.mkdtemp(prefix="wanprov-first-video-", dir="/tmp"))
@@ -407,7 +411,11 @@ def main() -> int:
         work.mkdir()
         figures["runs"] = []
         family = None
-        for run_spec in RUNS:
+        runs = RUNS + ([("wan22-i2v-gguf-lightning", "none", None, {"nvenc": True})] if opts.nvenc else [])
+        if not opts.nvenc:
+            figures["nvenc"] = "not run: no NVENC (no NVIDIA driver here; an H100, the GPU double, has none)"
+            log(f"NVENC format {figures['nvenc']}")
+        for run_spec in runs:
             template = run_spec[0]
             if opts.template and template not in opts.template:
                 continue
