@@ -369,6 +369,9 @@ def main() -> int:
         figures["health_smoke"] = {
             k: (smoke or {}).get(k) for k in ("ok", "status", "seconds", "output", "params", "stages")
         }
+        stages = figures["health_smoke"].get("stages") or {}
+        if stages:
+            figures["smoke_dominant_stage"] = max(stages, key=stages.get)
         log(
             f"smoke: {json.dumps(figures['health_smoke'])} server CPU {figures.get('smoke_server_cpu_s')} s, "
             f"load {figures.get('smoke_load')}"
