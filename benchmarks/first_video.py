@@ -46,6 +46,8 @@ from real_stack_converge import real_stack_host  # noqa: E402
 from wanprov.stack.manifest import load_comfyui  # noqa: E402
 
 SITE = REPO_ROOT / "site.yml"
+# the test-only process supervisor that started the instance (comfyui_service_manager: process)
+SUPERVISE = [sys.executable, "-m", "wanprov.service.supervise"]
 RECORDER = Path(__file__).resolve().parent / "comfyui_ws_record.py"
 # The runs after the health smoke: every shipped template at each VRAM tier it declares (a tier picks the
 # quant, the preset, the frame count, RIFE and fps) and at each preset no tier picks, plus TeaCache where a
@@ -446,8 +448,7 @@ def main() -> int:
     finally:
         if not opts.keep:
             for launch in sorted((root / "var/lib/comfyui").glob("*/comfyui-launch.json")):
-                subprocess.run([sys.executable, str(root / "var/lib/comfyui/wanprov-supervise.py"), "stop",
-                                str(launch)], check=False)  # fmt: skip
+                subprocess.run([*SUPERVISE, "stop", str(launch)], check=False)
             fleet.stop()
             if hub is not None:
                 hub.stop()
@@ -457,11 +458,10 @@ def restart(root: Path, url: str) -> None:
     """Restart the instance's service (the process supervisor of this test host) and wait for it."""
     import urllib.request
 
-    supervise = root / "var/lib/comfyui/wanprov-supervise.py"
     launch = root / "var/lib/comfyui/cpu/comfyui-launch.json"
-    subprocess.run([sys.executable, str(supervise), "stop", str(launch)], check=True)
+    subprocess.run([*SUPERVISE, "stop", str(launch)], check=True)
     time.sleep(5)  # ComfyUI takes about 4 s to let its port go after SIGTERM
-    subprocess.run([sys.executable, str(supervise), "start", str(launch)], check=True)
+    subprocess.run([*SUPERVISE, "start", str(launch)], check=True)
     for _ in range(600):
         try:
             with urllib.request.urlopen(f"{url}/system_stats", timeout=2):
