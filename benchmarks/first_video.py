@@ -46,6 +46,7 @@ from real_stack_converge import real_stack_host  # noqa: E402
 from wanprov.stack.manifest import load_comfyui  # noqa: E402
 
 SITE = REPO_ROOT / "site.yml"
+HOST = "first-video"  # not real_stack_converge.py's "real": each has its own service user
 # the test-only process supervisor that started the instance (comfyui_service_manager: process)
 SUPERVISE = [sys.executable, "-m", "wanprov.service.supervise"]
 RECORDER = Path(__file__).resolve().parent / "comfyui_ws_record.py"
@@ -332,7 +333,7 @@ def main() -> int:
     extra_vars: dict[str, object] = {"health_smoke": True, "health_smoke_timeout": 1800}
     if hub is not None:
         extra_vars.update({"models_manifest": str(manifest), "models_hf_endpoint": hub.url})
-    fleet, root, host_vars = real_stack_host(opts, base, extra_vars)
+    fleet, root, host_vars = real_stack_host(opts, base, extra_vars, name=HOST)
     log(f"host root {root}; inventory {fleet.inventory}")
 
     port = host_vars["comfyui_port"]
@@ -342,7 +343,7 @@ def main() -> int:
         result = run_playbook(fleet, SITE, timeout=5400)
         figures["site_s"] = round(time.perf_counter() - start, 1)
         (base / "site.log").write_text(result.stdout + "\n--- stderr ---\n" + result.stderr)
-        figures["site_recap"] = dataclasses.asdict(result.recap.get("real", RecapCounts()))
+        figures["site_recap"] = dataclasses.asdict(result.recap.get(HOST, RecapCounts()))
         log(f"site.yml: rc={result.rc} {figures['site_s']} s {figures['site_recap']} (log {base}/site.log)")
         # the fleet report's default folder (fleet_report_path is the controller's: playbooks/reports)
         health = json.loads((REPO_ROOT / "playbooks/reports/instance-health.json").read_text())
