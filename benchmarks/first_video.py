@@ -333,7 +333,7 @@ def main() -> int:
     extra_vars: dict[str, object] = {"health_smoke": True, "health_smoke_timeout": 1800}
     if hub is not None:
         extra_vars.update({"models_manifest": str(manifest), "models_hf_endpoint": hub.url})
-    fleet, root, host_vars = real_stack_host(opts, base, extra_vars, name=HOST)
+    fleet, root, host_vars = real_stack_host(opts, base, extra_vars, host=HOST)
     log(f"host root {root}; inventory {fleet.inventory}")
 
     port = host_vars["comfyui_port"]
