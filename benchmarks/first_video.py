@@ -345,6 +345,9 @@ def main() -> int:
         (base / "site.log").write_text(result.stdout + "\n--- stderr ---\n" + result.stderr)
         figures["site_recap"] = dataclasses.asdict(result.recap.get(HOST, RecapCounts()))
         log(f"site.yml: rc={result.rc} {figures['site_s']} s {figures['site_recap']} (log {base}/site.log)")
+        if result.rc != 0:  # nothing to smoke: say why and stop
+            print(result.stdout[-6000:])
+            return 1
         # the fleet report's default folder (fleet_report_path is the controller's: playbooks/reports)
         health = json.loads((REPO_ROOT / "playbooks/reports/instance-health.json").read_text())
         smoke = _find_smoke(health)
