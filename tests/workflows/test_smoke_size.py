@@ -99,7 +99,7 @@ def test_the_server_encodes_the_text_once(server):  # noqa: F811
     url, _ = server
     _, report = smoke(url, WAN)
     encoded = [n["node_id"] for n in report["timeline"]["nodes"] if n["stage"] == "text_encode"]
-    assert encoded == ["3"], report["timeline"]["nodes"]
+    assert len(encoded) == 1 and encoded[0] in ("3", "4"), report["timeline"]["nodes"]
     _, report = smoke(url, WAN, "--set", "negative_prompt=blurry")
     encoded = [n["node_id"] for n in report["timeline"]["nodes"] if n["stage"] == "text_encode"]
     assert sorted(encoded) == ["3", "4"]
