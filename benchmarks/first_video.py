@@ -378,10 +378,11 @@ def main() -> int:
         stages = figures["health_smoke"].get("stages") or {}
         if stages:
             figures["smoke_dominant_stage"] = max(stages, key=stages.get)
-        log(
-            f"smoke: {json.dumps(figures['health_smoke'])} server CPU {figures.get('smoke_server_cpu_s')} s, "
-            f"load {figures.get('smoke_load')}"
-        )
+        if not opts.no_smoke:
+            log(
+                f"smoke: {json.dumps(figures['health_smoke'])} server CPU "
+                f"{figures.get('smoke_server_cpu_s')} s, load {figures.get('smoke_load')}"
+            )
         first = _first_output(smoke, output_dir)
         if first is not None:
             facts = ffprobe(first)
