@@ -57,8 +57,15 @@ async def record(url: str, prompt: dict, timeout: float) -> dict:
                     )
                 else:
                     raise RuntimeError(f"websocket closed: {message.type}")
-        async with session.get(f"{url}/history/{prompt_id}") as reply:
-            history = (await reply.json()).get(prompt_id)
+        # execution_success is sent before the prompt worker stores the history entry (main.py
+        # prompt_worker: task_done after execute), so the entry can still be missing for a moment
+        history = None
+        for _ in range(100):
+            async with session.get(f"{url}/history/{prompt_id}") as reply:
+                history = (await reply.json()).get(prompt_id)
+            if history is not None:
+                break
+            await asyncio.sleep(0.1)
     return {"url": url, "prompt_id": prompt_id, "post": post, "events": events, "history": history}
 
 

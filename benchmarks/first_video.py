@@ -46,17 +46,26 @@ from real_stack_converge import real_stack_host  # noqa: E402
 from wanprov.stack.manifest import load_comfyui  # noqa: E402
 
 SITE = REPO_ROOT / "site.yml"
+HOST = "first-video"  # not real_stack_converge.py's "real": each has its own service user
+# the test-only process supervisor that started the instance (comfyui_service_manager: process)
+SUPERVISE = [sys.executable, "-m", "wanprov.service.supervise"]
 RECORDER = Path(__file__).resolve().parent / "comfyui_ws_record.py"
-# The runs after the health smoke: every template at each VRAM tier it declares (a tier picks the quant,
-# RIFE and fps; the smoke size replaces the preset's width x height), plus the template options a CPU host
-# can run (NVENC needs an NVIDIA encoder: software x264 here).
-RUNS: list[tuple[str, str, dict[str, Any]]] = [
-    ("wan22-i2v-gguf-lightning", "none", {}),
-    ("wan22-i2v-gguf-lightning", "small", {}),  # RIFE x2, 12 fps
-    ("wan22-i2v-gguf-lightning", "medium", {}),  # Q4_K_M
-    ("wan22-i2v-gguf-lightning", "large", {}),  # Q5_K_S (xlarge: the same files, 81 frames at full size)
-    ("flux1-schnell", "none", {}),
-    ("flux1-schnell", "none", {"teacache": True}),
+# The runs after the health smoke: every shipped template at each VRAM tier it declares (a tier picks the
+# quant, the preset, the frame count, RIFE and fps) and at each preset no tier picks, plus TeaCache where a
+# template offers it; each at its smoke size (the run scaled down: workflows/smoke_size.py). The video
+# format is the software one: this host has no NVENC (render picks NVENC only where the host's encoder works).
+# (template, tier, preset or None, options)
+RUNS: list[tuple[str, str, str | None, dict[str, Any]]] = [
+    ("wan22-i2v-gguf-lightning", "none", None, {}),  # Q3_K_S, 480p
+    ("wan22-i2v-gguf-lightning", "small", None, {}),  # Q3_K_S, 480p, RIFE x2, 12 fps
+    ("wan22-i2v-gguf-lightning", "medium", None, {}),  # Q4_K_M, 480p, 41 frames
+    ("wan22-i2v-gguf-lightning", "large", None, {}),  # Q5_K_S, 720p, 41 frames
+    ("wan22-i2v-gguf-lightning", "xlarge", None, {}),  # Q5_K_S, 720p, 81 frames
+    ("wan22-i2v-gguf-lightning", "none", "1mp", {}),  # the preset no tier picks
+    ("flux1-schnell", "none", None, {}),  # 1mp (cold: the server restarts between the families)
+    ("flux1-schnell", "small", None, {}),  # 480p
+    ("flux1-schnell", "none", "720p", {}),  # the preset no tier picks
+    ("flux1-schnell", "none", None, {"teacache": True}),
 ]
 PROFILES_USED = (
     "wan22-i2v-a14b-q3-lightning",
@@ -197,25 +206,52 @@ def fixture_of(recording: dict[str, Any], label: str) -> dict[str, Any]:
     }
 
 
-def render_prompt(template: str, tier: str, options: dict[str, Any], out: Path) -> dict[str, Any]:
+def render_prompt(
+    template: str, tier: str, preset: str | None, options: dict[str, Any], out: Path
+) -> dict[str, Any]:
     from wanprov.workflows.params import load_defaults
     from wanprov.workflows.render import render
-    from wanprov.workflows.smoke import smoke_overrides
+    from wanprov.workflows.smoke_size import smoke_overrides
 
-    nvenc = False if "nvenc" in load_defaults()[1][template].params else None  # no NVENC on this host
-    rendered = render(template, tier=tier, nvenc=nvenc, overrides={**smoke_overrides(template), **options})
+    # no NVENC unless the run asks for it (--nvenc: a host whose encoder works)
+    nvenc = options.pop("nvenc", False) if "nvenc" in load_defaults()[1][template].params else None
+    overrides = smoke_overrides(template, tier=tier, preset=preset, overrides=options)
+    rendered = render(template, tier=tier, preset=preset, nvenc=nvenc, overrides=overrides)
     out.write_text(json.dumps(rendered.prompt, indent=1))
-    return {
-        "profile": rendered.profile,
-        **{k: rendered.params.get(k) for k in ("width", "height", "length", "fps", "steps", "rife")},
-    }
+    keys = ("preset", "width", "height", "length", "fps", "steps", "rife", "teacache", "nvenc")
+    return {"profile": rendered.profile, **{k: rendered.params[k] for k in keys if k in rendered.params}}
 
 
-def run_one(venv_python: Path, url: str, output_dir: Path, template: str, tier: str, options: dict[str, Any],
+def server_cpu_seconds(port: int) -> float | None:
+    """user+sys seconds of the ComfyUI server on `port` (its main.py process), its waited-for children
+    (VideoHelperSuite's ffmpeg) included: /proc/<pid>/stat utime, stime, cutime, cstime."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = None
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            argv = (proc / "cmdline").read_bytes().split(b"\0")
+            if not any(a.endswith(b"main.py") for a in argv) or str(port).encode() not in argv:
+                continue
+            fields = (proc / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total = (total or 0.0) + sum(int(f) for f in fields[11:15]) / tick
+    return total
+
+
+def load_average() -> str:
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+
+
+def run_one(venv_python: Path, url: str, output_dir: Path, run: tuple[str, str, str | None, dict[str, Any]],
             work: Path) -> dict[str, Any]:  # fmt: skip
-    label = f"{template} tier {tier}" + "".join(f" {k}={v}" for k, v in options.items())
+    template, tier, preset, options = run
+    label = f"{template} tier {tier}" + (f" preset {preset}" if preset else "")
+    label += "".join(f" {k}={v}" for k, v in options.items())
     slug = label.replace(" ", "_").replace("=", "-")
-    params = render_prompt(template, tier, options, work / f"{slug}.json")
+    params = render_prompt(template, tier, preset, dict(options), work / f"{slug}.json")
+    port = int(url.rsplit(":", 1)[1])
+    cpu_before, load_before = server_cpu_seconds(port), load_average()
     start = time.perf_counter()
     recorded = subprocess.run(
         [str(venv_python), str(RECORDER), "--url", url, "--prompt", str(work / f"{slug}.json"),
@@ -223,13 +259,19 @@ def run_one(venv_python: Path, url: str, output_dir: Path, template: str, tier: 
         capture_output=True, text=True,
     )  # fmt: skip
     seconds = round(time.perf_counter() - start, 1)
+    cpu_after = server_cpu_seconds(port)
     recording = (
         json.loads((work / f"{slug}.events.json").read_text()) if recorded.returncode in (0, 1) else {}
     )
     history = recording.get("history") or {}
     status = (history.get("status") or {}).get("status_str")
     result: dict[str, Any] = {"run": label, "params": params, "status": status, "seconds": seconds,
+                              "server_cpu_s": None if cpu_before is None or cpu_after is None
+                              else round(cpu_after - cpu_before, 1),
+                              "load": f"{load_before} -> {load_average()}",
                               "events": str(work / f"{slug}.events.json")}  # fmt: skip
+    cached = [e for e in recording.get("events", []) if e["type"] == "execution_cached"]
+    result["cached_nodes"] = sorted({n for e in cached for n in (e["data"] or {}).get("nodes", [])}, key=str)
     if recording.get("events"):
         (work / f"{slug}.fixture.json").write_text(json.dumps(fixture_of(recording, label), indent=1) + "\n")
     if status != "success":
@@ -268,6 +310,9 @@ def main() -> int:
     parser.add_argument("--no-smoke", action="store_true", help="skip the first video (straight to the runs)")
     parser.add_argument("--record-events", type=Path, help="copy each run's websocket recording here")
     parser.add_argument("--keep", action="store_true", help="leave the host and its service running")
+    parser.add_argument(
+        "--nvenc", action="store_true", help="also run the NVENC video format (a host whose NVENC encodes)"
+    )
     opts = parser.parse_args()
 
     base = Path(tempfile.mkdtemp(prefix="wanprov-first-video-", dir="/tmp"))
@@ -288,7 +333,7 @@ def main() -> int:
     extra_vars: dict[str, object] = {"health_smoke": True, "health_smoke_timeout": 1800}
     if hub is not None:
         extra_vars.update({"models_manifest": str(manifest), "models_hf_endpoint": hub.url})
-    fleet, root, host_vars = real_stack_host(opts, base, extra_vars)
+    fleet, root, host_vars = real_stack_host(opts, base, extra_vars, host=HOST)
     log(f"host root {root}; inventory {fleet.inventory}")
 
     port = host_vars["comfyui_port"]
@@ -298,8 +343,11 @@ def main() -> int:
         result = run_playbook(fleet, SITE, timeout=5400)
         figures["site_s"] = round(time.perf_counter() - start, 1)
         (base / "site.log").write_text(result.stdout + "\n--- stderr ---\n" + result.stderr)
-        figures["site_recap"] = dataclasses.asdict(result.recap.get("real", RecapCounts()))
+        figures["site_recap"] = dataclasses.asdict(result.recap.get(HOST, RecapCounts()))
         log(f"site.yml: rc={result.rc} {figures['site_s']} s {figures['site_recap']} (log {base}/site.log)")
+        if result.rc != 0:  # nothing to smoke: say why and stop
+            print(result.stdout[-6000:])
+            return 1
         # the fleet report's default folder (fleet_report_path is the controller's: playbooks/reports)
         health = json.loads((REPO_ROOT / "playbooks/reports/instance-health.json").read_text())
         smoke = _find_smoke(health)
@@ -311,6 +359,7 @@ def main() -> int:
                 json.loads((REPO_ROOT / "playbooks/reports/fleet-report.json").read_text()), "profile"
             )
             log(f"health ran no smoke (a --cpu instance): wanprov workflow smoke, profile {profile}")
+            cpu_before, load_before = server_cpu_seconds(int(port)), load_average()
             ran = subprocess.run(
                 [str(REPO_ROOT / ".venv/bin/wanprov"), "workflow", "smoke", "wan22-i2v-gguf-lightning",
                  "--url", url, "--format", "json", "--timeout", "1800",
@@ -319,9 +368,21 @@ def main() -> int:
             )  # fmt: skip
             smoke = json.loads(ran.stdout) if ran.stdout.strip() else {"error": ran.stderr[-2000:]}
             figures["smoke_by_hand"] = True
+            cpu_after = server_cpu_seconds(int(port))
+            if cpu_before is not None and cpu_after is not None:
+                figures["smoke_server_cpu_s"] = round(cpu_after - cpu_before, 1)
+            figures["smoke_load"] = f"{load_before} -> {load_average()}"
         figures["health_smoke"] = {
-            k: (smoke or {}).get(k) for k in ("ok", "status", "seconds", "output", "params")
+            k: (smoke or {}).get(k) for k in ("ok", "status", "seconds", "output", "params", "stages")
         }
+        stages = figures["health_smoke"].get("stages") or {}
+        if stages:
+            figures["smoke_dominant_stage"] = max(stages, key=stages.get)
+        if not opts.no_smoke:
+            log(
+                f"smoke: {json.dumps(figures['health_smoke'])} server CPU "
+                f"{figures.get('smoke_server_cpu_s')} s, load {figures.get('smoke_load')}"
+            )
         first = _first_output(smoke, output_dir)
         if first is not None:
             facts = ffprobe(first)
@@ -360,16 +421,22 @@ def main() -> int:
         work.mkdir()
         figures["runs"] = []
         family = None
-        for template, tier, options in RUNS:
+        runs = RUNS + ([("wan22-i2v-gguf-lightning", "none", None, {"nvenc": True})] if opts.nvenc else [])
+        if not opts.nvenc:
+            figures["nvenc"] = "not run: no NVENC (no NVIDIA driver here; an H100, the GPU double, has none)"
+            log(f"NVENC format {figures['nvenc']}")
+        for run_spec in runs:
+            template = run_spec[0]
             if opts.template and template not in opts.template:
                 continue
             if family is not None and family != template:
                 restart(root, url)  # one family's models out of RAM before the next's (6-9 GB each)
             family = template
-            log(f"run {template} tier {tier} {options or ''}")
-            run = run_one(venv_python, url, output_dir, template, tier, options, work)
+            log(f"run {run_spec}")
+            run = run_one(venv_python, url, output_dir, run_spec, work)
             figures["runs"].append(run)
-            log(json.dumps({k: run.get(k) for k in ("run", "status", "seconds", "stages", "error")}))
+            keys = ("run", "status", "seconds", "server_cpu_s", "load", "params", "stages", "error")
+            log(json.dumps({k: run.get(k) for k in keys}))
             for output in run.get("outputs", []):
                 log("  ffprobe: " + output["line"])
             if opts.record_events:
@@ -386,8 +453,7 @@ def main() -> int:
     finally:
         if not opts.keep:
             for launch in sorted((root / "var/lib/comfyui").glob("*/comfyui-launch.json")):
-                subprocess.run([sys.executable, str(root / "var/lib/comfyui/wanprov-supervise.py"), "stop",
-                                str(launch)], check=False)  # fmt: skip
+                subprocess.run([*SUPERVISE, "stop", str(launch)], check=False)
             fleet.stop()
             if hub is not None:
                 hub.stop()
@@ -397,11 +463,10 @@ def restart(root: Path, url: str) -> None:
     """Restart the instance's service (the process supervisor of this test host) and wait for it."""
     import urllib.request
 
-    supervise = root / "var/lib/comfyui/wanprov-supervise.py"
     launch = root / "var/lib/comfyui/cpu/comfyui-launch.json"
-    subprocess.run([sys.executable, str(supervise), "stop", str(launch)], check=True)
+    subprocess.run([*SUPERVISE, "stop", str(launch)], check=True)
     time.sleep(5)  # ComfyUI takes about 4 s to let its port go after SIGTERM
-    subprocess.run([sys.executable, str(supervise), "start", str(launch)], check=True)
+    subprocess.run([*SUPERVISE, "start", str(launch)], check=True)
     for _ in range(600):
         try:
             with urllib.request.urlopen(f"{url}/system_stats", timeout=2):

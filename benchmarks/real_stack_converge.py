@@ -139,12 +139,13 @@ def real_sources(opts: argparse.Namespace, base: Path) -> RealSources:
 
 
 def real_stack_host(
-    opts: argparse.Namespace, base: Path, extra_vars: dict[str, object]
+    opts: argparse.Namespace, base: Path, extra_vars: dict[str, object], host: str = "real"
 ) -> tuple[Fleet, Path, dict[str, object]]:
     """One bare test host under `base` whose inventory converges the REAL stack: ComfyUI and the node packs
     served from `opts.mirrors` at their pins, the torch family from a local index of `opts.torch_wheel` and
-    `opts.wheel`, `--cpu`, every optional pack, real waits; `extra_vars` on top. Returns the started fleet,
-    the host's root and its variables. (Shared with benchmarks/first_video.py.)"""
+    `opts.wheel`, `--cpu`, every optional pack, real waits; `extra_vars` on top; the host (and its service
+    user, wanprov-HOST) named `host`. Returns the started fleet, the host's root and its variables. (Shared
+    with benchmarks/first_video.py.)"""
     import yaml
 
     sources = real_sources(opts, base)
@@ -152,8 +153,10 @@ def real_stack_host(
 
     bare = dataclasses.replace(SPECS["h100"], torch_version=None, pyav=None, modules={})
     env = install_fake_host(base / "gpu", bare)
-    fleet = Fleet.start(base / "fleet", [HostSpec("real", env=env)])
-    root = fleet.hosts["real"].root
+    # the host's name names its service user too (wanprov-<name>): two benchmarks with hosts of one name
+    # on one machine would share that user, and the second's usermod fails while the first's server runs
+    fleet = Fleet.start(base / "fleet", [HostSpec(host, env=env)])
+    root = fleet.hosts[host].root
     host_vars = stack_host_vars(repos, manifest, base / "unused-wheelhouse", root)
     for name in (
         "wanprov_cli_pip_environment",

@@ -51,3 +51,24 @@ def test_the_double_replays_the_real_events_and_the_smoke_reads_them(
     assert result.returncode == 0, result.stdout + result.stderr
     assert report["timeline"]["ended_by"] == "execution_success"
     assert report["stages"], report
+
+
+def test_the_real_server_ran_one_of_two_identical_text_encodes_and_so_does_the_double(
+    tmp_path, object_info_path
+) -> None:
+    """The real cold Flux smoke: its two CLIPTextEncode nodes had the same inputs (the smoke's negative is
+    the positive) and the server ran one of them; the double, given the same smoke, runs the same nodes."""
+    run = real_run("flux1-schnell tier none")
+    prompt = run["prompt"]
+    encodes = {n for n, node in prompt.items() if node["class_type"] == "CLIPTextEncode"}
+    assert len(encodes) == 2 and len({json.dumps(prompt[n]["inputs"]) for n in encodes}) == 1
+    cached = [e["data"]["nodes"] for e in run["events"] if e["type"] == "execution_cached"]
+    assert cached == [[]]  # cold: nothing from an earlier prompt
+    real = {e["data"]["node"] for e in run["events"] if e["type"] == "executing" and e["data"]["node"]}
+    assert len(real & encodes) == 1
+    lists = listed_on(tmp_path / "models-host", profile_files(PROFILES["flux1-schnell"]))
+    with comfyui_double(tmp_path, object_info_path, file_lists=lists) as (url, _):
+        result, report = smoke(url, "flux1-schnell", "--tier", "none")
+    assert result.returncode == 0, result.stdout + result.stderr
+    double = {n["node_id"] for n in report["timeline"]["nodes"]}
+    assert len(double & encodes) == 1 and double - encodes == real - encodes

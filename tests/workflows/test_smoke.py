@@ -79,7 +79,7 @@ def test_the_video_is_read_back_and_matches_what_the_workflow_asked(server):
     assert result.returncode == 0, result.stdout + result.stderr
     [media] = report["media"]
     assert report["verified"] is True and media["ok"] is True, media
-    assert (media["codec"], media["width"], media["height"]) == ("h264", 320, 192)
+    assert (media["codec"], media["width"], media["height"]) == ("h264", 176, 96)  # 480p / 5
     assert media["frames"] == 5 and media["fps"] == 16.0 and media["decodable"] and media["alive"]
     assert "mp4" in media["container"].split(",") and media["path"] == report["output"]
 
@@ -153,7 +153,12 @@ def test_image_paths_follow_the_base_directory(tmp_path, object_info_path):
     assert result.returncode == 0, result.stdout + result.stderr
     assert Path(report["output"]).is_file() and Path(report["output"]).is_relative_to(base / "output")
     [media] = report["media"]
-    assert (media["codec"], media["width"], media["height"], media["frames"]) == ("png", 256, 256, 1)
+    assert (media["codec"], media["width"], media["height"], media["frames"]) == (
+        "png",
+        208,
+        208,
+        1,
+    )  # 1mp / 5
 
 
 def test_an_unknown_output_folder_is_no_guessed_path(tmp_path, object_info_path):

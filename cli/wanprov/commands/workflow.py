@@ -424,6 +424,14 @@ def optimize_cmd(
 @click.option(
     "--poll", type=click.FloatRange(min=0.05), default=1.0, show_default=True, help="seconds between polls"
 )
+@click.option(
+    "--size",
+    type=click.Choice(["smoke", "full"]),
+    default="smoke",
+    show_default=True,
+    help="smoke: the run scaled down (a few frames, a fraction of the size: a CPU proves it in minutes); "
+    "full: the tier/preset's own size, frames and steps (the seconds-per-video figure of a GPU host)",
+)
 @FORMAT_OPTION
 def smoke_cmd(
     name: str,
@@ -437,9 +445,10 @@ def smoke_cmd(
     sets: tuple[str, ...],
     timeout: float,
     poll: float,
+    size: str,
     output_format: str,
 ) -> int:
-    """Run template NAME at a tiny size on the ComfyUI at --url and report the seconds and the output file.
+    """Run template NAME at its smoke size on the ComfyUI at --url and report the seconds and the output file.
 
     Exit 0: every output was written and verifies (read back through the server's /view: container, codec,
     frames, size, fps, every frame decoded, pixels alive); 1: refused; 12: a node failed while running;
@@ -459,6 +468,7 @@ def smoke_cmd(
         sets=sets,
         timeout=timeout,
         poll=poll,
+        size=size,
     )
     code = {
         REFUSED: ExitCode.CHECK_FAILED,

@@ -218,21 +218,6 @@ def upload_input_images(http: _Http, prompt: dict[str, Any]) -> None:
         node.setdefault("inputs", {})["image"] = name
 
 
-def smoke_overrides(template: str) -> dict[str, Any]:
-    """The tiny-run parameters of a shipped template (manifests/workflows/defaults.yaml `smoke:`)."""
-    from wanprov.datafiles import read_yaml_mapping
-    from wanprov.resources import manifest_path
-    from wanprov.workflows.params import WorkflowParamError
-
-    table = read_yaml_mapping(manifest_path("workflows", "defaults.yaml"), what="workflow manifest").get(
-        "smoke"
-    )
-    if not isinstance(table, dict) or template not in table:
-        known = ", ".join(sorted(table or {}))
-        raise WorkflowParamError(f"no smoke parameters for template {template!r}", hint=f"one of: {known}")
-    return dict(table[template])
-
-
 def run_smoke(
     url: str,
     prompt: dict[str, Any],
@@ -429,14 +414,16 @@ def smoke_template(
     timeout: float = 600.0,
     poll: float = 1.0,
     limit: str = SMOKE_LIMIT,
+    size: str = "smoke",
 ) -> tuple[SmokeReport, list[str]]:
-    """Render shipped template `name` at its tiny smoke size (flags over facts, as `workflow render`) and
-    run it on the ComfyUI at `url`. Returns the report (with the size and profile run) and the host notes."""
+    """Render shipped template `name` at its smoke size (or the user's, `size="full"`: smoke_size.py) for
+    the host (flags over facts, as `workflow render`) and run it on the ComfyUI at `url`. Returns the report
+    (with the size and profile run) and the host notes."""
     from wanprov.workflows.host import settings
     from wanprov.workflows.params import load_defaults, parse_set
     from wanprov.workflows.render import render
+    from wanprov.workflows.smoke_size import smoke_overrides
 
-    overrides = {**smoke_overrides(name), **parse_set(sets)}
     template = load_defaults()[1].get(name)
     host = settings(
         facts_file,
@@ -445,6 +432,7 @@ def smoke_template(
         uses_nvenc=template is None or "nvenc" in template.params,
         gpu=gpu,
     )
+    overrides = smoke_overrides(name, tier=host.tier, preset=preset, overrides=parse_set(sets), size=size)
     rendered = render(
         name, preset=preset, profile=profile, tier=host.tier, nvenc=host.nvenc, overrides=overrides
     )
@@ -452,7 +440,7 @@ def smoke_template(
     report.params = {
         k: rendered.params[k] for k in ("width", "height", "length", "steps") if k in rendered.params
     }
-    report.params["profile"] = rendered.profile
+    report.params.update(profile=rendered.profile, size=size)
     return report, list(host.notes)
 
 

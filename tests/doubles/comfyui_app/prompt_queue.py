@@ -350,9 +350,17 @@ class PromptQueue:
         _, prompt_id, prompt, _, output_ids = item
         order = self._order(prompt, output_ids)
         samplers = [n for n in order if prompt[n]["class_type"] in SAMPLERS] or order[-1:]
-        executed, outputs = [], {}
+        executed, outputs, signatures = [], {}, {}
         for node_id in order:
             node_type = prompt[node_id]["class_type"]
+            signature = _signature(prompt, node_id, signatures)
+            if signature in signatures.values() and node_id not in output_ids:
+                # execution.py execute(): a node whose inputs' signature is already in the output cache
+                # (caching.py keys by inputs, not id) is not run: no `executing` event, no execution
+                signatures[node_id] = signature
+                executed.append(node_id)
+                continue
+            signatures[node_id] = signature
             if prompt_id not in self.interrupted:
                 data = {"node": node_id, "display_node": node_id, "prompt_id": prompt_id}
                 self._event(sid, "executing", data)
@@ -461,6 +469,18 @@ class PromptQueue:
                 ]
             }
         return None
+
+
+def _signature(prompt, node_id, known):
+    """comfy_execution/caching.py CacheKeySetInputSignature, as far as the double needs it: the class and
+    the inputs, a link standing for its source node's signature (sources come first in the order)."""
+    node = prompt[node_id]
+    inputs = []
+    for key, value in sorted((node.get("inputs") or {}).items()):
+        if isinstance(value, list) and len(value) == 2:
+            value = ("link", known.get(str(value[0]), str(value[0])), value[1])
+        inputs.append((key, json.dumps(value, sort_keys=True, default=str)))
+    return (node["class_type"], tuple(inputs))
 
 
 def _types_match(received, wanted):
