@@ -25,8 +25,8 @@ class ModuleScheduling(LoadScopeScheduling):
 
 
 def slowest_first(items: Sequence[pytest.Item]) -> list[pytest.Item]:
-    """The items with whole modules moved by weight (xdist groups, then `fleet`, then `slow`, then the
-    rest); a module's own tests keep their order, and so do modules of equal weight."""
+    """The items with whole modules moved by weight (xdist groups, then `fleet` and `slow`, then `slow` or
+    `fleet`, then the rest); a module's own tests keep their order, and so do modules of equal weight."""
     weight: dict[str, int] = {}
     for item in items:
         module = item.nodeid.split("::", 1)[0]
@@ -37,8 +37,5 @@ def slowest_first(items: Sequence[pytest.Item]) -> list[pytest.Item]:
 def _weight(item: pytest.Item) -> int:
     if item.get_closest_marker("xdist_group"):
         return 0
-    if item.get_closest_marker("fleet"):
-        return 1
-    if item.get_closest_marker("slow"):
-        return 2
-    return 3
+    marks = {name for name in ("fleet", "slow") if item.get_closest_marker(name)}
+    return {2: 1, 1: 2}.get(len(marks), 3)
