@@ -27,13 +27,12 @@ def _marks(*names: str) -> dict[str, pytest.Mark]:
     [
         ("tests/a/test_x.py::test_one", "tests/a/test_x.py"),
         ("tests/a/test_x.py::Class::test_two", "tests/a/test_x.py"),
-        ("tests/a/test_x.py::test_p[h100]", "tests/a/test_x.py"),
-        ("tests/a/test_x.py::test_p[a@b]", "tests/a/test_x.py"),  # an @ in a parameter: no group
-        ("tests/fleet/test_site.py::test_one@site-fleet", "site-fleet"),
-        ("tests/fleet/test_remove.py::test_p[x]@site-fleet", "site-fleet"),
+        ("tests/a/test_x.py::test_p[h100::x]", "tests/a/test_x.py"),
+        ("tests/fleet/test_site.py::test_one", "site-fleet"),
+        ("tests/fleet/test_remove.py::test_p[x]", "site-fleet"),
     ],
 )
-def test_a_work_unit_is_a_module_or_an_xdist_group(nodeid: str, unit: str) -> None:
+def test_a_work_unit_is_a_module_or_a_shared_group(nodeid: str, unit: str) -> None:
     assert ModuleScheduling._split_scope(None, nodeid) == unit  # type: ignore[arg-type]
 
 
@@ -43,14 +42,14 @@ def test_slowest_modules_first_and_each_module_keeps_its_order() -> None:
         FakeItem("tests/b.py::t1", _marks("slow")),
         FakeItem("tests/c.py::t1"),
         FakeItem("tests/c.py::t2", _marks("fleet", "slow")),  # one such test moves its whole module
-        FakeItem("tests/d.py::t1", _marks("xdist_group")),
+        FakeItem("tests/fleet/test_remove.py::t1"),
         FakeItem("tests/a.py::t2"),
-        FakeItem("tests/d.py::t2", _marks("xdist_group")),
+        FakeItem("tests/fleet/test_remove.py::t2"),
     ]
     ordered = [item.nodeid for item in slowest_first(items)]  # type: ignore[arg-type]
     assert ordered == [
-        "tests/d.py::t1",
-        "tests/d.py::t2",
+        "tests/fleet/test_remove.py::t1",
+        "tests/fleet/test_remove.py::t2",
         "tests/c.py::t1",
         "tests/c.py::t2",
         "tests/b.py::t1",

@@ -19,7 +19,6 @@ pytestmark = [
     pytest.mark.fleet,
     pytest.mark.slow,
     pytest.mark.timeout(900),
-    pytest.mark.xdist_group("site-fleet"),  # test_site.py's fleet, on its worker
 ]
 
 REMOVE = Path(__file__).resolve().parents[2] / "playbooks" / "remove.yml"

@@ -28,7 +28,6 @@ pytestmark = [
     pytest.mark.fleet,
     pytest.mark.slow,
     pytest.mark.timeout(900),
-    pytest.mark.xdist_group("site-fleet"),  # one worker: test_remove.py shares its fleet
 ]
 
 
