@@ -30,7 +30,7 @@ def repo_root() -> Path:
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object:
-    """Under pytest-xdist: whole modules (or xdist groups) per worker (tests/parallel.py)."""
+    """Under pytest-xdist: whole modules (or modules that share state) per worker (tests/parallel.py)."""
     from parallel import ModuleScheduling
 
     return ModuleScheduling(config, log)
