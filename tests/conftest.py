@@ -26,3 +26,19 @@ def object_info_path() -> Path:
 @pytest.fixture(scope="session")
 def repo_root() -> Path:
     return REPO_ROOT
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object:
+    """Under pytest-xdist: whole modules (or modules that share state) per worker (tests/parallel.py)."""
+    from parallel import ModuleScheduling
+
+    return ModuleScheduling(config, log)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """On an xdist worker: the slowest modules first (every worker sorts alike; tests/parallel.py)."""
+    if hasattr(config, "workerinput"):
+        from parallel import slowest_first
+
+        items[:] = slowest_first(items)

@@ -52,7 +52,8 @@ def test_artifact_holds_the_collection_and_nothing_private(installed, repo_root)
         assert f"plugins/modules/{module}.py" in names
     assert "roles/comfyui/defaults/main.yml" in names
     private = {".venv", ".git", "tests", "benchmarks", "cli"}  # the core ships as the wanprov Python package
-    leaked = [n for n in names if n.split("/")[0] in private or "__pycache__" in n]
+    # ... nor a checkout's dot folders (CI's second venv, the sanity cache)
+    leaked = [n for n in names if n.split("/")[0] in private or n.startswith(".") or "__pycache__" in n]
     assert leaked == []
     target = installed["work"] / "coll" / "ansible_collections" / "wanprov" / "gpu"
     assert json.loads((target / "MANIFEST.json").read_text())["collection_info"]["name"] == "gpu"

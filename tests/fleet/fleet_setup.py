@@ -22,7 +22,7 @@ from pathlib import Path
 import yaml
 
 from doubles.comfyui_app import build_comfyui_repo
-from doubles.fleet import Fleet, HostSpec, PlaybookResult, run_playbook
+from doubles.fleet import Fleet, HostSpec, PlaybookResult, run_playbook, service_user
 from doubles.fleet.sshd import kill_sshd
 from doubles.git import make_repo, node_pack_files
 from doubles.gpu import install_fake_host
@@ -190,9 +190,9 @@ def stack_host_vars(repos: SourceRepos, manifest: Path, wheelhouse: Path, root: 
         "comfyui_models_dir": f"{root}/srv/models",
         "comfyui_systemd_unit_dir": f"{root}/etc/systemd/system",
         # The comfyui role creates the service user (the service does not run as root). The test hosts share
-        # one /etc/passwd, and each host gives the user its own home: one user per host.
-        "comfyui_user": f"wanprov-{root.name}",
-        "comfyui_group": f"wanprov-{root.name}",
+        # one /etc/passwd, and each host gives the user its own home: one user per host (and ansible-core).
+        "comfyui_user": service_user(root.name),
+        "comfyui_group": service_user(root.name),
         "comfyui_service_manager": "process",  # systemd is not PID 1 here: the role's test-only supervisor
         "comfyui_port": port,
         # Free ports for GPU 0 and 1 (comfyui_port + 1 may be another host's).

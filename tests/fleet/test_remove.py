@@ -1,45 +1,44 @@
 """Uninstall: playbooks/remove.yml on a host that site.yml converged (models included) stops its ComfyUI,
 removes the units, ComfyUI, the venvs, the data folder and the service user, and keeps the model files and
-the users' outputs until asked. One host, in file order: converge -> --check -> remove -> re-run -> remove
-everything."""
+the users' outputs until asked. The host is test_site.py's H100, after that module's tests (the session's
+one converge of the fleet, tests/fleet/conftest.py); the other hosts are left alone. In file order:
+--check -> remove -> re-run -> remove everything."""
 
 from __future__ import annotations
 
 import pwd
 import socket
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from doubles.fleet import PlaybookResult, run_playbook
-from fleet.fleet_setup import FleetUnderTest, build_fleet
+from fleet.fleet_setup import FleetUnderTest
 
-pytestmark = [pytest.mark.fleet, pytest.mark.slow, pytest.mark.timeout(900)]
+pytestmark = [
+    pytest.mark.fleet,
+    pytest.mark.slow,
+    pytest.mark.timeout(900),
+]
 
 REMOVE = Path(__file__).resolve().parents[2] / "playbooks" / "remove.yml"
-HOST = "rm-host"
+HOST = "h100"  # one of the fleet's ready hosts, single GPU
 
 
 @pytest.fixture(scope="module")
-def fleet(fleet_sources) -> Iterator[FleetUnderTest]:
-    under_test = build_fleet({HOST: "h100"}, sources=fleet_sources)
-    yield under_test
-    under_test.stop()
-
-
-@pytest.fixture(scope="module")
-def converged(fleet: FleetUnderTest) -> FleetUnderTest:
-    result = fleet.converge()
-    assert result.rc == 0, result.describe()
-    (fleet.instance_dir(HOST, 0) / "output" / "my-video.mp4").write_bytes(b"made by a user")
-    return fleet
+def converged(site_fleet: FleetUnderTest, site_first_run: PlaybookResult) -> FleetUnderTest:
+    counts = site_first_run.recap[HOST]
+    assert counts.failed == 0 and counts.unreachable == 0, site_first_run.describe()
+    assert _answers(site_fleet.port(HOST, 0))  # still converged after test_site.py's tests
+    (site_fleet.instance_dir(HOST, 0) / "output" / "my-video.mp4").write_bytes(b"made by a user")
+    return site_fleet
 
 
 def remove(fleet: FleetUnderTest, *, check: bool = False, **extra: object) -> PlaybookResult:
+    """remove.yml on HOST only (the fleet's other hosts keep their stack)."""
     root = fleet.fleet.hosts[HOST].root
     extra_vars = {"remove_models_host_cache_dir": f"{root}/var/cache/wanprov/models", **extra}
-    return run_playbook(fleet.fleet, REMOVE, extra_vars=extra_vars, check=check, diff=check)
+    return run_playbook(fleet.fleet, REMOVE, extra_vars=extra_vars, check=check, diff=check, limit=HOST)
 
 
 def _answers(port: int) -> bool:
@@ -85,6 +84,9 @@ def test_remove_stops_the_service_and_removes_what_site_made(converged, removed)
     assert not (data / "extra_model_paths.yaml").exists()
     assert not (data / "gpu0" / "user").exists()
     assert not _user_exists(user)
+    # only the host it was limited to: the fleet's other ready host still runs
+    assert _answers(converged.port("rtx4090", 0))
+    assert (converged.fleet.hosts["rtx4090"].root / "opt/comfyui/ComfyUI/main.py").exists()
 
 
 def test_remove_keeps_models_and_what_users_made_and_says_so(converged, removed):

@@ -16,8 +16,10 @@ from pathlib import Path
 import pytest
 import yaml
 
+from doubles.fleet import ANSIBLE_PLAYBOOK
+
 REPO = Path(__file__).resolve().parents[2]
-PLAYBOOK = os.environ.get("WANPROV_ANSIBLE_PLAYBOOK") or str(Path(sys.executable).parent / "ansible-playbook")
+PLAYBOOK = str(ANSIBLE_PLAYBOOK)  # WANPROV_ANSIBLE_PLAYBOOK, or this venv's
 FAILURE_MARKS = ("[ERROR]: Task failed: Module failed", "Traceback")
 
 

@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 from doubles.hub import Fault
+from interactive_signals import sigint_default
 from models.conftest import REPO, Hub
 
 STALL_AT = 1_000_000
@@ -21,8 +22,9 @@ def _spawn(hub: Hub, models: Path, *extra: str) -> subprocess.Popen:
         "--manifest", str(hub.manifest), "--models-dir", str(models), *extra,
     ]  # fmt: skip
     return subprocess.Popen(
-        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=os.environ
-    )
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=os.environ,
+        preexec_fn=sigint_default,  # Ctrl-C reaches it even when this suite runs as a background job
+    )  # fmt: skip
 
 
 def _wait_for_part(models: Path, size: int, proc: subprocess.Popen) -> Path:

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from doubles.hub import Fault, write_file
+from interactive_signals import sigint_default
 from models.conftest import FILES, GATED_REPO, HIGH_SIZE, REPO, TOKEN, Hub, write_manifest
 
 HIGH = f"{REPO}/HighNoise/model-high.gguf"
@@ -157,7 +158,9 @@ def _spawn(hub: Hub, models: Path) -> subprocess.Popen:
         sys.executable, "-m", "wanprov", "fetch-models", "--profile", "test-profile", "--only", "unet-high",
         "--manifest", str(hub.manifest), "--models-dir", str(models), "--connections", "4",
     ]  # fmt: skip
-    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(  # Ctrl-C reaches it even when this suite runs as a background job
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=sigint_default
+    )
 
 
 def _wait_for_state(models: Path, missing: list[list[int]], proc: subprocess.Popen) -> Path:

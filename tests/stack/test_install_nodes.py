@@ -15,6 +15,8 @@ from doubles.wheels import TORCH_PINNED
 from wanprov.commands.stack import install_nodes
 from wanprov.stack.pip import installed_versions
 
+pytestmark = pytest.mark.slow  # each test installs packs with pip into a copy of a venv
+
 
 def run(args: list[str]):
     return CliRunner().invoke(install_nodes, args, standalone_mode=False, catch_exceptions=True)

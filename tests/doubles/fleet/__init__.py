@@ -8,16 +8,28 @@ Standalone (no pytest import): tests use it through `tests/fleet_fixtures.py`, b
         assert result.recap["gpu-a"].changed == 0
 """
 
-from doubles.fleet.playbook import PlaybookResult, RecapCounts, parse_recap, run_ansible, run_playbook
+from doubles.fleet.playbook import (
+    ANSIBLE_PLAYBOOK,
+    PlaybookResult,
+    RecapCounts,
+    ansible_core_version,
+    parse_recap,
+    run_ansible,
+    run_playbook,
+    service_user,
+)
 from doubles.fleet.sshd import Fleet, FleetHost, HostSpec
 
 __all__ = [
+    "ANSIBLE_PLAYBOOK",
     "Fleet",
     "FleetHost",
     "HostSpec",
     "PlaybookResult",
     "RecapCounts",
+    "ansible_core_version",
     "parse_recap",
     "run_ansible",
     "run_playbook",
+    "service_user",
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -14,6 +15,31 @@ from pathlib import Path
 from doubles.fleet.sshd import Fleet
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
+# The ansible-playbook under test: WANPROV_ANSIBLE_PLAYBOOK names another ansible-core's (CI runs the fleet
+# under each supported one); its Python must have wanprov installed, as a controller's does. Default: this
+# venv's.
+_OWN_PLAYBOOK = Path(sys.executable).parent / "ansible-playbook"
+ANSIBLE_PLAYBOOK = Path(os.environ.get("WANPROV_ANSIBLE_PLAYBOOK") or _OWN_PLAYBOOK)
+
+
+@functools.cache
+def ansible_core_version() -> str:
+    """The ansible-core of ANSIBLE_PLAYBOOK, major.minor (e.g. "2.21")."""
+    code = "import ansible.release as r; print('.'.join(r.__version__.split('.')[:2]))"
+    python = ANSIBLE_PLAYBOOK.parent / "python"
+    done = subprocess.run([str(python), "-c", code], capture_output=True, text=True, check=True)
+    return done.stdout.strip()
+
+
+def service_user(host: str) -> str:
+    """The service user the comfyui role creates for a test host (the test hosts share one /etc/passwd).
+    Under another ansible-core than this venv's, the name says which: CI converges a fleet under each
+    at the same time."""
+    if ANSIBLE_PLAYBOOK == _OWN_PLAYBOOK:
+        return f"wanprov-{host}"
+    return f"wanprov-{host}-a{ansible_core_version().replace('.', '')}"
+
+
 _RECAP_LINE = re.compile(r"^(?P<host>\S+)\s+:\s+(?P<counts>(?:\w+=\d+\s*)+)$")
 
 
@@ -65,7 +91,7 @@ def parse_recap(stdout: str) -> dict[str, RecapCounts]:
 def ansible_env(fleet: Fleet, extra: Mapping[str, str] | None = None) -> dict[str, str]:
     """Environment for ansible commands: the repo's ansible.cfg, plain output, per-fleet temp dirs."""
     env = dict(os.environ)
-    bin_dir = str(Path(sys.executable).parent)
+    bin_dir = str(ANSIBLE_PLAYBOOK.parent)
     env.update(
         {
             "ANSIBLE_CONFIG": str(REPO_ROOT / "ansible.cfg"),
@@ -104,7 +130,7 @@ def run_playbook(
     """Run `ansible-playbook` against the fleet inventory; never raises on a failed play (read `.rc`)."""
 
     command = [
-        str(Path(sys.executable).parent / "ansible-playbook"),
+        str(ANSIBLE_PLAYBOOK),
         "-i",
         str(fleet.inventory),
         str(playbook),
@@ -132,7 +158,7 @@ def run_ansible(
 ) -> PlaybookResult:
     """Run an ad-hoc `ansible PATTERN -m MODULE` against the fleet (recap is empty for ad-hoc runs)."""
     command = [
-        str(Path(sys.executable).parent / "ansible"),
+        str(ANSIBLE_PLAYBOOK.parent / "ansible"),
         pattern,
         "-i",
         str(fleet.inventory),
