@@ -413,15 +413,6 @@ def converge_request(params, check_mode):
     )  # fmt: skip
 
 
-def result_of(report, check_mode, diff):
-    """The core's report as the module's result (its RETURN), with --diff's before/after pairs."""
-    result = {key: value for key, value in report.to_dict().items() if key not in ("dry_run", "pending")}
-    result["changed"] = report.changed
-    if diff and report.changes:
-        result["diff"] = [change.to_diff() for change in report.changes]
-    return result
-
-
 def main():
     module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
     require_wanprov(module)
@@ -430,13 +421,8 @@ def main():
     try:
         report = converge(converge_request(module.params, module.check_mode))
     except WanprovError as error:
-        partial = getattr(error, "report", None)
-        # the steps before the failing one may have changed the host: say so
-        done = result_of(partial, module.check_mode, False) if partial is not None else {}
-        fail_from(
-            module, error, **{**done, "changed": bool(partial and partial.changed and not module.check_mode)}
-        )
-    module.exit_json(**result_of(report, module.check_mode, module._diff))
+        fail_from(module, error)  # with what the steps before the failing one changed (error.report)
+    module.exit_json(**report.to_result(with_diff=module._diff))
 
 
 if __name__ == "__main__":

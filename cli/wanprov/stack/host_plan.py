@@ -9,10 +9,11 @@ constraints and pip.conf text come from `stack.constraints`, the one writer of t
 
 from __future__ import annotations
 
+import glob
 import re
 import shlex
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -95,6 +96,18 @@ class Instance:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    @classmethod
+    def from_dict(cls, record: Mapping[str, Any]) -> Instance:
+        """An instance as the plan's document lists it (to_dict); a record missing a field is a UsageError."""
+        names = [f.name for f in fields(cls)]
+        missing = [name for name in names if name not in record and name != "nvenc"]
+        if missing:
+            raise UsageError(
+                f"instance record {record.get('name', '?')!r} has no {', '.join(missing)}",
+                hint="pass the stack plan's instances as wanprov.gpu.stack returns them",
+            )
+        return cls(**{name: record[name] for name in names if name in record})
 
 
 @dataclass(frozen=True)
@@ -272,6 +285,28 @@ def _h264_nvenc(gpu: Mapping[str, Any]) -> bool | None:
     return verdict if isinstance(verdict, bool) else None
 
 
+def instance_name(gpu: int | None) -> str:
+    """The plan's name of an instance: gpuN, or cpu without a GPU. Its service is <service_name>-<name>."""
+    return "cpu" if gpu is None else f"gpu{gpu}"
+
+
+def instance_folder(data_dir: Path, name: str) -> Path:
+    """An instance's own folder (launch file, pid, log, output...); the data folder itself for the single
+    unit of before instances (name '')."""
+    return data_dir / name if name else data_dir
+
+
+def unit_instances(unit_dir: Path, service_name: str) -> dict[Path, str]:
+    """The instance units in `unit_dir`, by the plan's naming, each with its instance's name:
+    <service_name>-gpuN / -cpu, and '' for the single <service_name>.service of before instances."""
+    found = {}
+    for path in sorted(unit_dir.glob(f"{glob.escape(service_name)}*.service")):
+        suffix = path.name.removesuffix(".service").removeprefix(service_name)
+        if suffix == "" or re.fullmatch(r"-(gpu[0-9]+|cpu)", suffix):
+            found[path] = suffix[1:]
+    return found
+
+
 def plan_instances(request: StackRequest, summary: Mapping[str, Any], python: Path) -> list[Instance]:
     """One instance per selected GPU, each with its GPU's tier flags (the doctor's summary.gpus[] when the
     flags are automatic), its own port, device, folders and service."""
@@ -282,8 +317,8 @@ def plan_instances(request: StackRequest, summary: Mapping[str, Any], python: Pa
     shared = list(request.extra_launch_flags) + shared_flags(request)
     instances = []
     for gpu in select_gpus(request, summary, cpu):
-        name = "cpu" if gpu is None else f"gpu{gpu}"
-        folder = request.data_dir / name
+        name = instance_name(gpu)
+        folder = instance_folder(request.data_dir, name)
         port = instance_port(request, gpu)
         found = per_gpu.get(gpu, {}) if gpu is not None else {}
         tier = list(found["launch_flags"]) if automatic and "launch_flags" in found else host_flags
