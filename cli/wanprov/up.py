@@ -21,11 +21,6 @@ from wanprov.stack.converge import ConvergeRequest
 
 SCHEMA = "wanprov.up/1"
 STAGES = ("doctor", "stack", "models", "workflows", "service", "health", "smoke")
-# With --cpu the instance needs no GPU: the doctor's GPU, driver and VRAM checks do not block it.
-CPU_WAIVED = frozenset(
-    {"gpu_detected", "driver_flavour", "driver_branch_eol", "mig_mode", "blackwell_support", "precision",
-     "vram_tier", "profile_fit", "nvenc"}
-)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -173,8 +168,8 @@ def _doctor(request, report, stage, state, observer, progress) -> None:
             nvenc=request.nvenc_probe and not request.cpu,
         )
     )
-    doctor = evaluate(facts, profile=request.profile)
-    waived = set(CPU_WAIVED if request.cpu else ())
+    doctor = evaluate(facts, profile=request.profile, cpu=request.cpu)  # --cpu: GPU checks inform
+    waived: set[str] = set()
     if request.manifests:  # the doctor sizes the shipped catalog; the models stage checks the real bytes
         waived.add("disk_space")
     blocking = [f for f in doctor.blocking if f.check not in waived]

@@ -143,6 +143,10 @@ options:
     description: Take the doctor's launch flags when I(launch_flags) is empty.
     type: bool
     default: true
+  cpu:
+    description: One instance on the CPU (C(cpu)), no GPU needed; adds C(--cpu) to the shared flags.
+    type: bool
+    default: false
   extra_launch_flags:
     description: Flags added after the tier flags (e.g. C(--use-sage-attention)).
     type: list
@@ -361,6 +365,7 @@ ARGUMENT_SPEC = {
     "git_url_schemes": {"type": "list", "elements": "str", "choices": ["file", "ssh", "http"], "default": []},
     "comfyui_version": {"type": "str"},
     "allow_unpinned": {"type": "bool", "default": False},
+    "cpu": {"type": "bool", "default": False},
     "summary": {"type": "dict"},
     "launch_flags_auto": {"type": "bool", "default": True},
     "node_manifest": {"type": "path"},
@@ -387,7 +392,7 @@ def converge_request(params, check_mode):
         install_dir=path("comfyui_dir"), venv_dir=path("venv_dir"), data_dir=path("data_dir"),
         models_dir=path("models_dir"), listen=params["listen"], port=params["port"], ports=params["ports"],
         gpus=params["gpus"], service_name=params["service_name"], unit_dir=path("unit_dir"),
-        service_manager=params["service_manager"],
+        service_manager=params["service_manager"], cpu=params["cpu"],
         torch=TorchRequest(
             variant=params["torch_variant"], torch=params["torch_version"],
             torchvision=params["torchvision_version"], torchaudio=params["torchaudio_version"],

@@ -443,3 +443,25 @@ def test_output_obeys_the_writer_rules(doctor_files, tmp_path):
 def test_a_host_name_with_control_characters_is_a_usage_error(doctor_files):
     result = wanprov("fleet-report", f"--doctor=x\x1b[2J={doctor_files['node8']}")
     assert result.returncode == 2 and "\x1b" not in result.stderr
+
+
+def test_a_cpu_instance_gets_its_own_row(doctor_files):
+    """A host without a GPU that runs ComfyUI on the CPU (comfyui_cpu; --instances HOST=cpu): its instance's
+    health result (gpu null) is its row, not a stray result of GPU 0."""
+    doctor = json.loads(doctor_files["cpu"].read_text())
+    doctor = {**doctor, "ok": True, "findings": [f for f in doctor["findings"] if f["severity"] != "fail"]}
+    result = report.parse_health({**health("cpu", 0), "gpu": None}, "test")
+    document = report.build({"cpu": doctor}, [result], instances={"cpu": [None]})
+    assert document["problems"] == [] and document["ok"] is True, document
+    (row,) = document["rows"]
+    assert (row["gpu"], row["status"], row["gpu_name"], row["url"]) == (
+        None,
+        "healthy",
+        "CPU (--cpu)",
+        result.url,
+    )
+    without = report.build({"cpu": doctor}, [result])  # no instance planned: the result is a stray
+    assert without["problems"] and without["rows"][0]["status"] == "refused"
+    unhealthy = report.parse_health({**health("cpu", 0, ok=False), "gpu": None}, "test")
+    (row,) = report.build({"cpu": doctor}, [unhealthy], instances={"cpu": [None]})["rows"]
+    assert row["status"] == "unhealthy" and "comfyui-cpu" in row["fix"]

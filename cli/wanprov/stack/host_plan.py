@@ -64,6 +64,7 @@ class StackRequest:
     service_name: str = "comfyui"  # each instance's service is <service_name>-gpuN (-cpu without a GPU)
     unit_dir: Path = Path("/etc/systemd/system")
     service_manager: str = "systemd"  # or `process` (the test-only supervisor): how a waiter watches it
+    cpu: bool = False  # one instance on the CPU, no GPU needed (adds --cpu to the shared flags)
 
 
 @dataclass(frozen=True)
@@ -311,10 +312,12 @@ def plan_instances(request: StackRequest, summary: Mapping[str, Any], python: Pa
     """One instance per selected GPU, each with its GPU's tier flags (the doctor's summary.gpus[] when the
     flags are automatic), its own port, device, folders and service."""
     host_flags = tier_flags(request, summary.get("launch_flags"))
-    cpu = "--cpu" in host_flags + list(request.extra_launch_flags)
+    cpu = request.cpu or "--cpu" in host_flags + list(request.extra_launch_flags)
     per_gpu = {int(gpu["index"]): gpu for gpu in summary.get("gpus") or []}
     automatic = request.launch_flags_auto and not request.launch_flags
-    shared = list(request.extra_launch_flags) + shared_flags(request)
+    given = host_flags + list(request.extra_launch_flags)
+    shared = list(request.extra_launch_flags) + (["--cpu"] if cpu and "--cpu" not in given else [])
+    shared += shared_flags(request)
     instances = []
     for gpu in select_gpus(request, summary, cpu):
         name = instance_name(gpu)
