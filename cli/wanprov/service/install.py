@@ -9,6 +9,7 @@ for machines where systemd is not PID 1).
 
 from __future__ import annotations
 
+import contextlib
 import grp
 import os
 import pwd
@@ -197,7 +198,11 @@ def _remove_stale(wanted: InstancesRequest, report: ServiceReport, log: Callable
     for unit, name in stale.items():
         launch = instance_folder(Path(wanted.settings.data_dir), name) / LAUNCH_FILE
         report.stopped.append(unit.name)
-        report.changes.append(f"{unit.name} (stopped, removed)")
+        report.changes.append(f"{unit} (stopped, removed)")
+        with contextlib.suppress(OSError, UnicodeDecodeError):  # --diff: the unit goes (no credentials in it)
+            before = unit.read_text(encoding="utf-8")
+            report.diffs.append({"before_header": str(unit), "after_header": f"{unit} (removed)",
+                                 "before": before, "after": ""})  # fmt: skip
         if wanted.dry_run:
             continue
         log(f"{unit.name}: no longer wanted")
