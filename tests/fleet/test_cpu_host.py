@@ -61,11 +61,11 @@ def cpu_host(fleet_sources) -> Iterator[CpuHost]:
     variables.update(
         {
             "comfyui_cpu": True,  # the setting under test: no GPU wanted
+            # no torch pins: the plan takes the CPU wheels (whl/cpu; the wheelhouse stands in for it)
             "comfyui_torch_variant": "",
-            "comfyui_torch_version": "2.9.1",
-            "comfyui_torchvision_version": "0.24.1",
-            "comfyui_torchaudio_version": "2.9.1",
-            "comfyui_torch_index_url": "",
+            "comfyui_torch_version": "",
+            "comfyui_torchvision_version": "",
+            "comfyui_torchaudio_version": "",
         }
     )
     document = yaml.safe_load(fleet.inventory.read_text())
@@ -95,6 +95,10 @@ def test_a_gpu_less_host_converges_with_one_cpu_instance(cpu_host, first):
     assert "--cpu" in launch["argv"] and "--cuda-device" not in launch["argv"]
     units = sorted(p.name for p in (cpu_host.root / "etc/systemd/system").glob("*.service"))
     assert units == ["comfyui-cpu.service"]
+    constraints = (cpu_host.root / "opt/comfyui/venv/wanprov-constraints.txt").read_text()
+    assert [line for line in constraints.splitlines() if "==" in line] == [
+        "torch==2.9.1", "torchvision==0.24.1", "torchaudio==2.9.1"
+    ]  # fmt: skip
 
 
 def test_health_checks_the_cpu_instance_and_the_report_has_its_row(cpu_host, first):

@@ -113,7 +113,8 @@ class Instance:
 
 @dataclass(frozen=True)
 class StackPlan:
-    torch: dict[str, str]  # variant, torch, torchvision, torchaudio, index_url, source (explicit | doctor)
+    # variant, torch, torchvision, torchaudio, index_url, source (explicit | doctor | cpu)
+    torch: dict[str, str]
     torch_pins: dict[str, str]  # torch, torchvision, torchaudio -> version as given (label or none)
     pip_args: list[str]  # every install but torch's
     torch_pip_args: list[str]  # the torch install: its index first
@@ -146,8 +147,21 @@ class StackPlan:
         }
 
 
-def settle_torch(request: TorchRequest, doctor_torch: Mapping[str, Any] | None) -> dict[str, str]:
-    """Explicit settings win (variant and the three versions together); else the doctor's choice."""
+def cpu_torch() -> dict[str, str]:
+    """The CPU wheels (PyTorch's whl/cpu index) of the release wanprov installs for GPUs: a host that runs on
+    the CPU and has no NVIDIA driver gives the doctor nothing to choose a CUDA variant by."""
+    from wanprov.compat import tables
+
+    row = tables.load("torch-recommended")["cu130"]
+    return {"variant": "cpu", "torch": str(row["torch"]), "torchvision": str(row["torchvision"]),
+            "torchaudio": str(row["torchaudio"]), "index_url": TORCH_INDEX_BASE + "cpu"}  # fmt: skip
+
+
+def settle_torch(
+    request: TorchRequest, doctor_torch: Mapping[str, Any] | None, *, cpu: bool = False
+) -> dict[str, str]:
+    """Explicit settings win (variant and the three versions together); else the doctor's choice; a --cpu
+    host the doctor has no choice for (no driver) gets the CPU wheels."""
     given = [request.variant, request.torch, request.torchvision, request.torchaudio]
     if any(given) and not all(given):
         raise UsageError(
@@ -165,6 +179,8 @@ def settle_torch(request: TorchRequest, doctor_torch: Mapping[str, Any] | None) 
             "index_url": request.index_url or TORCH_INDEX_BASE + request.variant,
             "source": "explicit",
         }
+    if not doctor_torch and cpu:
+        return {**cpu_torch(), "index_url": request.index_url or TORCH_INDEX_BASE + "cpu", "source": "cpu"}
     if not doctor_torch:
         raise RefusedError(
             "wanprov doctor found no torch wheel for this host (driver or GPU unsupported)",
@@ -366,7 +382,8 @@ def plan_stack(request: StackRequest, summary: Mapping[str, Any] | None = None) 
             "launch flags are automatic but there is no doctor summary to take them from",
             hint="pass the doctor's summary, give the launch flags, or turn automatic flags off",
         )
-    torch = settle_torch(request.torch, summary.get("torch"))
+    flags = [*tier_flags(request, summary.get("launch_flags")), *request.extra_launch_flags]
+    torch = settle_torch(request.torch, summary.get("torch"), cpu=request.cpu or "--cpu" in flags)
     pins = torch_pins(torch)
     extra = shlex.split(request.pip_extra_args)
     python = request.venv_dir / "bin" / "python"
