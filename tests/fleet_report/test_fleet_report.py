@@ -465,3 +465,17 @@ def test_a_cpu_instance_gets_its_own_row(doctor_files):
     unhealthy = report.parse_health({**health("cpu", 0, ok=False), "gpu": None}, "test")
     (row,) = report.build({"cpu": doctor}, [unhealthy], instances={"cpu": [None]})["rows"]
     assert row["status"] == "unhealthy" and "comfyui-cpu" in row["fix"]
+
+
+def test_cli_reads_a_cpu_instance(doctor_files, tmp_path):
+    """`--instances HOST=cpu` (the fleet report role's word for a comfyui_cpu host's instance)."""
+    doctor = json.loads(doctor_files["cpu"].read_text())
+    doctor = {**doctor, "ok": True, "findings": [f for f in doctor["findings"] if f["severity"] != "fail"]}
+    (tmp_path / "cpu.json").write_text(json.dumps(doctor))
+    (tmp_path / "health.json").write_text(json.dumps([{**health("cpu", 0), "gpu": None}]))
+    args = [f"--doctor=cpu={tmp_path / 'cpu.json'}", "--health", str(tmp_path / "health.json")]
+    result = wanprov("fleet-report", *args, "--instances=cpu=cpu", "--format", "json")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert [(row["gpu"], row["status"]) for row in json.loads(result.stdout)["rows"]] == [(None, "healthy")]
+    refused = wanprov("fleet-report", *args, "--format", "json")  # no instance named: a stray result
+    assert refused.returncode == 10, refused.stdout

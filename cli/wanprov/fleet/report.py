@@ -149,7 +149,8 @@ def parse_health(record: Any, where: str) -> Health:
         # bool is an int in Python: a gpu of `true` is a mistake, not GPU 1
         if (isinstance(value, bool) and bool not in allowed) or not isinstance(value, allowed):
             raise FleetInputError(
-                f"{where}: {name!r} is {value!r}; expected {' or '.join(t.__name__ for t in allowed)}",
+                f"{where}: {name!r} is {value!r}; expected "
+                f"{' or '.join('null' if t is type(None) else t.__name__ for t in allowed)}",
                 hint=_HEALTH_HINT,
             )
     return Health(**{name: record.get(name) for name in (*types, *optional)})
