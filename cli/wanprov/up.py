@@ -21,11 +21,6 @@ from wanprov.stack.converge import ConvergeRequest
 
 SCHEMA = "wanprov.up/1"
 STAGES = ("doctor", "stack", "models", "workflows", "service", "health", "smoke")
-# With --cpu the instance needs no GPU: the doctor's GPU, driver and VRAM checks do not block it.
-CPU_WAIVED = frozenset(
-    {"gpu_detected", "driver_flavour", "driver_branch_eol", "mig_mode", "blackwell_support", "precision",
-     "vram_tier", "profile_fit", "nvenc"}
-)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -174,10 +169,10 @@ def _doctor(request, report, stage, state, observer, progress) -> None:
             nvenc=request.nvenc_probe and not request.cpu,
         )
     )
-    # the disk is sized for the profile the models stage fetches, from the same catalogs
-    doctor = evaluate(facts, profile=request.profile, manifests=request.manifests)
-    waived = set(CPU_WAIVED if request.cpu else ())
-    blocking = [f for f in doctor.blocking if f.check not in waived]
+    # the disk is sized for the profile the models stage fetches, from the same catalogs; --cpu: the GPU
+    # checks inform
+    doctor = evaluate(facts, profile=request.profile, manifests=request.manifests, cpu=request.cpu)
+    blocking = doctor.blocking
     state["summary"] = doctor.summary
     summary = doctor.summary
     stage.detail = (

@@ -101,7 +101,12 @@ def require_wanprov(module) -> None:
 
 
 def fail_from(module, error: WanprovError, **result) -> None:
-    """A core error as a module failure: the message, the fix, and the CLI's error code and exit code."""
+    """A core error as a module failure: the message, the fix, and the CLI's error code and exit code. An
+    error that carries the partial report of a use case (`error.report`: the steps before the failing one
+    may have changed the host) adds it, `changed` saying whether they did."""
+    partial = getattr(error, "report", None)
+    if partial is not None and hasattr(partial, "to_result"):
+        result = {**partial.to_result(), "changed": bool(partial.changed and not module.check_mode), **result}
     module.fail_json(
         msg=error.message, hint=error.hint, error=error.code, exit_code=int(error.exit_code), **result
     )

@@ -67,6 +67,12 @@ options:
     description: WARN findings fail the verdict too.
     type: bool
     default: false
+  cpu:
+    description:
+      - The host runs ComfyUI on the CPU (C(--cpu)) - the GPU, driver, VRAM and encoder checks inform
+        instead of blocking, so a host without a GPU passes.
+    type: bool
+    default: false
   fail_on_findings:
     description: Fail the task when the verdict fails (C(false) reports the findings and succeeds).
     type: bool
@@ -190,6 +196,7 @@ def main():
             "nvenc": {"type": "bool", "default": True},
             "facts": {"type": "path"},
             "strict": {"type": "bool", "default": False},
+            "cpu": {"type": "bool", "default": False},
             "fail_on_findings": {"type": "bool", "default": True},
         },
         supports_check_mode=True,
@@ -198,11 +205,13 @@ def main():
     from wanprov.doctor import evaluate
 
     try:
+        params = module.params
         report = evaluate(
             _facts(module),
-            strict=module.params["strict"],
-            profile=module.params["profile"],
-            manifests=module.params["manifests"],
+            strict=params["strict"],
+            profile=params["profile"],
+            manifests=params["manifests"],
+            cpu=params["cpu"],
         )
     except WanprovError as error:
         fail_from(module, error)

@@ -1,7 +1,7 @@
 #!/usr/bin/python
 # Copyright: wanprov maintainers
 # SPDX-License-Identifier: Apache-2.0
-"""wanprov.gpu.path_state: a read-only probe of a service account and many paths (no core needed)."""
+"""wanprov.gpu.path_state: the state of a service account and many paths, and folders made to match."""
 
 # ruff: noqa: E402 - Ansible modules carry DOCUMENTATION/EXAMPLES/RETURN before their imports
 
@@ -10,27 +10,29 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 ---
 module: path_state
-short_description: Read the owner, group, mode and sha1 of paths, and whether a user and a group exist
+short_description: Read the state of a service account and of paths, and make folders match
 description:
-  - One call reports the state of many paths (an ansible.builtin.stat per path costs a round trip each), so a
-    role can run a module only for what differs and stay honest in check mode.
-  - Read-only; never reports C(changed).
+  - One call reports the state of many paths (an ansible.builtin.stat per path costs a round trip each) and
+    of a service account, and makes the given folders exist with their owner, group and mode (an
+    ansible.builtin.file per folder costs a round trip each).
   - Paths are not followed (lstat); a symbolic link or special file is reported with type C(other).
+  - With O(home), says whether the account exists and already has that home, shell and primary group
+    (RV(account)), so a role can stop what runs as the user before its account changes.
 extends_documentation_fragment:
   - wanprov.gpu.attributes
 attributes:
   check_mode:
     support: full
   diff_mode:
-    support: none
-    details: Read-only, so there is nothing to show.
+    support: full
+    details: Each folder that differs, as its type, owner, group and mode before and after.
 options:
   user:
     description: A user account to look up.
     type: str
     required: true
   group:
-    description: A group to look up.
+    description: A group to look up (and the primary group O(home) compares).
     type: str
     required: true
   paths:
@@ -38,21 +40,36 @@ options:
     type: list
     elements: path
     default: []
+  folders:
+    description: Folders to make exist with exactly this owner, group and mode (octal string).
+    type: list
+    elements: dict
+    default: []
+  home:
+    description: The home the account should have; with it the result says RV(account).
+    type: path
+  shell:
+    description: The login shell the account should have (with O(home)).
+    type: str
+    default: /usr/sbin/nologin
 version_added: 0.1.0
 author:
   - wanprov maintainers (!UNKNOWN)
-notes:
-  - Needs only the Python standard library, so it runs under any interpreter (no wanprov import).
+requirements:
+  - wanprov (the module runs under the wanprov venv's Python)
 """
 
 EXAMPLES = r"""
-- name: Read the state of the service user and the role's folders and files
+- name: Read the service account and make the data folders
   wanprov.gpu.path_state:
     user: comfyui
     group: comfyui
-    paths:
-      - /opt/comfyui
-      - /etc/systemd/system/comfyui.service
+    home: /var/lib/comfyui
+    paths: [/opt/comfyui/venv/bin/python]
+    folders:
+      - {path: /var/lib/comfyui, owner: comfyui, group: comfyui, mode: "0750"}
+  vars:
+    ansible_python_interpreter: /opt/wanprov/venv/bin/python
   register: __comfyui_state
 """
 
@@ -73,68 +90,19 @@ group:
   description: Whether the group exists.
   returned: always
   type: bool
+account:
+  description: With O(home) - C(absent), C(same) (home, shell and group as given) or C(differs); else null.
+  returned: always
+  type: str
+changes:
+  description: The folders made or changed (check mode - that would be).
+  returned: always
+  type: list
+  elements: str
 """
 
-import grp
-import hashlib
-import os
-import pwd
-import stat
-from pathlib import Path
-
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.wanprov.gpu.plugins.module_utils.core import guard
-
-
-def _name(lookup, ident) -> str:
-    """The account name for a uid/gid, or the number itself when it has no name."""
-    try:
-        return lookup(ident)[0]
-    except KeyError:
-        return str(ident)
-
-
-def path_state(path: str) -> dict | None:
-    """The state of one path, or None when it does not exist."""
-    try:
-        st = os.lstat(path)
-    except OSError:
-        return None
-    if stat.S_ISDIR(st.st_mode):
-        kind = "directory"
-    elif stat.S_ISREG(st.st_mode):
-        kind = "file"
-    else:
-        kind = "other"
-    entry = {
-        "type": kind,
-        "owner": _name(pwd.getpwuid, st.st_uid),
-        "group": _name(grp.getgrgid, st.st_gid),
-        "mode": f"{stat.S_IMODE(st.st_mode):04o}",
-    }
-    if kind == "file":
-        digest = hashlib.sha1()
-        with Path(path).open("rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(block)
-        entry["sha1"] = digest.hexdigest()
-    return entry
-
-
-def account_state(user: str) -> dict | None:
-    try:
-        account = pwd.getpwnam(user)
-    except KeyError:
-        return None
-    return {"group": _name(grp.getgrgid, account.pw_gid), "home": account.pw_dir, "shell": account.pw_shell}
-
-
-def group_exists(group: str) -> bool:
-    try:
-        grp.getgrnam(group)
-    except KeyError:
-        return False
-    return True
+from ansible_collections.wanprov.gpu.plugins.module_utils.core import WanprovError, fail_from, require_wanprov
 
 
 def main() -> None:
@@ -143,26 +111,30 @@ def main() -> None:
             "user": {"type": "str", "required": True},
             "group": {"type": "str", "required": True},
             "paths": {"type": "list", "elements": "path", "default": []},
+            "folders": {"type": "list", "elements": "dict", "default": []},
+            "home": {"type": "path"},
+            "shell": {"type": "str", "default": "/usr/sbin/nologin"},
         },
         supports_check_mode=True,
     )
-    guard(module)
-    found = {}
-    for path in module.params["paths"]:
-        if "\x00" in path:
-            module.fail_json(msg=f"paths: {path!r} holds a NUL byte; no file can have that name")
-        try:
-            entry = path_state(path)
-        except OSError as exc:  # a file that vanishes or cannot be read while it is hashed
-            module.fail_json(msg=f"cannot read {path}: {exc.strerror}")
-        if entry is not None:
-            found[path] = entry
-    module.exit_json(
-        changed=False,
-        paths=found,
-        user=account_state(module.params["user"]),
-        group=group_exists(module.params["group"]),
-    )
+    require_wanprov(module)
+    from wanprov.service.paths import PathsRequest, converge_paths, folders_of
+
+    params = module.params
+    try:
+        report = converge_paths(
+            PathsRequest(
+                user=params["user"], group=params["group"], paths=params["paths"],
+                folders=folders_of(params["folders"]), home=params["home"], shell=params["shell"],
+                dry_run=module.check_mode,
+            )
+        )  # fmt: skip
+    except WanprovError as error:
+        fail_from(module, error)
+    result = {"changed": bool(report.changes), **report.to_dict()}
+    if module._diff and report.diffs:
+        result["diff"] = report.diffs
+    module.exit_json(**result)
 
 
 if __name__ == "__main__":

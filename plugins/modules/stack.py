@@ -143,6 +143,10 @@ options:
     description: Take the doctor's launch flags when I(launch_flags) is empty.
     type: bool
     default: true
+  cpu:
+    description: One instance on the CPU (C(cpu)), no GPU needed; adds C(--cpu) to the shared flags.
+    type: bool
+    default: false
   extra_launch_flags:
     description: Flags added after the tier flags (e.g. C(--use-sage-attention)).
     type: list
@@ -361,6 +365,7 @@ ARGUMENT_SPEC = {
     "git_url_schemes": {"type": "list", "elements": "str", "choices": ["file", "ssh", "http"], "default": []},
     "comfyui_version": {"type": "str"},
     "allow_unpinned": {"type": "bool", "default": False},
+    "cpu": {"type": "bool", "default": False},
     "summary": {"type": "dict"},
     "launch_flags_auto": {"type": "bool", "default": True},
     "node_manifest": {"type": "path"},
@@ -387,7 +392,7 @@ def converge_request(params, check_mode):
         install_dir=path("comfyui_dir"), venv_dir=path("venv_dir"), data_dir=path("data_dir"),
         models_dir=path("models_dir"), listen=params["listen"], port=params["port"], ports=params["ports"],
         gpus=params["gpus"], service_name=params["service_name"], unit_dir=path("unit_dir"),
-        service_manager=params["service_manager"],
+        service_manager=params["service_manager"], cpu=params["cpu"],
         torch=TorchRequest(
             variant=params["torch_variant"], torch=params["torch_version"],
             torchvision=params["torchvision_version"], torchaudio=params["torchaudio_version"],
@@ -413,15 +418,6 @@ def converge_request(params, check_mode):
     )  # fmt: skip
 
 
-def result_of(report, check_mode, diff):
-    """The core's report as the module's result (its RETURN), with --diff's before/after pairs."""
-    result = {key: value for key, value in report.to_dict().items() if key not in ("dry_run", "pending")}
-    result["changed"] = report.changed
-    if diff and report.changes:
-        result["diff"] = [change.to_diff() for change in report.changes]
-    return result
-
-
 def main():
     module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
     require_wanprov(module)
@@ -430,13 +426,8 @@ def main():
     try:
         report = converge(converge_request(module.params, module.check_mode))
     except WanprovError as error:
-        partial = getattr(error, "report", None)
-        # the steps before the failing one may have changed the host: say so
-        done = result_of(partial, module.check_mode, False) if partial is not None else {}
-        fail_from(
-            module, error, **{**done, "changed": bool(partial and partial.changed and not module.check_mode)}
-        )
-    module.exit_json(**result_of(report, module.check_mode, module._diff))
+        fail_from(module, error)  # with what the steps before the failing one changed (error.report)
+    module.exit_json(**report.to_result(with_diff=module._diff))
 
 
 if __name__ == "__main__":

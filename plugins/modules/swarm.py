@@ -140,13 +140,6 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.wanprov.gpu.plugins.module_utils.core import WanprovError, fail_from, require_wanprov
 
 
-def _entries(profile, manifests):
-    from wanprov.models.catalog import load_catalog
-    from wanprov.models.lock import locked_catalog
-
-    return locked_catalog(load_catalog(manifests), None).profile(profile)
-
-
 def _settings(params, tracker_address=""):
     from wanprov.distribution.engine import SwarmSettings
 
@@ -189,7 +182,7 @@ def main():
     )
     require_wanprov(module)
     from wanprov.distribution.engine import Publication
-    from wanprov.distribution.swarm import fetch_chain, make_engine, publish_many
+    from wanprov.distribution.swarm import fetch_chain, make_engine, profile_entries, publish_many
 
     params = module.params
     if module.check_mode:
@@ -201,7 +194,7 @@ def main():
             module.exit_json(changed=True)
         if params["state"] == "published":
             cache = Path(params["cache_dir"])
-            profiles = [(_entries(p, params["manifests"]), cache / p) for p in params["profiles"]]
+            profiles = [(profile_entries(p, params["manifests"]), cache / p) for p in params["profiles"]]
             settings = _settings(params, tracker_address=params["bind_address"])
             publication = publish_many(make_engine("aria2"), profiles, Path(params["state_dir"]), settings)
             module.exit_json(changed=True, publication=publication.to_dict())
@@ -211,7 +204,7 @@ def main():
             make_engine(publication.engine),
             publication,
             profile,
-            _entries(profile, params["manifests"]),
+            profile_entries(profile, params["manifests"]),
             Path(params["models_dir"]),
             _settings(params),
             controller_dir=None,  # the role copies from the controller next, for what is still missing

@@ -304,3 +304,48 @@ def test_workflows_take_the_nvenc_of_the_gpu_given(run_module, tmp_path):
         prompt = json.loads((tmp_path / f"gpu{gpu}" / f"{TEMPLATE}.api.json").read_text())
         [video] = [n["inputs"] for n in prompt.values() if n["class_type"] == "VHS_VideoCombine"]
         assert video["format"] == wanted
+
+
+def test_path_state_makes_folders_and_judges_the_account(run_module, tmp_path, tree):
+    folders = [{"paths": [str(tmp_path / "a"), str(tmp_path / "a/b")], "owner": "root", "group": "root",
+                "mode": "0750"}]  # fmt: skip
+    args = {"user": "root", "group": "root", "home": "/root", "shell": "/bin/bash", "folders": folders}
+    before = tree(tmp_path)
+    rc, result = run_module("path_state", args, check=True, diff=True)
+    assert (rc, result["changed"], tree(tmp_path)) == (0, True, before), result
+    assert [d["after_header"] for d in result["diff"]] == [str(tmp_path / "a"), str(tmp_path / "a/b")]
+    rc, result = run_module("path_state", args)
+    assert rc == 0 and result["changes"] == [str(tmp_path / "a"), str(tmp_path / "a/b")], result
+    assert oct((tmp_path / "a/b").stat().st_mode & 0o7777) == "0o750"
+    rc, again = run_module("path_state", args)
+    assert (rc, again["changed"]) == (0, False)
+    assert again["account"] == ("same" if again["user"]["shell"] == "/bin/bash" else "differs")
+    rc, result = run_module("path_state", {**args, "folders": [{"path": "/x", "owner": "root"}]})
+    assert rc == 1 and "mode" in result["msg"], result
+
+
+def test_instances_check_mode_writes_nothing_and_hides_credentials(run_module, tmp_path, tree):
+    from wanprov.stack.host_plan import StackRequest, TorchRequest, plan_stack
+
+    torch = TorchRequest(variant="cu128", torch="2.9.1", torchvision="0.24.1", torchaudio="2.9.1")
+    request = StackRequest(install_dir=tmp_path / "ComfyUI", venv_dir=tmp_path / "venv",
+                           data_dir=tmp_path / "data", unit_dir=tmp_path / "units", torch=torch,
+                           launch_flags_auto=False, gpus=[0], service_manager="process")  # fmt: skip
+    instances = [i.to_dict() for i in plan_stack(request).instances]
+    args = {"instances": instances, "manager": "process", "user": "root", "group": "root",
+            "install_dir": str(tmp_path / "ComfyUI"), "data_dir": str(tmp_path / "data"),
+            "unit_dir": str(tmp_path / "units"), "models_dir": str(tmp_path / "models"),
+            "secret_environment": {"HF_TOKEN": TOKEN}}  # fmt: skip
+    before = tree(tmp_path)
+    rc, result = run_module("instances", args, check=True, diff=True)
+    assert rc == 0 and result["changed"] is True, result
+    assert tree(tmp_path) == before
+    assert TOKEN not in json.dumps(result)
+    written = {d["after_header"].rsplit("/", 1)[-1] for d in result["diff"]}
+    assert {"comfyui-gpu0.service", "comfyui-launch.json", "secrets.env", "extra_model_paths.yaml"} <= written
+    assert any(change.endswith("(start)") for change in result["changes"])
+    rc, result = run_module("instances", {**args, "instances": [{"name": "gpu0"}]}, check=True)
+    assert rc == 1 and "has no" in result["msg"], result
+    rc, result = run_module("instances", {"state": "stopped", "unit_dir": str(tmp_path / "none"),
+                                          "data_dir": str(tmp_path), "manager": "process"})  # fmt: skip
+    assert (rc, result["changed"], result["stopped"]) == (0, False, []), result

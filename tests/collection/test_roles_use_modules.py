@@ -16,7 +16,14 @@ import yaml
 # The roles on the modules (health and fleet_report are the health work's).
 ROLES = ("comfyui", "preflight", "wanprov_cli", "workflows", "models")
 # Modules that import the core, so they must run under the wanprov venv's Python.
-CORE_MODULES = ("wanprov.gpu.doctor", "wanprov.gpu.stack", "wanprov.gpu.models", "wanprov.gpu.workflows")
+CORE_MODULES = (
+    "wanprov.gpu.doctor",
+    "wanprov.gpu.stack",
+    "wanprov.gpu.models",
+    "wanprov.gpu.workflows",
+    "wanprov.gpu.instances",
+    "wanprov.gpu.path_state",
+)
 # Signs of a core decision made in YAML: building the service's flags (device, port, folders, database),
 # the torch index or pins, or reading the doctor's summary for torch, flags or GPUs. The stack plan decides.
 CORE_DECISIONS = re.compile(
@@ -130,3 +137,79 @@ def test_no_playbook_reads_a_roles_internal_variables(repo_root):
     """Playbooks read what roles publish (comfyui_stack, wanprov_*), never a role's __internal values."""
     for playbook in [repo_root / "site.yml", *sorted((repo_root / "playbooks").glob("*.yml"))]:
         assert re.findall(r"\b__[a-z]+_\w+", playbook.read_text()) == [], playbook
+
+
+# ---- the roles orchestrate; the modules decide (idempotence, instance names, the test-only supervisor) ----
+
+ALL_ROLES = sorted(
+    p.name for p in Path(__file__).resolve().parents[2].joinpath("roles").iterdir() if p.is_dir()
+)
+# A `when:` that judges idempotence by hand: a dict literal compared, or a template rendered and hashed.
+HAND_MADE_IDEMPOTENCE = re.compile(r"[!=]=\s*\{|\bhash\(|lookup\(\s*['\"](ansible\.builtin\.)?template")
+
+
+def _task_files(repo_root: Path, roles=ALL_ROLES) -> list[Path]:
+    return [p for role in roles for part in ("tasks", "handlers")
+            for p in sorted((repo_root / "roles" / role / part).glob("*.yml"))]  # fmt: skip
+
+
+@pytest.mark.parametrize("role", ALL_ROLES)
+def test_no_when_judges_idempotence_by_hand(repo_root, role):
+    """Whether a file, folder or account must change is the module's call (check mode, diff come with it)."""
+    for path in _task_files(repo_root, [role]):
+        for task in _tasks(yaml.safe_load(path.read_text()) or []):
+            when = task.get("when", [])
+            for condition in when if isinstance(when, list) else [when]:
+                assert not HAND_MADE_IDEMPOTENCE.search(str(condition)), (
+                    f"{path}: {task.get('name')}: {condition}"
+                )
+
+
+def test_no_role_renders_the_service_files(repo_root):
+    """The units, launch files, environment file and models map have one writer: the core
+    (wanprov.gpu.instances, as `wanprov up`), so no role keeps a template of them."""
+    assert not list((repo_root / "roles/comfyui").glob("templates/*.j2"))
+    for path in _task_files(repo_root):
+        assert "ansible.builtin.template" not in path.read_text(), path
+
+
+def test_instance_names_come_from_the_plan(repo_root):
+    """No role or playbook but the remove role derives an instance's name, unit or folder from a pattern of
+    the plan's naming (gpuN, cpu, <service>-gpuN.service): the plan lists them, the core finds stale ones."""
+    naming = re.compile(r"gpu\*|gpu\[0-9\]|-cpu\.service|\(gpu|\\\.service|regex_replace\([^)]*service")
+    yamls = [
+        p
+        for role in ALL_ROLES
+        if role != "remove"
+        for p in sorted((repo_root / "roles" / role).rglob("*.yml"))
+    ]
+    for path in [*yamls, repo_root / "site.yml", *sorted((repo_root / "playbooks").glob("*.yml"))]:
+        for number, line in enumerate(path.read_text().splitlines(), 1):
+            if not line.lstrip().startswith("#"):
+                assert not naming.search(line), f"{path}:{number}: {line.strip()}"
+
+
+def test_no_playbook_reads_a_roles_facts(repo_root):
+    """Playbooks set no facts from a role's variables (the role publishes its public facts itself), and only
+    the comfyui role reads its comfyui_stack result: others read the documented wanprov_comfyui."""
+    for playbook in [repo_root / "site.yml", *sorted((repo_root / "playbooks").glob("*.yml"))]:
+        code = "\n".join(
+            line for line in playbook.read_text().splitlines() if not line.lstrip().startswith("#")
+        )
+        assert not re.search(r"\bcomfyui_\w+", code), f"{playbook} reads the comfyui role's variables"
+    for role in ALL_ROLES:
+        if role != "comfyui":
+            for path in sorted((repo_root / "roles" / role).rglob("*.yml")):
+                assert "comfyui_stack" not in path.read_text(), f"{path}: read wanprov_comfyui"
+
+
+def test_the_test_only_supervisor_is_one_module_option(repo_root):
+    """The `process` supervisor is the instances module's `manager` option: no role task runs it or branches
+    on it (the production tasks never see it)."""
+    for path in _task_files(repo_root):
+        text = path.read_text()
+        assert "supervise" not in text, path
+        for task in _tasks(yaml.safe_load(text) or []):
+            assert "'process'" not in str(task.get("when", "")), f"{path}: {task.get('name')}"
+    for path in sorted((repo_root / "roles").glob("*/vars/main.yml")):
+        assert "supervise" not in path.read_text(), path

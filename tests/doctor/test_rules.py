@@ -253,3 +253,17 @@ def test_no_gpu_report_is_complete():
     checks = {f.check for f in report.findings}
     assert {"gpu_detected", "torch_installed", "nvenc", "memory", "disk_space"} <= checks
     assert report.summary["gpu"] is None and report.summary["torch"] is None
+
+
+def test_a_cpu_host_passes_without_a_gpu():
+    """--cpu (comfyui_cpu, `wanprov up --cpu`): the GPU, driver, VRAM and encoder checks inform instead of
+    blocking; a host-wide problem (disk, memory) still blocks."""
+    no_gpu = {"status": "absent", "reason": "nvidia-smi not found on PATH", "devices": [],
+              "driver_version": None, "cuda_driver_version": None}  # fmt: skip
+    facts = make_facts(gpu=no_gpu, torch=None)
+    refused = {f.check for f in evaluate(facts).blocking}
+    assert "gpu_detected" in refused
+    report = evaluate(facts, cpu=True)
+    waived = {f.check for f in report.findings if f.message.startswith("not needed on the CPU (--cpu)")}
+    assert "gpu_detected" in waived and not waived & {f.check for f in report.blocking}
+    assert {f.check for f in report.blocking} == refused - waived

@@ -443,3 +443,39 @@ def test_output_obeys_the_writer_rules(doctor_files, tmp_path):
 def test_a_host_name_with_control_characters_is_a_usage_error(doctor_files):
     result = wanprov("fleet-report", f"--doctor=x\x1b[2J={doctor_files['node8']}")
     assert result.returncode == 2 and "\x1b" not in result.stderr
+
+
+def test_a_cpu_instance_gets_its_own_row(doctor_files):
+    """A host without a GPU that runs ComfyUI on the CPU (comfyui_cpu; --instances HOST=cpu): its instance's
+    health result (gpu null) is its row, not a stray result of GPU 0."""
+    doctor = json.loads(doctor_files["cpu"].read_text())
+    doctor = {**doctor, "ok": True, "findings": [f for f in doctor["findings"] if f["severity"] != "fail"]}
+    result = report.parse_health({**health("cpu", 0), "gpu": None}, "test")
+    document = report.build({"cpu": doctor}, [result], instances={"cpu": [None]})
+    assert document["problems"] == [] and document["ok"] is True, document
+    (row,) = document["rows"]
+    assert (row["gpu"], row["status"], row["gpu_name"], row["url"]) == (
+        None,
+        "healthy",
+        "CPU (--cpu)",
+        result.url,
+    )
+    without = report.build({"cpu": doctor}, [result])  # no instance planned: the result is a stray
+    assert without["problems"] and without["rows"][0]["status"] == "refused"
+    unhealthy = report.parse_health({**health("cpu", 0, ok=False), "gpu": None}, "test")
+    (row,) = report.build({"cpu": doctor}, [unhealthy], instances={"cpu": [None]})["rows"]
+    assert row["status"] == "unhealthy" and "comfyui-cpu" in row["fix"]
+
+
+def test_cli_reads_a_cpu_instance(doctor_files, tmp_path):
+    """`--instances HOST=cpu` (the fleet report role's word for a comfyui_cpu host's instance)."""
+    doctor = json.loads(doctor_files["cpu"].read_text())
+    doctor = {**doctor, "ok": True, "findings": [f for f in doctor["findings"] if f["severity"] != "fail"]}
+    (tmp_path / "cpu.json").write_text(json.dumps(doctor))
+    (tmp_path / "health.json").write_text(json.dumps([{**health("cpu", 0), "gpu": None}]))
+    args = [f"--doctor=cpu={tmp_path / 'cpu.json'}", "--health", str(tmp_path / "health.json")]
+    result = wanprov("fleet-report", *args, "--instances=cpu=cpu", "--format", "json")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert [(row["gpu"], row["status"]) for row in json.loads(result.stdout)["rows"]] == [(None, "healthy")]
+    refused = wanprov("fleet-report", *args, "--format", "json")  # no instance named: a stray result
+    assert refused.returncode == 10, refused.stdout

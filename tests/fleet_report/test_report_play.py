@@ -92,9 +92,9 @@ def states_run(tmp_path_factory):
         "schema": "wanprov.instance-health/2", "host": "ok", "gpu": 0, "url": "http://127.0.0.1:8188",
         "ok": True, "error": None, "workflows_validated": 1, "workflows_total": 1,
     }  # fmt: skip
-    stack = {"plan": {"instances": [{"gpu": 0}]}}  # comfyui_gpus: [0]
+    comfyui = {"instances": [{"gpu": 0}]}  # comfyui_gpus: [0] (the comfyui role's wanprov_comfyui)
     hosts = {
-        "ok": {**LOCAL, "report_document": good, "health_results": [health], "stack_result": stack},
+        "ok": {**LOCAL, "report_document": good, "health_results": [health], "comfyui_result": comfyui},
         "refused": {**LOCAL, "report_document": refused},
         "bad": {**LOCAL, "report_document": bad},
         "broken": LOCAL,

@@ -183,7 +183,8 @@ def test_cli_prints_one_json_document_and_exits_with_the_result(double, workflow
     )
     assert bad.return_value == ExitCode.CHECK_FAILED
     document = json.loads(bad.output)  # exactly one JSON document
-    assert document["ok"] is False and document["gpu"] == 0 and "file not on the server" in document["error"]
+    assert document["ok"] is False and "file not on the server" in document["error"]
+    assert document["gpu"] is None  # no --gpu: a --cpu instance, not GPU 0's
     text = CliRunner().invoke(check_command, [*args, "--require-files"], standalone_mode=False)
     assert "missing" in text.output and "UnetLoaderGGUF" in text.output
 

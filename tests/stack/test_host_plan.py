@@ -302,3 +302,16 @@ def test_each_instance_carries_its_own_gpus_nvenc(tmp_path):
     plan = plan_stack(request(tmp_path), {**SUMMARY, "gpus": gpus, "usable_gpus": [0, 1, 2]})
     assert [(i.name, i.nvenc) for i in plan.instances] == [("gpu0", True), ("gpu1", False), ("gpu2", None)]
     assert plan.instances[1].to_dict()["nvenc"] is False  # what later plays see
+
+
+def test_a_cpu_host_without_a_driver_gets_the_cpu_wheels():
+    """--cpu and no torch choice from the doctor (no NVIDIA driver): PyTorch's CPU wheels of the release
+    installed for GPUs, not a refusal; a GPU host keeps the doctor's choice, explicit pins still win."""
+    with pytest.raises(RefusedError):
+        settle_torch(TorchRequest(), None)
+    torch = settle_torch(TorchRequest(), None, cpu=True)
+    assert torch == {"variant": "cpu", "torch": "2.9.1", "torchvision": "0.24.1", "torchaudio": "2.9.1",
+                     "index_url": "https://download.pytorch.org/whl/cpu", "source": "cpu"}  # fmt: skip
+    assert settle_torch(TorchRequest(), DOCTOR_TORCH, cpu=True)["source"] == "doctor"
+    mirror = settle_torch(TorchRequest(index_url="https://mirror/whl/cpu"), None, cpu=True)
+    assert mirror["index_url"] == "https://mirror/whl/cpu"

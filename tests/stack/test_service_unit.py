@@ -1,6 +1,7 @@
-"""The comfyui role's unit template, rendered in-process the way the template module renders it (Ansible's
-own templar, trim_blocks, no backslash escaping): hostile values stay inside their directive, credentials
-stay out of the world-readable unit, and the hardening keeps the GPU reachable."""
+"""The instances' service files as the comfyui role has them written (wanprov.gpu.instances: the core's
+wanprov.service.units, the one writer, which `wanprov up` uses too), for the role's settings: hostile values
+stay inside their directive, credentials stay out of the world-readable unit, and the hardening keeps the GPU
+reachable."""
 
 from __future__ import annotations
 
@@ -58,10 +59,24 @@ def _instance(port: int, extra_flags: list[str]) -> dict[str, Any]:
 
 
 def render(repo_root: Path, name: str, **overrides: Any) -> str:
-    templar = ansible_template.Templar(loader=DataLoader(), variables=_variables(repo_root, **overrides))
-    text = ansible_template.trust_as_template((_role(repo_root) / "templates" / name).read_text())
-    # what the template action does: no backslash escaping, trim_blocks on
-    return templar.template(text, escape_backslashes=False, overrides={"trim_blocks": True})
+    """The file `name` (the role's former template names) for GPU 0's instance and the role's settings."""
+    from wanprov.service import units
+
+    value = _variables(repo_root, **overrides)
+    settings = units.ServiceSettings(
+        user="comfyui", group="comfyui", install_dir="/opt/comfyui/ComfyUI",
+        data_dir=value["comfyui_data_dir"], comfyui_version=value["comfyui_version"],
+        env_file=evaluate(repo_root, "comfyui_service_env_file", **overrides),
+        environment=value["comfyui_service_environment"],
+        secret_environment=value["comfyui_service_secret_environment"],
+        write_paths=value["comfyui_service_write_paths"],
+    )  # fmt: skip
+    instance = value["__comfyui_instance"]
+    return {
+        "comfyui.service.j2": lambda: units.system_unit(instance, settings),
+        "comfyui.env.j2": lambda: units.env_file(settings),
+        "comfyui-launch.json.j2": lambda: units.launch_file(instance, settings),
+    }[name]()
 
 
 def evaluate(repo_root: Path, expression: str, **overrides: Any) -> Any:
@@ -128,15 +143,31 @@ def test_credentials_go_to_the_root_only_file_not_the_unit(repo_root):
     ]
 
 
-def test_env_file_and_launch_file_tasks_hide_their_content(repo_root):
-    tasks = yaml.safe_load((_role(repo_root) / "tasks" / "service.yml").read_text())
-    by_src = {t["ansible.builtin.template"]["src"]: t for t in tasks if "ansible.builtin.template" in t}
-    for src in ("comfyui.env.j2", "comfyui-launch.json.j2"):
-        task = by_src[src]
-        assert task["no_log"] is True and task["diff"] is False, src
-        assert task["ansible.builtin.template"]["mode"] == "0600", src
-        assert task["ansible.builtin.template"]["owner"] == "root", src
-    assert by_src["comfyui.service.j2"]["ansible.builtin.template"]["mode"] == "0644"
+def test_env_file_and_launch_file_content_never_shows(repo_root, tmp_path):
+    """The role hands the credentials to the module as no_log; --diff shows the unit, never the 0600 files."""
+    from wanprov.service.install import InstancesRequest, ServiceRequest, converge_instances
+    from wanprov.service.units import ServiceSettings
+    from wanprov.stack.host_plan import Instance
+
+    source = (repo_root / "plugins/modules/instances.py").read_text()
+    assert '"secret_environment": {"type": "dict", "default": {}, "no_log": True}' in source
+    task = yaml.safe_load((_role(repo_root) / "tasks" / "service.yml").read_text())[0]
+    assert task["wanprov.gpu.instances"]["secret_environment"] == "{{ __comfyui_env_secret }}"
+    record = dict(_instance(8188, []), unit=str(tmp_path / "units/comfyui-gpu0.service"),
+                  dir=str(tmp_path / "gpu0"), launch_file=str(tmp_path / "gpu0/comfyui-launch.json"),
+                  dirs=[])  # fmt: skip
+    settings = ServiceSettings("comfyui", "comfyui", "/opt/comfyui/ComfyUI", str(tmp_path), "abc",
+                               env_file=str(tmp_path / "units/comfyui.service.d/secrets.env"),
+                               secret_environment={"HF_TOKEN": "hf_secret"})  # fmt: skip
+    request = ServiceRequest("process", "comfyui", "comfyui", tmp_path / "units")
+    report = converge_instances(
+        InstancesRequest([Instance.from_dict(record)], request, settings, dry_run=True)
+    )
+    shown = {d["after_header"].rsplit("/", 1)[-1]: d["after"] for d in report.diffs}
+    assert "ExecStart=" in shown["comfyui-gpu0.service"]
+    for name in ("secrets.env", "comfyui-launch.json"):
+        assert "hf_secret" not in shown[name] and "not shown" in shown[name], name
+    assert not list(tmp_path.rglob("*.service"))  # a dry run writes nothing
 
 
 def test_hardening_keeps_the_gpu_reachable(repo_root, tmp_path):

@@ -56,7 +56,8 @@ def _pairs(option: str, values: tuple[str, ...]) -> dict[str, str]:
     "instance_pairs",
     multiple=True,
     metavar="HOST=GPUS",
-    help="The GPUs of HOST that run a ComfyUI instance (comma-separated indices, or `none`); its other "
+    help="The GPUs of HOST that run a ComfyUI instance (comma-separated indices, `cpu` for its --cpu "
+    "instance, or `none`); its other "
     "ready GPUs are reported `excluded` (comfyui_gpus). Repeatable.",
 )
 @click.option(
@@ -133,12 +134,13 @@ def fleet_report(
     return ExitCode.OK if document["ok"] else ExitCode.CHECK_FAILED
 
 
-def _gpu_list(host: str, value: str) -> list[int]:
+def _gpu_list(host: str, value: str) -> list[int | None]:
+    """GPU indices; `cpu` is the host's --cpu instance (None), `none` no instance."""
     if value.strip().lower() == "none":
         return []
     try:
-        return [int(part) for part in value.split(",")]
+        return [None if part.strip() == "cpu" else int(part) for part in value.split(",")]
     except ValueError:
         raise click.BadParameter(
-            f"{host}={value}: expected GPU indices like 0,1 (or none)", param_hint="--instances"
+            f"{host}={value}: expected GPU indices like 0,1, cpu (or none)", param_hint="--instances"
         ) from None

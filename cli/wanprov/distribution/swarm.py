@@ -24,6 +24,14 @@ STAGING = ".wanprov-swarm"  # inside the models folder: same filesystem, so plac
 ENGINES = ("aria2",)
 
 
+def profile_entries(profile: str, manifests: list[Path] | tuple[Path, ...] = ()) -> list[FileEntry]:
+    """A profile's files from the shipped catalog and the user's manifests, at their locked revisions."""
+    from wanprov.models.catalog import load_catalog
+    from wanprov.models.lock import locked_catalog
+
+    return locked_catalog(load_catalog(manifests), None).profile(profile)
+
+
 def make_engine(name: str) -> Engine:
     if name == "aria2":
         from wanprov.distribution.aria2 import Aria2Engine

@@ -49,7 +49,7 @@ class Health:
     """One instance's health check, as the health task records it (HEALTH_SCHEMA)."""
 
     host: str
-    gpu: int
+    gpu: int | None  # None: the host's --cpu instance
     url: str
     ok: bool
     error: str | None = None
@@ -105,7 +105,7 @@ def smoke_of(report: Mapping[str, Any] | None) -> Smoke | None:
     )
 
 
-def unhealthy_fix(error: str | None, host: str, gpu: int) -> str:
+def unhealthy_fix(error: str | None, host: str, gpu: int | None) -> str:
     """The fix for an unhealthy instance, by what its health check found (instance.py's error texts)."""
     text = error or ""
     if "file not on the server" in text:
@@ -115,6 +115,10 @@ def unhealthy_fix(error: str | None, host: str, gpu: int) -> str:
         )
     if "no API workflows" in text:
         return f"install workflows: ansible-playbook site.yml -i INVENTORY --tags workflows --limit {host}"
+    if gpu is None:
+        return (
+            f"read the log of the CPU instance on {host}: journalctl -u comfyui-cpu (the default unit name)"
+        )
     return f"read the log of GPU {gpu} on {host}: journalctl -u comfyui-gpu{gpu} (the default unit name)"
 
 
@@ -125,7 +129,13 @@ def parse_health(record: Any, where: str) -> Health:
     schema = record.get("schema", HEALTH_SCHEMA)
     if schema not in HEALTH_SCHEMAS:
         raise FleetInputError(f"{where}: schema {schema!r}, expected one of {', '.join(HEALTH_SCHEMAS)}")
-    types: dict[str, tuple[type, ...]] = {"host": (str,), "gpu": (int,), "url": (str,), "ok": (bool,)}
+    # gpu null: a --cpu instance
+    types: dict[str, tuple[type, ...]] = {
+        "host": (str,),
+        "gpu": (int, type(None)),
+        "url": (str,),
+        "ok": (bool,),
+    }
     optional: dict[str, tuple[type, ...]] = {
         "error": (str, type(None)),
         "workflows_validated": (int, type(None)),
@@ -139,15 +149,17 @@ def parse_health(record: Any, where: str) -> Health:
         # bool is an int in Python: a gpu of `true` is a mistake, not GPU 1
         if (isinstance(value, bool) and bool not in allowed) or not isinstance(value, allowed):
             raise FleetInputError(
-                f"{where}: {name!r} is {value!r}; expected {' or '.join(t.__name__ for t in allowed)}",
+                f"{where}: {name!r} is {value!r}; expected "
+                f"{' or '.join('null' if t is type(None) else t.__name__ for t in allowed)}",
                 hint=_HEALTH_HINT,
             )
     return Health(**{name: record.get(name) for name in (*types, *optional)})
 
 
 _HEALTH_HINT = (
-    f"each health result is {{'schema': '{HEALTH_SCHEMA}', 'host': str, 'gpu': int, 'url': str, 'ok': bool, "
-    "'error': str|null, 'workflows_validated': int|null, 'workflows_total': int|null, 'smoke': object|null}"
+    f"each health result is {{'schema': '{HEALTH_SCHEMA}', 'host': str, 'gpu': int|null, 'url': str, "
+    "'ok': bool, 'error': str|null, 'workflows_validated': int|null, 'workflows_total': int|null, "
+    "'smoke': object|null}"
 )
 
 
@@ -226,8 +238,8 @@ def _reason(findings: list[dict[str, Any]], gpu: int | None = None) -> tuple[str
 def _host_rows(
     host: str,
     report: Any,
-    health: dict[int, Health],
-    instances: Iterable[int] | None,
+    health: dict[int | None, Health],
+    instances: Iterable[int | None] | None,
     problems: list[str],
 ) -> list[Row]:
     """The host's rows; a report the fleet report cannot read is one `invalid` row naming the field."""
@@ -240,18 +252,20 @@ def _host_rows(
     blocking = _blocking(report)
     host_reason, host_fix = _reason([f for f in blocking if not f.get("gpus")])
     gpus = summary["gpus"]
+    with_instance = None if instances is None else set(instances)
+    cpu = with_instance is not None and None in with_instance  # the host runs ComfyUI on the CPU (--cpu)
     known = {gpu["index"] for gpu in gpus}
-    for stray in sorted(set(health) - known):
+    for stray in sorted(set(health) - known - ({None} if cpu else set()), key=str):
+        what = "the CPU instance" if stray is None else f"GPU {stray}"
         problems.append(
-            f"health result for GPU {stray} of {host}, whose doctor report lists GPUs "
+            f"health result for {what} of {host}, whose doctor report lists GPUs "
             f"{sorted(known) or 'none'}: left out (run the health check and the doctor with the same wanprov)"
         )
-    with_instance = None if instances is None else set(instances)
-    if not gpus:
+    if not gpus and not cpu:
         reason = host_reason or "the doctor found no GPU"
         return [Row(host, "refused", reason=reason, fix=host_fix)]
     failing_gpus = [gpu["index"] for gpu in gpus if gpu.get("verdict") == "fail"]
-    rows = []
+    rows = [_cpu_row(host, report["ok"], health.get(None), host_reason, host_fix)] if cpu else []
     for gpu in gpus:
         index, verdict = gpu.get("index"), gpu.get("verdict")
         checked = health.get(index)
@@ -300,6 +314,29 @@ def _host_rows(
     return rows
 
 
+def _cpu_row(
+    host: str, ok: bool, checked: Health | None, host_reason: str | None, host_fix: str | None
+) -> Row:
+    """The host's --cpu instance: no GPU runs it (GPU, tier and profile empty)."""
+    name = "CPU (--cpu)"
+    if checked is not None:
+        fix = None if checked.ok else unhealthy_fix(checked.error, host, None)
+        return Row(
+            host, "healthy" if checked.ok else "unhealthy", gpu_name=name, verdict="ready", url=checked.url,
+            workflows_validated=checked.workflows_validated, workflows_total=checked.workflows_total,
+            reason=checked.error, fix=fix, smoke=smoke_of(checked.smoke),
+        )  # fmt: skip
+    if not ok:
+        reason = f"the host was refused: {host_reason}" if host_reason else "the host was refused"
+        return Row(host, "refused", gpu_name=name, reason=reason, fix=host_fix)
+    return Row(
+        host,
+        "missing",
+        gpu_name=name,
+        reason="no health result: the instance was not deployed or not checked",
+    )
+
+
 _INVALID_FIX = "rerun the playbook; if it persists, compare wanprov's version on {host} with the controller's"
 
 
@@ -308,7 +345,7 @@ def build(
     health: Iterable[Health] = (),
     unreachable: Mapping[str, str] | None = None,
     *,
-    instances: Mapping[str, Iterable[int]] | None = None,
+    instances: Mapping[str, Iterable[int | None]] | None = None,
     problems: Iterable[str] = (),
     invalid: Mapping[str, str] | None = None,
     models_from: Mapping[str, str] | None = None,
@@ -323,11 +360,12 @@ def build(
     unreachable = dict(unreachable or {})
     instances = dict(instances or {})
     found = list(problems)
-    by_host: dict[str, dict[int, Health]] = {}
+    by_host: dict[str, dict[int | None, Health]] = {}
     for result in health:
         checked = by_host.setdefault(result.host, {})
         if result.gpu in checked:
-            found.append(f"two health results for GPU {result.gpu} of {result.host}: the second left out")
+            what = "the CPU instance" if result.gpu is None else f"GPU {result.gpu}"
+            found.append(f"two health results for {what} of {result.host}: the second left out")
             continue
         checked[result.gpu] = result
     invalid = dict(invalid or {})

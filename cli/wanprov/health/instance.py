@@ -121,7 +121,7 @@ class InstanceHealth:
         return {
             "schema": SCHEMA,
             "host": self.host,
-            "gpu": self.gpu if self.gpu is not None else 0,  # a --cpu instance reports as GPU 0's
+            "gpu": self.gpu,  # null: a --cpu instance
             "url": self.url,
             "ok": self.ok,
             "error": self.error,

@@ -116,6 +116,15 @@ class ConvergeReport:
             result["checkout"] = self.checkout
         return result
 
+    def to_result(self, *, with_diff: bool = False) -> dict[str, Any]:
+        """The report as Ansible reads it: the document less dry_run and pending, `changed` (a dry run: would
+        change), and with_diff each change's before/after pair (--diff)."""
+        result = {key: value for key, value in self.to_dict().items() if key not in ("dry_run", "pending")}
+        result["changed"] = self.changed
+        if with_diff and self.changes:
+            result["diff"] = [change.to_diff() for change in self.changes]
+        return result
+
 
 def doctor_summary(request: ConvergeRequest) -> Mapping[str, Any]:
     """The doctor's summary: given, or asked for here (no torch probe, no NVENC encode) only when needed."""

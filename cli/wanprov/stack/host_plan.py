@@ -9,10 +9,11 @@ constraints and pip.conf text come from `stack.constraints`, the one writer of t
 
 from __future__ import annotations
 
+import glob
 import re
 import shlex
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -63,6 +64,7 @@ class StackRequest:
     service_name: str = "comfyui"  # each instance's service is <service_name>-gpuN (-cpu without a GPU)
     unit_dir: Path = Path("/etc/systemd/system")
     service_manager: str = "systemd"  # or `process` (the test-only supervisor): how a waiter watches it
+    cpu: bool = False  # one instance on the CPU, no GPU needed (adds --cpu to the shared flags)
 
 
 @dataclass(frozen=True)
@@ -96,10 +98,23 @@ class Instance:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    @classmethod
+    def from_dict(cls, record: Mapping[str, Any]) -> Instance:
+        """An instance as the plan's document lists it (to_dict); a record missing a field is a UsageError."""
+        names = [f.name for f in fields(cls)]
+        missing = [name for name in names if name not in record and name != "nvenc"]
+        if missing:
+            raise UsageError(
+                f"instance record {record.get('name', '?')!r} has no {', '.join(missing)}",
+                hint="pass the stack plan's instances as wanprov.gpu.stack returns them",
+            )
+        return cls(**{name: record[name] for name in names if name in record})
+
 
 @dataclass(frozen=True)
 class StackPlan:
-    torch: dict[str, str]  # variant, torch, torchvision, torchaudio, index_url, source (explicit | doctor)
+    # variant, torch, torchvision, torchaudio, index_url, source (explicit | doctor | cpu)
+    torch: dict[str, str]
     torch_pins: dict[str, str]  # torch, torchvision, torchaudio -> version as given (label or none)
     pip_args: list[str]  # every install but torch's
     torch_pip_args: list[str]  # the torch install: its index first
@@ -132,8 +147,21 @@ class StackPlan:
         }
 
 
-def settle_torch(request: TorchRequest, doctor_torch: Mapping[str, Any] | None) -> dict[str, str]:
-    """Explicit settings win (variant and the three versions together); else the doctor's choice."""
+def cpu_torch() -> dict[str, str]:
+    """The CPU wheels (PyTorch's whl/cpu index) of the release wanprov installs for GPUs: a host that runs on
+    the CPU and has no NVIDIA driver gives the doctor nothing to choose a CUDA variant by."""
+    from wanprov.compat import tables
+
+    row = tables.load("torch-recommended")["cu130"]
+    return {"variant": "cpu", "torch": str(row["torch"]), "torchvision": str(row["torchvision"]),
+            "torchaudio": str(row["torchaudio"]), "index_url": TORCH_INDEX_BASE + "cpu"}  # fmt: skip
+
+
+def settle_torch(
+    request: TorchRequest, doctor_torch: Mapping[str, Any] | None, *, cpu: bool = False
+) -> dict[str, str]:
+    """Explicit settings win (variant and the three versions together); else the doctor's choice; a --cpu
+    host the doctor has no choice for (no driver) gets the CPU wheels."""
     given = [request.variant, request.torch, request.torchvision, request.torchaudio]
     if any(given) and not all(given):
         raise UsageError(
@@ -151,6 +179,8 @@ def settle_torch(request: TorchRequest, doctor_torch: Mapping[str, Any] | None) 
             "index_url": request.index_url or TORCH_INDEX_BASE + request.variant,
             "source": "explicit",
         }
+    if not doctor_torch and cpu:
+        return {**cpu_torch(), "index_url": request.index_url or TORCH_INDEX_BASE + "cpu", "source": "cpu"}
     if not doctor_torch:
         raise RefusedError(
             "wanprov doctor found no torch wheel for this host (driver or GPU unsupported)",
@@ -272,18 +302,42 @@ def _h264_nvenc(gpu: Mapping[str, Any]) -> bool | None:
     return verdict if isinstance(verdict, bool) else None
 
 
+def instance_name(gpu: int | None) -> str:
+    """The plan's name of an instance: gpuN, or cpu without a GPU. Its service is <service_name>-<name>."""
+    return "cpu" if gpu is None else f"gpu{gpu}"
+
+
+def instance_folder(data_dir: Path, name: str) -> Path:
+    """An instance's own folder (launch file, pid, log, output...); the data folder itself for the single
+    unit of before instances (name '')."""
+    return data_dir / name if name else data_dir
+
+
+def unit_instances(unit_dir: Path, service_name: str) -> dict[Path, str]:
+    """The instance units in `unit_dir`, by the plan's naming, each with its instance's name:
+    <service_name>-gpuN / -cpu, and '' for the single <service_name>.service of before instances."""
+    found = {}
+    for path in sorted(unit_dir.glob(f"{glob.escape(service_name)}*.service")):
+        suffix = path.name.removesuffix(".service").removeprefix(service_name)
+        if suffix == "" or re.fullmatch(r"-(gpu[0-9]+|cpu)", suffix):
+            found[path] = suffix[1:]
+    return found
+
+
 def plan_instances(request: StackRequest, summary: Mapping[str, Any], python: Path) -> list[Instance]:
     """One instance per selected GPU, each with its GPU's tier flags (the doctor's summary.gpus[] when the
     flags are automatic), its own port, device, folders and service."""
     host_flags = tier_flags(request, summary.get("launch_flags"))
-    cpu = "--cpu" in host_flags + list(request.extra_launch_flags)
+    cpu = request.cpu or "--cpu" in host_flags + list(request.extra_launch_flags)
     per_gpu = {int(gpu["index"]): gpu for gpu in summary.get("gpus") or []}
     automatic = request.launch_flags_auto and not request.launch_flags
-    shared = list(request.extra_launch_flags) + shared_flags(request)
+    given = host_flags + list(request.extra_launch_flags)
+    shared = list(request.extra_launch_flags) + (["--cpu"] if cpu and "--cpu" not in given else [])
+    shared += shared_flags(request)
     instances = []
     for gpu in select_gpus(request, summary, cpu):
-        name = "cpu" if gpu is None else f"gpu{gpu}"
-        folder = request.data_dir / name
+        name = instance_name(gpu)
+        folder = instance_folder(request.data_dir, name)
         port = instance_port(request, gpu)
         found = per_gpu.get(gpu, {}) if gpu is not None else {}
         tier = list(found["launch_flags"]) if automatic and "launch_flags" in found else host_flags
@@ -328,7 +382,8 @@ def plan_stack(request: StackRequest, summary: Mapping[str, Any] | None = None) 
             "launch flags are automatic but there is no doctor summary to take them from",
             hint="pass the doctor's summary, give the launch flags, or turn automatic flags off",
         )
-    torch = settle_torch(request.torch, summary.get("torch"))
+    flags = [*tier_flags(request, summary.get("launch_flags")), *request.extra_launch_flags]
+    torch = settle_torch(request.torch, summary.get("torch"), cpu=request.cpu or "--cpu" in flags)
     pins = torch_pins(torch)
     extra = shlex.split(request.pip_extra_args)
     python = request.venv_dir / "bin" / "python"
