@@ -148,7 +148,7 @@ class StackPlan:
 
 
 def cpu_torch() -> dict[str, str]:
-    """The CPU wheels (PyTorch's whl/cpu index) of the release wanprov installs for GPUs: a host that runs on
+    """The CPU wheels (PyTorch's whl/cpu index) of the same release as the GPU hosts get: a host that runs on
     the CPU and has no NVIDIA driver gives the doctor nothing to choose a CUDA variant by."""
     from wanprov.compat import tables
 
