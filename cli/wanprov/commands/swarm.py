@@ -20,7 +20,11 @@ PEER_PORT_OPTION = click.option(
     "--peer-port", type=click.IntRange(1, 65535), default=6881, show_default=True, help="Peer TCP port."
 )
 ENGINE_OPTION = click.option(
-    "--engine", type=click.Choice(["aria2"]), default="aria2", show_default=True, help="The swarm engine."
+    "--engine",
+    type=click.Choice(["aria2", "libtorrent"]),
+    default="aria2",
+    show_default=True,
+    help="The swarm engine.",
 )
 
 
