@@ -141,7 +141,7 @@ def main() -> None:
     parser.add_argument("--size-mib", type=int, default=256, help="one file of this size (the issue: 1024)")
     parser.add_argument("--hosts", default="4,8")
     parser.add_argument(
-        "--modes", default="hub,controller,p2p", help="hub, controller, p2p (= p2p-aria2), p2p-libtorrent"
+        "--modes", default="hub,controller,p2p", help="hub, controller, p2p (= p2p-libtorrent), p2p-aria2"
     )
     parser.add_argument("--piece-size-log2", type=int, default=22, help="22 = 4 MiB pieces")
     args = parser.parse_args()
@@ -151,7 +151,7 @@ def main() -> None:
         raise SystemExit(f"cannot run: {reason}")
     size = args.size_mib << 20
     results: dict[tuple[str, int], dict[str, float]] = {}
-    modes = ["p2p-aria2" if m == "p2p" else m for m in args.modes.split(",")]
+    modes = ["p2p-libtorrent" if m == "p2p" else m for m in args.modes.split(",")]
     print(f"load before: {os.getloadavg()[0]:.2f} (1 min); cores {os.cpu_count()}", flush=True)
     for mode in modes:
         for hosts in (int(n) for n in args.hosts.split(",")):

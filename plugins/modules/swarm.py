@@ -27,7 +27,8 @@ version_added: 0.2.0
 author:
   - wanprov maintainers (!UNKNOWN)
 requirements:
-  - wanprov, and on every node aria2c; on the controller also opentracker and mktorrent
+  - wanprov (its libtorrent dependency is the default engine); on the controller opentracker
+  - engine=aria2 only - aria2c on every node, mktorrent on the controller
 options:
   state:
     description: What to do.
@@ -95,8 +96,8 @@ options:
       C(aria2) runs aria2c as a process on every node; C(libtorrent) runs a libtorrent session inside
       wanprov (the libtorrent Python package on every node).
     type: str
-    choices: [aria2, libtorrent]
-    default: aria2
+    choices: [libtorrent, aria2]
+    default: libtorrent
 notes:
   - Check mode is supported; diff mode is not.
 seealso:
@@ -186,7 +187,7 @@ def main():
             "deadline": {"type": "float", "default": 1800},
             "swarm_size": {"type": "int", "default": 1},
             "linger": {"type": "float", "default": 30},
-            "engine": {"type": "str", "choices": ["aria2", "libtorrent"], "default": "aria2"},
+            "engine": {"type": "str", "choices": ["libtorrent", "aria2"], "default": "libtorrent"},
         },
         required_if=[
             ("state", "published", ("profiles", "cache_dir", "state_dir", "bind_address")),

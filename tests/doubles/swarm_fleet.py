@@ -1,5 +1,5 @@
 """A fleet in a NetLab: the hub double, a controller and N hosts, each in its own namespace with its own
-egress cap, running the real `wanprov` CLI and the real swarm engine (aria2c, opentracker, mktorrent).
+egress cap, running the real `wanprov` CLI and the real swarm engine (libtorrent in-process or aria2c; opentracker).
 
 The tests and benchmarks/fleet_distribution.py drive it: hub -> controller (fetch-models), the controller
 publishes, the hosts `swarm fetch` in parallel; or the two baselines (every host from the hub, every host
@@ -64,7 +64,7 @@ class SwarmFleet:
         controller_mbit: float = 400,
         host_mbit: float = 400,
         piece_size_log2: int = 18,
-        engine: str = "aria2",
+        engine: str = "libtorrent",
     ) -> None:
         self.lab, self.workdir, self.piece_size_log2 = lab, workdir, piece_size_log2
         self.engine = engine

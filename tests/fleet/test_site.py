@@ -222,7 +222,7 @@ def test_controller_cache_downloads_once_for_the_fleet(fut, first_run):
 
 def test_p2p_hosts_swarm_the_controllers_copy(fut, first_run):
     """models_source=p2p: two hosts miss the same file; the controller seeds its cache (filled once: by the
-    test above, or now), the hosts fetch it through a real swarm (aria2c, opentracker), and
+    test above, or now), the hosts fetch it through a real swarm (libtorrent, opentracker), and
     wanprov verifies it before placing it. Each host binds its own loopback address, as on a cluster."""
     victims = []
     for host in READY_HOSTS:
@@ -255,7 +255,7 @@ def test_p2p_hosts_swarm_the_controllers_copy(fut, first_run):
     for host in READY_HOSTS:
         assert result.recap[host].failed == 0 and result.recap[host].changed >= 1, result.describe()
         # the engine ran on the host and left its log; the controller's copy was never needed
-        assert (fut.models_dir(host) / ".wanprov-swarm" / ".engine" / "peer.aria2.log").is_file()
+        assert (fut.models_dir(host) / ".wanprov-swarm" / ".engine" / "peer.libtorrent.log").is_file()
     assert "Copy the profiles' files from the controller's cache to the host" not in _changed_tasks(result)
     for victim, digest in victims:
         assert hashlib.sha256(victim.read_bytes()).hexdigest() == digest

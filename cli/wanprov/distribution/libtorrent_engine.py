@@ -34,7 +34,7 @@ def load() -> Any:
     except ImportError as exc:
         raise WanprovError(
             f"the libtorrent engine needs the libtorrent Python package ({exc})",
-            hint="pip install 'wanprov[libtorrent]', or use --engine aria2",
+            hint="reinstall wanprov (libtorrent is one of its dependencies), or use the aria2 engine",
         ) from exc
     return libtorrent
 
@@ -156,21 +156,25 @@ class LibtorrentEngine:
         lt = load()
         started = time.monotonic()
         result = SwarmResult()
+        log_path = staging / ".engine" / "peer.libtorrent.log"  # kept after the fetch, for a post-mortem
+        log_path.parent.mkdir(parents=True, exist_ok=True)
         session = open_session(settings.bind_address, settings.peer_port)
         handles: dict[str, Any] = {}
-        try:
-            for item in publication.items:
-                folder = (staging / item.relpath).parent
-                folder.mkdir(parents=True, exist_ok=True)
-                handles[item.relpath] = add(session, base64.b64decode(item.meta), folder, seed=False)
-            limits = (started, deadline_s, swarm_size, linger_s, settings.announce_interval_s)
-            _wait(lt, session, handles, publication, result, *limits)
-        finally:
-            for handle in handles.values():
-                session.remove_torrent(handle)  # closes its files: nothing writes into staging after this
-            session.pause()
-            del session
-            result.seconds = round(time.monotonic() - started, 3)
+        with log_path.open("a") as log:
+            try:
+                for item in publication.items:
+                    folder = (staging / item.relpath).parent
+                    folder.mkdir(parents=True, exist_ok=True)
+                    handles[item.relpath] = add(session, base64.b64decode(item.meta), folder, seed=False)
+                limits = (started, deadline_s, swarm_size, linger_s, settings.announce_interval_s)
+                _wait(lt, session, handles, publication, result, log, *limits)
+            finally:
+                for handle in handles.values():
+                    session.remove_torrent(handle)  # closes its files: nothing writes to staging after this
+                session.pause()
+                del session
+                result.seconds = round(time.monotonic() - started, 3)
+                log.write(json.dumps({"result": result.to_dict()}) + "\n")
         return result
 
     def stop(self, state_dir: Path) -> None:
@@ -183,6 +187,7 @@ def _wait(
     handles: dict[str, Any],
     publication: Publication,
     result: SwarmResult,
+    log: Any,
     started: float,
     deadline_s: float,
     swarm_size: int,
@@ -192,7 +197,8 @@ def _wait(
     tracker_handles = [item.handle for item in publication.items]
     uploaded_at, last_uploaded, announced = time.monotonic(), -1, time.monotonic()
     while True:
-        for alert in session.pop_alerts():
+        for alert in session.pop_alerts():  # errors: a tracker's, a file's, a peer's (bad pieces, bans)
+            log.write(f"{time.monotonic() - started:8.2f} {type(alert).__name__}: {alert.message()}\n")
             if isinstance(alert, lt.file_error_alert | lt.torrent_error_alert):
                 result.error = alert.message()
         status = {relpath: handle.status() for relpath, handle in handles.items()}
