@@ -1,5 +1,6 @@
 """A fleet in a NetLab: the hub double, a controller and N hosts, each in its own namespace with its own
-egress cap, running the real `wanprov` CLI and the real swarm engine (libtorrent in-process or aria2c; opentracker).
+egress cap, running the real `wanprov` CLI and the real swarm engine (libtorrent in-process or aria2c;
+opentracker).
 
 The tests and benchmarks/fleet_distribution.py drive it: hub -> controller (fetch-models), the controller
 publishes, the hosts `swarm fetch` in parallel; or the two baselines (every host from the hub, every host
