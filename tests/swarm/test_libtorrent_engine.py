@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import json
+import subprocess
+import sys
 from pathlib import Path
 
 import bencodepy
@@ -11,6 +14,7 @@ import pytest
 
 from wanprov.distribution.libtorrent_engine import make_torrent, open_session, session_settings
 from wanprov.errors import NetworkError
+from wanprov.exit_codes import ExitCode
 
 
 def test_a_private_v1_torrent_with_the_given_piece_size_and_tracker(tmp_path: Path) -> None:
@@ -44,3 +48,17 @@ def test_the_session_finds_no_peers_by_itself_and_listens_on_one_address() -> No
 def test_a_session_that_cannot_listen_says_where() -> None:
     with pytest.raises(NetworkError, match=r"192\.0\.2\.7:6881"):
         open_session("192.0.2.7", 6881, timeout_s=5)  # TEST-NET-1: not an address of this host
+
+
+def test_swarm_fetch_uses_the_engine_its_publication_names(tmp_path: Path) -> None:
+    """No --engine: the host runs what the controller published with; an engine wanprov lacks is refused."""
+    publication = {"schema": "wanprov.publication/1", "engine": "dragonfly", "tracker": "", "items": []}
+    (tmp_path / "publication.json").write_text(json.dumps(publication))
+    argv = [
+        sys.executable, "-m", "wanprov", "swarm", "fetch", "--profile", "wan22-i2v-a14b-q4km-lightning",
+        "--models-dir", str(tmp_path / "models"), "--publication", str(tmp_path / "publication.json"),
+        "--bind", "127.0.0.1",
+    ]  # fmt: skip
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == ExitCode.USAGE, done.stderr
+    assert "unknown swarm engine 'dragonfly'" in done.stderr and "libtorrent" in done.stderr
