@@ -26,6 +26,7 @@ Needs root, iproute2, aria2, opentracker, mktorrent, curl. Run it niced on a sha
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import subprocess
@@ -56,8 +57,10 @@ def _cpu_of(pids: list[int]) -> float:
 
 
 def run_mode(mode: str, hosts: int, size: int, piece_log2: int, workdir: Path) -> dict[str, float]:
+    """mode: hub, controller, or p2p-<engine> (p2p-aria2, p2p-libtorrent)."""
+    engine = mode.split("-", 1)[1] if mode.startswith("p2p-") else "aria2"
     with NetLab(f"wpb{os.getpid() % 10000}") as lab:
-        fleet = SwarmFleet(lab, workdir, [size], hosts, piece_size_log2=piece_log2)
+        fleet = SwarmFleet(lab, workdir, [size], hosts, piece_size_log2=piece_log2, engine=engine)
         tx0 = lab.tx_bytes(fleet.hub)
         figures: dict[str, float] = {}
         started, cpu0, served_cpu = time.monotonic(), _children_cpu(), 0.0
@@ -95,8 +98,19 @@ def run_mode(mode: str, hosts: int, size: int, piece_log2: int, workdir: Path) -
         figures.update(
             wall_s=wall, hub_bytes=lab.tx_bytes(fleet.hub) - tx0, cpu_s=_children_cpu() - cpu0 + served_cpu
         )
-        if mode == "p2p":
-            figures["torrent_rate_bps"] = torrent_rate(fleet.cache, piece_log2)
+        host_cpu = list(run.extra["host_cpu_s"].values())
+        figures["host_cpu_mean_s"] = sum(host_cpu) / len(host_cpu)
+        figures["host_cpu_max_s"] = max(host_cpu)
+        figures["hosts_s"] = run.seconds  # from the hosts' start to the last host's exit
+        figures["served_cpu_s"] = served_cpu
+        if mode.startswith("p2p"):
+            # per host: the engine's time (transfer + its piece checks) and the rest (wanprov's sha256,
+            # rename, start-up); the slowest host's split
+            engine_s = {n: r["chain"][0]["swarm"]["seconds"] for n, r in run.reports.items()}
+            last = max(run.extra["host_s"], key=run.extra["host_s"].get)
+            figures["engine_s_max"] = max(engine_s.values())
+            figures["after_engine_s_last"] = run.extra["host_s"][last] - engine_s[last]
+            figures["torrent_rate_bps"] = torrent_rate(fleet.cache, piece_log2, engine)
         return figures
 
 
@@ -107,17 +121,23 @@ def _children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def torrent_rate(cache: Path, piece_log2: int) -> float:
-    """Bytes per second mktorrent hashes a cold-ish file of the cache (the controller's torrent creation)."""
+def torrent_rate(cache: Path, piece_log2: int, engine: str) -> float:
+    """Bytes per second the engine's torrent creation hashes the cache's biggest file (page-cache warm)."""
     files = [p for p in cache.rglob("*") if p.is_file() and ".wanprov" not in str(p)]
     biggest = max(files, key=lambda p: p.stat().st_size)
-    out = cache.parent / "rate.torrent"
     started = time.monotonic()
-    subprocess.run(
-        ["mktorrent", "-p", "-l", str(piece_log2), "-a", "http://x/announce", "-o", str(out), str(biggest)],
-        check=True,
-        capture_output=True,
-    )
+    if engine == "libtorrent":
+        from wanprov.distribution.libtorrent_engine import make_torrent
+
+        make_torrent(biggest, "http://x/announce", piece_log2)
+    else:
+        out = cache.parent / "rate.torrent"
+        argv = ["mktorrent", "-p", "-l", str(piece_log2), "-a", "http://x/announce", "-o", str(out)]
+        subprocess.run(
+            [*argv, str(biggest)],
+            check=True,
+            capture_output=True,
+        )
     return biggest.stat().st_size / (time.monotonic() - started)
 
 
@@ -127,7 +147,10 @@ def main() -> None:
     )
     parser.add_argument("--size-mib", type=int, default=256, help="one file of this size (the issue: 1024)")
     parser.add_argument("--hosts", default="4,8")
-    parser.add_argument("--modes", default="hub,controller,p2p")
+    parser.add_argument(
+        "--modes", default="hub,controller,p2p", help="hub, controller, p2p (= p2p-libtorrent), p2p-aria2"
+    )
+    parser.add_argument("--json", help="also write every figure to this file")
     parser.add_argument("--piece-size-log2", type=int, default=22, help="22 = 4 MiB pieces")
     args = parser.parse_args()
     missing = [p for p in ("aria2c", "opentracker", "mktorrent", "curl") if shutil.which(p) is None]
@@ -136,7 +159,9 @@ def main() -> None:
         raise SystemExit(f"cannot run: {reason}")
     size = args.size_mib << 20
     results: dict[tuple[str, int], dict[str, float]] = {}
-    for mode in args.modes.split(","):
+    modes = ["p2p-libtorrent" if m == "p2p" else m for m in args.modes.split(",")]
+    print(f"load before: {os.getloadavg()[0]:.2f} (1 min); cores {os.cpu_count()}", flush=True)
+    for mode in modes:
         for hosts in (int(n) for n in args.hosts.split(",")):
             workdir = Path(tempfile.mkdtemp(prefix="wanprov-fleet-bench-"))
             workdir.chmod(0o755)
@@ -146,34 +171,73 @@ def main() -> None:
                 shutil.rmtree(workdir, ignore_errors=True)
             r = results[mode, hosts]
             print(
-                f"  {mode} x{hosts}: {r['wall_s']:.1f} s, hub {r['hub_bytes'] / size:.3f} x size", flush=True
+                f"  {mode} x{hosts}: {r['wall_s']:.1f} s, hub {r['hub_bytes'] / size:.3f} x size, "
+                f"load {os.getloadavg()[0]:.2f}",
+                flush=True,
             )
     print()
     print(f"one {args.size_mib} MiB file; hub uplink 200 Mbit/s, controller and hosts 400 Mbit/s (tc tbf)")
-    print(f"{'mode':<11} {'hosts':>5} {'wall s':>8} {'hub out (x size)':>17} {'CPU s':>7} {'1st byte s':>11}")
+    print(
+        f"{'mode':<15} {'hosts':>5} {'wall s':>7} {'hosts s':>7} {'hub out':>7} {'CPU s':>6} "
+        f"{'CPU/host':>8} {'max':>5} {'1st byte':>8} {'engine':>6} {'after':>5}"
+    )
     for (mode, hosts), r in results.items():
-        first = f"{r['first_byte_s']:.1f}" if "first_byte_s" in r else "-"
-        line = f"{mode:<11} {hosts:>5} {r['wall_s']:>8.1f} {r['hub_bytes'] / size:>17.3f} {r['cpu_s']:>7.1f}"
-        print(f"{line} {first:>11}")
+
+        def cell(key: str, width: int, r: dict = r) -> str:
+            return f"{r[key]:>{width}.1f}" if key in r else f"{'-':>{width}}"
+
+        print(
+            f"{mode:<15} {hosts:>5} {r['wall_s']:>7.1f} {r['hosts_s']:>7.1f} {r['hub_bytes'] / size:>7.3f} "
+            f"{r['cpu_s']:>6.1f} {r['host_cpu_mean_s']:>8.1f} {r['host_cpu_max_s']:>5.1f} "
+            f"{cell('first_byte_s', 8)} {cell('engine_s_max', 6)} {cell('after_engine_s_last', 5)}"
+        )
+    print(
+        "hosts s: from the hosts' start to the last verified copy; CPU s: every process (hosts, controller,"
+        " hub), user+sys;\nCPU/host, max: one host's command with its engine; engine: the slowest engine"
+        " fetch; after: the last host's time after its engine stopped (sha256, rename)"
+    )
+    gbit = size * 8 / 1e9
+    for (mode, hosts), r in results.items():
+        per_gbit = r["host_cpu_mean_s"] / gbit  # CPU s per Gbit = cores kept busy per Gbit/s
+        floor = (r["cpu_s"]) / (os.cpu_count() or 1)
+        print(
+            f"  {mode} x{hosts}: host CPU s per Gbit delivered (= cores per Gbit/s) {per_gbit:.2f};"
+            f" the run's CPU on {os.cpu_count()} cores takes >= {floor:.1f} s (wall {r['wall_s']:.1f} s)"
+        )
     hosts_list = sorted({h for _, h in results})
-    if ("p2p", hosts_list[-1]) in results:
-        p2p = results["p2p", hosts_list[-1]]
+    for engine in (m for m in modes if m.startswith("p2p") and (m, hosts_list[-1]) in results):
+        p2p = results[engine, hosts_list[-1]]
         rate = p2p["torrent_rate_bps"]
         print()
         print(
-            f"controller before the first host byte (p2p x{hosts_list[-1]}): {p2p['first_byte_s']:.1f} s "
+            f"controller before the first host byte ({engine} x{hosts_list[-1]}): "
+            f"{p2p['first_byte_s']:.1f} s "
             f"(fetch {p2p['controller_fetch_s']:.1f} s + publish {p2p['publish_s']:.1f} s)"
         )
         print(f"torrent creation: {rate / 1e6:.0f} MB/s -> 28 GB in {28e9 / rate:.0f} s")
-    if {("p2p", 4), ("p2p", 8), ("controller", 8)} <= set(results):
-        p8, p4, c8 = (
-            results["p2p", 8]["wall_s"],
-            results["p2p", 4]["wall_s"],
-            results["controller", 8]["wall_s"],
+    # what the caps alone allow (no CPU cost): the controller's fetch, then each mode's host phase
+    fetch_floor = size * 8 / 200e6
+    print(f"network floors (caps only): controller's fetch {fetch_floor:.1f} s; hosts' phase: ", end="")
+    print(
+        ", ".join(
+            f"x{n}: hub {n * size * 8 / 200e6:.0f} s, controller {n * size * 8 / 400e6:.0f} s, "
+            f"p2p {max(size * 8 / 400e6, n * size * 8 / (400e6 * (n + 1))):.1f} s"
+            for n in hosts_list
         )
-        print(f"goal p2p x8 <= 0.4 x controller x8: {p8 / c8:.2f}")
-        print(f"goal p2p x8 <= 1.15 x p2p x4: {p8 / p4:.2f}")
-        print(f"goal hub egress <= 1.05 x size (p2p x8): {results['p2p', 8]['hub_bytes'] / size:.3f}")
+    )
+    for engine in (m for m in modes if m.startswith("p2p")):
+        if {(engine, 4), (engine, 8), ("controller", 8)} <= set(results):
+            p8, p4, c8 = (results[engine, 8], results[engine, 4], results["controller", 8])
+            print(f"{engine}: goal x8 <= 0.4 x controller x8: {p8['wall_s'] / c8['wall_s']:.2f}")
+            print(f"{engine}: goal x8 <= 1.15 x x4: {p8['wall_s'] / p4['wall_s']:.2f}")
+            print(f"{engine}: goal hub egress <= 1.05 x size (x8): {p8['hub_bytes'] / size:.3f}")
+            print(
+                f"{engine}: hosts' phase only (the controller's fetch left out): x8 / controller x8 "
+                f"{p8['hosts_s'] / c8['hosts_s']:.2f}, x8 / x4 {p8['hosts_s'] / p4['hosts_s']:.2f}"
+            )
+    if args.json:
+        document = {f"{mode} x{hosts}": r for (mode, hosts), r in results.items()}
+        Path(args.json).write_text(json.dumps({"size": size, "results": document}, indent=1))
 
 
 if __name__ == "__main__":

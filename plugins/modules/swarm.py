@@ -27,7 +27,8 @@ version_added: 0.2.0
 author:
   - wanprov maintainers (!UNKNOWN)
 requirements:
-  - wanprov, and on every node aria2c; on the controller also opentracker and mktorrent
+  - wanprov (its libtorrent dependency is the default engine); on the controller opentracker
+  - engine=aria2 only - aria2c on every node, mktorrent on the controller
 options:
   state:
     description: What to do.
@@ -90,6 +91,13 @@ options:
     description: fetched - stop seeding after this many seconds without a request.
     type: float
     default: 30
+  engine:
+    description: published - the swarm engine (the hosts use the one the publication names).
+      C(aria2) runs aria2c as a process on every node; C(libtorrent) runs a libtorrent session inside
+      wanprov (the libtorrent Python package on every node).
+    type: str
+    choices: [libtorrent, aria2]
+    default: libtorrent
 notes:
   - Check mode is supported; diff mode is not.
 seealso:
@@ -172,6 +180,7 @@ def main():
             "deadline": {"type": "float", "default": 1800},
             "swarm_size": {"type": "int", "default": 1},
             "linger": {"type": "float", "default": 30},
+            "engine": {"type": "str", "choices": ["libtorrent", "aria2"], "default": "libtorrent"},
         },
         required_if=[
             ("state", "published", ("profiles", "cache_dir", "state_dir", "bind_address")),
@@ -189,14 +198,14 @@ def main():
         module.exit_json(changed=params["state"] != "fetched")
     try:
         if params["state"] == "absent":
-            engine = make_engine("aria2")
-            engine.stop(Path(params["state_dir"]))
+            make_engine(params["engine"]).stop(Path(params["state_dir"]))  # stops what any engine recorded
             module.exit_json(changed=True)
         if params["state"] == "published":
             cache = Path(params["cache_dir"])
             profiles = [(profile_entries(p, params["manifests"]), cache / p) for p in params["profiles"]]
             settings = _settings(params, tracker_address=params["bind_address"])
-            publication = publish_many(make_engine("aria2"), profiles, Path(params["state_dir"]), settings)
+            engine = make_engine(params["engine"])
+            publication = publish_many(engine, profiles, Path(params["state_dir"]), settings)
             module.exit_json(changed=True, publication=publication.to_dict())
         publication = Publication.from_dict(params["publication"], "publication")
         profile = params["profiles"][0]

@@ -1,5 +1,6 @@
 """A fleet in a NetLab: the hub double, a controller and N hosts, each in its own namespace with its own
-egress cap, running the real `wanprov` CLI and the real swarm engine (aria2c, opentracker, mktorrent).
+egress cap, running the real `wanprov` CLI and the real swarm engine (libtorrent in-process or aria2c;
+opentracker).
 
 The tests and benchmarks/fleet_distribution.py drive it: hub -> controller (fetch-models), the controller
 publishes, the hosts `swarm fetch` in parallel; or the two baselines (every host from the hub, every host
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -63,8 +65,10 @@ class SwarmFleet:
         controller_mbit: float = 400,
         host_mbit: float = 400,
         piece_size_log2: int = 18,
+        engine: str = "libtorrent",
     ) -> None:
         self.lab, self.workdir, self.piece_size_log2 = lab, workdir, piece_size_log2
+        self.engine = engine
         self.round = 0  # a fresh set of empty models folders per round (next_round())
         hub_root = workdir / "hub"
         self.roles = ROLES[: len(sizes)]
@@ -164,7 +168,7 @@ class SwarmFleet:
             "--state-dir", str(self.state), "--manifest", str(self.manifest),
             "--bind", self.controller.address,
             "--piece-size-log2", str(self.piece_size_log2), "--seed-deadline", str(seed_deadline_s),
-            "--format", "json",
+            "--engine", self.engine, "--format", "json",
         )  # fmt: skip
         if done.returncode != 0:
             raise RuntimeError(f"publish failed: {done.stdout[-800:]!r} {done.stderr[-800:]!r}")
@@ -179,7 +183,7 @@ class SwarmFleet:
             *WANPROV, "swarm", "fetch", "--profile", PROFILE, "--models-dir", str(self.models_dir(host)),
             "--manifest", str(self.manifest), "--publication", str(self.publication), "--bind", host.address,
             "--deadline", str(deadline_s), "--linger", str(linger_s), "--swarm-size", str(len(self.hosts)),
-            "--format", "json", *extra,
+            "--engine", self.engine, "--format", "json", *extra,
         ]  # fmt: skip
 
     def hub_fetch(self, host: Node) -> list[str]:
@@ -202,16 +206,30 @@ class SwarmFleet:
                     self.lab.run(host, commands[host.name], background=True, env=self.env, log=log),
                     log,
                 )
-        codes, reports = {}, {}
-        for name, (process, log) in running.items():
-            codes[name] = process.wait(timeout=max(1, timeout_s - (time.monotonic() - started)))
+        codes, reports, host_cpu, host_s = {}, {}, {}, {}
+        pending = dict(running)
+        while pending:  # wait4 per host: its own CPU (with its engine's) and when it exited
+            for name, (process, _) in list(pending.items()):
+                pid, status, usage = os.wait4(process.pid, os.WNOHANG)
+                if pid:
+                    codes[name] = process.returncode = os.waitstatus_to_exitcode(status)
+                    host_cpu[name] = usage.ru_utime + usage.ru_stime
+                    host_s[name] = time.monotonic() - started
+                    del pending[name]
+            if pending and time.monotonic() - started > timeout_s:
+                raise TimeoutError(f"hosts still running after {timeout_s:.0f} s: {sorted(pending)}")
+            time.sleep(0.05)
+        for name, (_, log) in running.items():
             text = log.read_text(errors="replace")
             try:
                 reports[name] = json.loads(text[text.index("{") :])
             except ValueError:
                 reports[name] = {"unparsed": text[-2000:]}
         seconds = time.monotonic() - started
-        return FleetRun(seconds, self.lab.tx_bytes(self.hub) - tx0, reports, codes, _children_cpu() - cpu0)
+        extra = {"host_cpu_s": host_cpu, "host_s": host_s}
+        return FleetRun(
+            seconds, self.lab.tx_bytes(self.hub) - tx0, reports, codes, _children_cpu() - cpu0, extra
+        )
 
 
 def _children_cpu() -> float:

@@ -226,7 +226,7 @@ def test_controller_cache_downloads_once_for_the_fleet(fut, first_run):
 
 def test_p2p_hosts_swarm_the_controllers_copy(fut, first_run):
     """models_source=p2p: two hosts miss the same file; the controller seeds its cache (filled once: by the
-    test above, or now), the hosts fetch it through a real swarm (aria2c, opentracker), and
+    test above, or now), the hosts fetch it through a real swarm (libtorrent, opentracker), and
     wanprov verifies it before placing it. Each host binds its own loopback address, as on a cluster."""
     victims = []
     for host in READY_HOSTS:
@@ -259,7 +259,7 @@ def test_p2p_hosts_swarm_the_controllers_copy(fut, first_run):
     for host in READY_HOSTS:
         assert result.recap[host].failed == 0 and result.recap[host].changed >= 1, result.describe()
         # the engine ran on the host and left its log; the controller's copy was never needed
-        assert (fut.models_dir(host) / ".wanprov-swarm" / ".engine" / "peer.aria2.log").is_file()
+        assert (fut.models_dir(host) / ".wanprov-swarm" / ".engine" / "peer.libtorrent.log").is_file()
     assert "Copy the profiles' files from the controller's cache to the host" not in _changed_tasks(result)
     for victim, digest in victims:
         assert hashlib.sha256(victim.read_bytes()).hexdigest() == digest
@@ -268,6 +268,68 @@ def test_p2p_hosts_swarm_the_controllers_copy(fut, first_run):
     gets = [r for r in fut.hub.requests if r["method"] == "GET" and str(r["path"]).endswith("/" + name)]
     assert len(gets) <= 1, fut.hub.requests
     assert not (fut.base / "swarm-state" / "processes.json").exists()  # tracker and seeder stopped
+
+
+def test_p2p_host_whose_swarm_times_out_falls_back_and_the_report_says_so(fut, first_run):
+    """models_source=p2p, one host cut off from the swarm: its cluster address (::1) cannot reach the
+    tracker or the peers (IPv4), so its swarm delivers nothing before models_p2p_timeout; the play takes
+    the file from the controller's copy and verifies it, the other host swarms as usual, and the fleet
+    report (the report play on the controller) names per host what served it."""
+    cut_off, swarmed = READY_HOSTS
+    victims = []
+    for host in READY_HOSTS:
+        victim = next(path for path in _model_files(fut, host) if path.name.endswith("Q5_K_S.gguf"))
+        victims.append((victim, hashlib.sha256(victim.read_bytes()).hexdigest()))
+        victim.unlink()
+    fut.hub.requests.clear()
+    result = fut.converge(
+        args=[
+            "--tags",
+            "models,report",
+            "--extra-vars",
+            json.dumps(
+                {
+                    "models_source": "p2p",
+                    "models_controller_python": sys.executable,
+                    "models_controller_cache_dir": str(fut.base / "controller-cache"),
+                    "models_host_cache_dir": "{{ host_root }}/var/cache/wanprov/models",
+                    "models_p2p_controller_address": "127.0.0.70",
+                    "models_p2p_address": (
+                        f"{{{{ '::1' if inventory_hostname == '{cut_off}' else "
+                        "'127.0.0.' ~ (71 + groups['all'].index(inventory_hostname)) }}"
+                    ),
+                    "models_p2p_tracker_port": 26969,
+                    "models_p2p_peer_port": 26881,
+                    "models_p2p_state_dir": str(fut.base / "swarm-state"),
+                    "models_p2p_linger": 3,
+                    # the cut-off host's timeout bounds its swarm and then the controller's copy (30 s:
+                    # enough for the copy on a loaded machine; 8 s was not, and the hub served it)
+                    "models_p2p_timeout": f"{{{{ 30 if inventory_hostname == '{cut_off}' else 120 }}}}",
+                }
+            ),
+        ]
+    )
+    for host in READY_HOSTS:
+        assert result.recap[host].failed == 0 and result.recap[host].changed >= 1, result.describe()
+    for victim, digest in victims:
+        assert hashlib.sha256(victim.read_bytes()).hexdigest() == digest
+    # the cut-off host's copy came from the controller: the copy task ran for it, and the hub sent nothing
+    copy = _task_output(result, "Copy the profiles' files from the controller's cache to the host")
+    assert f"changed: [{cut_off}]" in copy, copy
+    assert f"changed: [{swarmed}]" not in copy and f"ok: [{swarmed}]" not in copy, copy
+    name = victims[0][0].name
+    assert not [r for r in fut.hub.requests if str(r["path"]).endswith("/" + name)], fut.hub.requests
+    rows = json.loads(fut.report_path.read_text())["rows"]
+    models_from = {row["host"]: row["models_from"] for row in rows if row["host"] in READY_HOSTS}
+    assert models_from == {cut_off: "controller (p2p fell back)", swarmed: "p2p"}, rows
+    assert not (fut.base / "swarm-state" / "processes.json").exists()  # tracker and seeder stopped
+
+
+def _task_output(result, name: str) -> str:
+    """What the playbook printed under the task `name` (up to the next task)."""
+    after = result.stdout.split(f"TASK [models : {name}]", 1)
+    assert len(after) == 2, result.describe()
+    return after[1].split("TASK [", 1)[0]
 
 
 def _changed_tasks(result) -> str:

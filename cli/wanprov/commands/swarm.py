@@ -18,7 +18,11 @@ PEER_PORT_OPTION = click.option(
     "--peer-port", type=click.IntRange(1, 65535), default=6881, show_default=True, help="Peer TCP port."
 )
 ENGINE_OPTION = click.option(
-    "--engine", type=click.Choice(["aria2"]), default="aria2", show_default=True, help="The swarm engine."
+    "--engine",
+    type=click.Choice(["libtorrent", "aria2"]),
+    default="libtorrent",
+    show_default=True,
+    help="The swarm engine: libtorrent in-process, or aria2c as a process (Debian package aria2).",
 )
 
 
@@ -129,7 +133,12 @@ def publish_command(
     help="The controller's folder (copied or mounted) to take what the swarm did not deliver from.",
 )
 @click.option("--fallback-hub/--no-fallback-hub", default=True, show_default=True, help="Then the hub.")
-@ENGINE_OPTION
+@click.option(
+    "--engine",
+    type=click.Choice(["libtorrent", "aria2"]),
+    default=None,
+    help="The swarm engine  [default: the one the publication names]",
+)
 @FORMAT_OPTION
 def fetch_command(
     profile: str,
@@ -145,7 +154,7 @@ def fetch_command(
     linger: float,
     fallback_from: Path | None,
     fallback_hub: bool,
-    engine: str,
+    engine: str | None,
     output_format: str,
 ) -> int:
     """Fetch a profile through the swarm, verified by wanprov; fall back to the controller, then the hub."""
@@ -156,7 +165,7 @@ def fetch_command(
     publication = Publication.read(publication_file)
     target = resolve_models_dir(comfyui_dir, models_dir)
     document = fetch_chain(
-        make_engine(engine),
+        make_engine(engine or publication.engine),
         publication,
         profile,
         _entries(profile, manifests),

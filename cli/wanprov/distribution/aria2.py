@@ -16,7 +16,6 @@ import secrets
 import socket
 import subprocess
 import time
-import urllib.parse
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +24,7 @@ import requests
 
 from wanprov.distribution.engine import Publication, PublishedItem, StagedFile, SwarmResult, SwarmSettings
 from wanprov.distribution.processes import remember, require, spawn, stop_all, terminate
-from wanprov.distribution.tracker import announce_url, start_tracker
+from wanprov.distribution.tracker import announce_url, scrape_downloaded, start_tracker
 from wanprov.errors import NetworkError, WanprovError
 
 POLL_S = 0.25
@@ -133,21 +132,6 @@ def _start_aria2c(
                 terminate(process.pid, "aria2c")
                 raise NetworkError("aria2c did not open its control port within 10 s") from None
             time.sleep(0.05)
-
-
-def scrape_downloaded(tracker: str, handles: list[str]) -> int:
-    """The fewest completed downloads the tracker counts over `handles` (-1 when it cannot be asked)."""
-    url = (
-        tracker.rsplit("/announce", 1)[0]
-        + "/scrape?"
-        + "&".join("info_hash=" + urllib.parse.quote_from_bytes(bytes.fromhex(h)) for h in handles)
-    )
-    try:
-        files = bencodepy.decode(requests.get(url, timeout=2).content).get(b"files", {})
-    except (requests.RequestException, bencodepy.BencodeDecodeError, AttributeError):
-        return -1
-    counts = [int(files.get(bytes.fromhex(h), {}).get(b"downloaded", 0)) for h in handles]
-    return min(counts) if counts else 0
 
 
 class Aria2Engine:

@@ -21,7 +21,7 @@ from wanprov.models.hub import HubSettings
 from wanprov.models.record import VerificationRecord
 
 STAGING = ".wanprov-swarm"  # inside the models folder: same filesystem, so placing is a rename
-ENGINES = ("aria2",)
+ENGINES = ("aria2", "libtorrent")
 
 
 def profile_entries(profile: str, manifests: list[Path] | tuple[Path, ...] = ()) -> list[FileEntry]:
@@ -37,6 +37,10 @@ def make_engine(name: str) -> Engine:
         from wanprov.distribution.aria2 import Aria2Engine
 
         return Aria2Engine()
+    if name == "libtorrent":
+        from wanprov.distribution.libtorrent_engine import LibtorrentEngine
+
+        return LibtorrentEngine()
     raise UsageError(f"unknown swarm engine {name!r}", hint=f"one of: {', '.join(ENGINES)}")
 
 

@@ -10,7 +10,11 @@ from __future__ import annotations
 
 import socket
 import time
+import urllib.parse
 from pathlib import Path
+
+import bencodepy
+import requests
 
 from wanprov.distribution.processes import remember, require, spawn
 from wanprov.errors import NetworkError
@@ -53,3 +57,18 @@ def _wait_listening(address: str, port: int, poll, log: Path, timeout_s: float =
         except OSError:
             time.sleep(0.05)
     raise NetworkError(f"opentracker did not listen on {address}:{port} within {timeout_s:.0f} s")
+
+
+def scrape_downloaded(tracker: str, handles: list[str]) -> int:
+    """The fewest completed downloads the tracker counts over `handles` (-1 when it cannot be asked)."""
+    url = (
+        tracker.rsplit("/announce", 1)[0]
+        + "/scrape?"
+        + "&".join("info_hash=" + urllib.parse.quote_from_bytes(bytes.fromhex(h)) for h in handles)
+    )
+    try:
+        files = bencodepy.decode(requests.get(url, timeout=2).content).get(b"files", {})
+    except (requests.RequestException, bencodepy.BencodeDecodeError, AttributeError):
+        return -1
+    counts = [int(files.get(bytes.fromhex(h), {}).get(b"downloaded", 0)) for h in handles]
+    return min(counts) if counts else 0
