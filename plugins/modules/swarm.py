@@ -191,7 +191,7 @@ def main():
     )
     require_wanprov(module)
     from wanprov.distribution.engine import Publication
-    from wanprov.distribution.swarm import fetch_chain, make_engine, profile_entries, publish_many
+    from wanprov.distribution.swarm import fetch_chain, make_engine, profile_entries, publish_profiles
 
     params = module.params
     if module.check_mode:
@@ -201,11 +201,10 @@ def main():
             make_engine(params["engine"]).stop(Path(params["state_dir"]))  # stops what any engine recorded
             module.exit_json(changed=True)
         if params["state"] == "published":
-            cache = Path(params["cache_dir"])
-            profiles = [(profile_entries(p, params["manifests"]), cache / p) for p in params["profiles"]]
-            settings = _settings(params, tracker_address=params["bind_address"])
-            engine = make_engine(params["engine"])
-            publication = publish_many(engine, profiles, Path(params["state_dir"]), settings)
+            publication = publish_profiles(
+                params["engine"], params["profiles"], params["manifests"], Path(params["cache_dir"]),
+                Path(params["state_dir"]), _settings(params, tracker_address=params["bind_address"]),
+            )  # fmt: skip
             module.exit_json(changed=True, publication=publication.to_dict())
         publication = Publication.from_dict(params["publication"], "publication")
         profile = params["profiles"][0]

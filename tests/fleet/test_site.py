@@ -281,6 +281,9 @@ def test_p2p_host_whose_swarm_times_out_falls_back_and_the_report_says_so(fut, f
         victim = next(path for path in _model_files(fut, host) if path.name.endswith("Q5_K_S.gguf"))
         victims.append((victim, hashlib.sha256(victim.read_bytes()).hexdigest()))
         victim.unlink()
+    # an earlier test's copy may sit in the cut-off host's cache: without it, the copy must move bytes
+    for cached in (fut.fleet.hosts[cut_off].root / "var/cache/wanprov/models").rglob(victims[0][0].name):
+        cached.unlink()
     fut.hub.requests.clear()
     result = fut.converge(
         args=[

@@ -5,7 +5,7 @@ exactly their info-hashes, and every session runs with DHT, local discovery, UPn
 exchange off per torrent (a private torrent turns it off too), uTP off (peers speak TCP on the peer port), its
 listener and its outgoing connections bound to the cluster address. The publisher's seeder is a detached
 process (`python -m wanprov.distribution.libtorrent_seed`) that adds the verified files in seed mode (no
-re-check: wanprov hashed them); a host's fetch runs a session inside the wanprov process itself.
+re-check: their sha256 was verified before publishing); a host's fetch runs a session in its own process.
 """
 
 from __future__ import annotations

@@ -80,6 +80,20 @@ def publish_many(
     return engine.publish(list(files.values()), state_dir, settings)
 
 
+def publish_profiles(
+    engine: str,
+    profiles: list[str],
+    manifests: list[Path],
+    cache_root: Path,
+    state_dir: Path,
+    settings: SwarmSettings,
+) -> Publication:
+    """The controller's use case: publish each profile's verified copy under `cache_root/PROFILE` (the
+    models role's controller cache) in one swarm of `engine`."""
+    cache_dirs = [(profile_entries(profile, manifests), cache_root / profile) for profile in profiles]
+    return publish_many(make_engine(engine), cache_dirs, state_dir, settings)
+
+
 def fetch(
     engine: Engine,
     publication: Publication,
