@@ -28,8 +28,9 @@ def _marks(*names: str) -> dict[str, pytest.Mark]:
         ("tests/a/test_x.py::test_one", "tests/a/test_x.py"),
         ("tests/a/test_x.py::Class::test_two", "tests/a/test_x.py"),
         ("tests/a/test_x.py::test_p[h100::x]", "tests/a/test_x.py"),
-        ("tests/fleet/test_site.py::test_one", "site-fleet"),
-        ("tests/fleet/test_remove.py::test_p[x]", "site-fleet"),
+        ("tests/fleet/test_site.py::test_one", "tests/fleet/test_site.py"),
+        ("tests/fleet/test_up_site_same.py::test_one", "site-and-up"),
+        ("tests/fleet/test_remove.py::test_p[x]", "site-and-up"),
     ],
 )
 def test_a_work_unit_is_a_module_or_a_shared_group(nodeid: str, unit: str) -> None:
@@ -45,11 +46,13 @@ def test_slowest_modules_first_and_each_module_keeps_its_order() -> None:
         FakeItem("tests/fleet/test_remove.py::t1"),
         FakeItem("tests/a.py::t2"),
         FakeItem("tests/fleet/test_remove.py::t2"),
+        FakeItem("tests/fleet/test_site.py::t1", _marks("fleet", "slow")),  # FIRST: with the SHARED groups
     ]
     ordered = [item.nodeid for item in slowest_first(items)]  # type: ignore[arg-type]
     assert ordered == [
         "tests/fleet/test_remove.py::t1",
         "tests/fleet/test_remove.py::t2",
+        "tests/fleet/test_site.py::t1",
         "tests/c.py::t1",
         "tests/c.py::t2",
         "tests/b.py::t1",

@@ -1,11 +1,13 @@
 """Uninstall: playbooks/remove.yml on a host that site.yml converged (models included) stops its ComfyUI,
 removes the units, ComfyUI, the venvs, the data folder and the service user, and keeps the model files and
-the users' outputs until asked. The host is test_site.py's H100, after that module's tests (the session's
-one converge of the fleet, tests/fleet/conftest.py); the other hosts are left alone. In file order:
+the users' outputs until asked. The host is the `site` host of tests/fleet/site_and_up.py, after
+test_up_site_same.py's tests (one converge per session, tests/fleet/conftest.py, on the same worker,
+tests/parallel.py); the `up` host beside it, which `wanprov up` converged, is left alone. In file order:
 --check -> remove -> re-run -> remove everything."""
 
 from __future__ import annotations
 
+import os
 import pwd
 import socket
 from pathlib import Path
@@ -13,32 +15,47 @@ from pathlib import Path
 import pytest
 
 from doubles.fleet import PlaybookResult, run_playbook
-from fleet.fleet_setup import FleetUnderTest
+from fleet.site_and_up import Hosts
 
 pytestmark = [
     pytest.mark.fleet,
     pytest.mark.slow,
     pytest.mark.timeout(900),
+    pytest.mark.skipif(os.geteuid() != 0, reason="root: the hosts' converges create service users"),
 ]
 
 REMOVE = Path(__file__).resolve().parents[2] / "playbooks" / "remove.yml"
-HOST = "h100"  # one of the fleet's ready hosts, single GPU
+HOST = "site"  # converged by site.yml with its models
+OTHER = "up"  # converged by `wanprov up`; its inventory's wanprov_cli_venv is this interpreter's venv
 
 
 @pytest.fixture(scope="module")
-def converged(site_fleet: FleetUnderTest, site_first_run: PlaybookResult) -> FleetUnderTest:
-    counts = site_first_run.recap[HOST]
-    assert counts.failed == 0 and counts.unreachable == 0, site_first_run.describe()
-    assert _answers(site_fleet.port(HOST, 0))  # still converged after test_site.py's tests
-    (site_fleet.instance_dir(HOST, 0) / "output" / "my-video.mp4").write_bytes(b"made by a user")
-    return site_fleet
+def converged(site_and_up: Hosts, site_and_up_converged: tuple[PlaybookResult, dict]) -> Hosts:
+    site_run, _ = site_and_up_converged
+    counts = site_run.recap[HOST]
+    assert counts.failed == 0 and counts.unreachable == 0, site_run.describe()
+    assert _answers(_port(site_and_up, HOST))  # still converged after test_up_site_same.py's tests
+    (_instance_dir(site_and_up, HOST) / "output" / "my-video.mp4").write_bytes(b"made by a user")
+    return site_and_up
 
 
-def remove(fleet: FleetUnderTest, *, check: bool = False, **extra: object) -> PlaybookResult:
-    """remove.yml on HOST only (the fleet's other hosts keep their stack)."""
-    root = fleet.fleet.hosts[HOST].root
-    extra_vars = {"remove_models_host_cache_dir": f"{root}/var/cache/wanprov/models", **extra}
-    return run_playbook(fleet.fleet, REMOVE, extra_vars=extra_vars, check=check, diff=check, limit=HOST)
+def remove(hosts: Hosts, *, check: bool = False, **extra: object) -> PlaybookResult:
+    """remove.yml on HOST only (the other host keeps its stack)."""
+    extra_vars = {"remove_models_host_cache_dir": f"{hosts.root(HOST)}/var/cache/wanprov/models", **extra}
+    return run_playbook(hosts.fleet, REMOVE, extra_vars=extra_vars, check=check, diff=check, limit=HOST)
+
+
+def _port(hosts: Hosts, name: str) -> int:
+    return int(str(hosts.vars[name]["comfyui_port"]))
+
+
+def _models_dir(hosts: Hosts, name: str) -> Path:
+    return Path(str(hosts.vars[name]["comfyui_models_dir"]))
+
+
+def _instance_dir(hosts: Hosts, name: str) -> Path:
+    """GPU 0's instance folder on host `name` (output/, temp/, user/, pid, log, launch file)."""
+    return Path(str(hosts.vars[name]["comfyui_data_dir"])) / "gpu0"
 
 
 def _answers(port: int) -> bool:
@@ -56,13 +73,13 @@ def _user_exists(name: str) -> bool:
 
 
 def test_check_mode_shows_the_removal_and_removes_nothing(converged):
-    root = converged.fleet.hosts[HOST].root
+    root = converged.root(HOST)
     result = remove(converged, check=True)
     assert result.rc == 0, result.describe()
     assert result.recap[HOST].changed > 0
     assert (root / "opt/comfyui/ComfyUI/main.py").exists()
     assert (root / "opt/wanprov/venv/bin/wanprov").exists()
-    assert _answers(converged.port(HOST, 0))
+    assert _answers(_port(converged, HOST))
 
 
 @pytest.fixture(scope="module")
@@ -73,9 +90,9 @@ def removed(converged) -> PlaybookResult:
 
 
 def test_remove_stops_the_service_and_removes_what_site_made(converged, removed):
-    root = converged.fleet.hosts[HOST].root
-    user = str(converged.host_vars[HOST]["comfyui_user"])
-    assert not _answers(converged.port(HOST, 0))
+    root = converged.root(HOST)
+    user = str(converged.vars[HOST]["comfyui_user"])
+    assert not _answers(_port(converged, HOST))
     assert list((root / "etc/systemd/system").glob("comfyui*")) == []
     # /opt/comfyui (ComfyUI and its venv) and /opt/wanprov (wanprov's venv) are gone, parents too
     assert not (root / "opt/comfyui").exists()
@@ -84,16 +101,18 @@ def test_remove_stops_the_service_and_removes_what_site_made(converged, removed)
     assert not (data / "extra_model_paths.yaml").exists()
     assert not (data / "gpu0" / "user").exists()
     assert not _user_exists(user)
-    # only the host it was limited to: the fleet's other ready host still runs
-    assert _answers(converged.port("rtx4090", 0))
-    assert (converged.fleet.hosts["rtx4090"].root / "opt/comfyui/ComfyUI/main.py").exists()
+    # only the host it was limited to: the other host still runs, its wanprov and user untouched
+    assert _answers(_port(converged, OTHER))
+    assert (converged.root(OTHER) / "opt/comfyui/ComfyUI/main.py").exists()
+    assert (Path(str(converged.vars[OTHER]["wanprov_cli_venv"])) / "bin" / "wanprov").exists()
+    assert _user_exists(str(converged.vars[OTHER]["comfyui_user"]))
 
 
 def test_remove_keeps_models_and_what_users_made_and_says_so(converged, removed):
-    root = converged.fleet.hosts[HOST].root
-    models = converged.models_dir(HOST)
+    root = converged.root(HOST)
+    models = _models_dir(converged, HOST)
     assert any(path.is_file() for path in models.rglob("*.gguf")), "the model files were removed"
-    output = converged.instance_dir(HOST, 0) / "output" / "my-video.mp4"
+    output = _instance_dir(converged, HOST) / "output" / "my-video.mp4"
     assert output.read_bytes() == b"made by a user"
     assert (root / "var/lib/comfyui/input").is_dir()
     assert "Kept (pass remove_models=true / remove_user_files=true" in removed.stdout
@@ -107,9 +126,9 @@ def test_remove_again_changes_nothing(converged, removed):
 
 
 def test_remove_models_and_user_files_when_asked(converged, removed):
-    root = converged.fleet.hosts[HOST].root
+    root = converged.root(HOST)
     result = remove(converged, remove_models=True, remove_user_files=True)
     assert result.rc == 0, result.describe()
-    assert not converged.models_dir(HOST).exists()
+    assert not _models_dir(converged, HOST).exists()
     assert not (root / "var/lib/comfyui").exists()
     assert "Kept" not in result.stdout

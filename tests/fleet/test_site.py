@@ -5,7 +5,7 @@ torch 2.5.1 cu124 (no sm_120 kernels; installed in its ComfyUI venv from the whe
 place any host has a torch) and must be refused with that reason - by the stack play's verdict on the
 torch it installed in the first converge (preflight plans torch on a bare host), by preflight on every
 later run - while the others finish. The tests run in file order on one fleet: converge -> idempotent
-re-run -> drift -> testinfra; then test_remove.py uninstalls from the same fleet.
+re-run -> drift -> testinfra.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import json
 import subprocess
 import sys
 import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,7 +23,7 @@ import pytest
 
 from ansible_output import warning_lines
 from doubles.fleet import PlaybookResult
-from fleet.fleet_setup import BAD_HOST, READY_HOSTS, TWO_GPU_HOST, FleetUnderTest
+from fleet.fleet_setup import BAD_HOST, READY_HOSTS, TWO_GPU_HOST, FleetUnderTest, build_fleet
 from wanprov.models.catalog import profile_roles
 
 pytestmark = [
@@ -33,14 +34,17 @@ pytestmark = [
 
 
 @pytest.fixture(scope="module")
-def fut(site_fleet: FleetUnderTest) -> FleetUnderTest:
-    """The session's three-host fleet (tests/fleet/conftest.py; test_remove.py uninstalls from it next)."""
-    return site_fleet
+def fut(fleet_sources) -> Iterator[FleetUnderTest]:
+    """The three-host fleet (tests/fleet/fleet_setup.py) on the sources of tests/fleet/conftest.py."""
+    under_test = build_fleet(sources=fleet_sources)
+    yield under_test
+    under_test.stop()
 
 
 @pytest.fixture(scope="module")
-def first_run(site_first_run: PlaybookResult) -> PlaybookResult:
-    return site_first_run
+def first_run(fut: FleetUnderTest) -> PlaybookResult:
+    """The fleet's first converge of site.yml (models included)."""
+    return fut.converge()
 
 
 def _model_files(fut: FleetUnderTest, host: str) -> list[Path]:

@@ -6,7 +6,9 @@ service user and port). Then site.yml --check against the host `wanprov up` made
 
 Both hosts are sshd hosts of the fleet double with the same recorded GPU (an H100) and the same sources (the
 ComfyUI double's repo, the node packs, the wheelhouse, the Hub double's tiny model files). `wanprov up` runs
-here as root with the up host's session environment; its inventory entry names the wanprov that ran it.
+here as root with the up host's session environment; its inventory entry names the wanprov that ran it
+(tests/fleet/site_and_up.py). The hosts outlive this module: test_remove.py uninstalls from the site host
+after its tests, on the same worker (tests/parallel.py, tests/fleet/conftest.py).
 """
 
 from __future__ import annotations
@@ -16,18 +18,12 @@ import json
 import os
 import stat
 import subprocess
-import sys
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import yaml
 
-from doubles.fleet import Fleet, HostSpec, PlaybookResult, run_playbook
-from doubles.gpu import install_fake_host
-from doubles.hub.server import HubServer, environment_for
-from fleet.fleet_setup import FLEET_PROFILES, SITE, stack_host_vars, tiny_models_manifest
+from doubles.fleet import PlaybookResult
+from fleet.site_and_up import Hosts
 
 pytestmark = [
     pytest.mark.fleet,
@@ -36,7 +32,6 @@ pytestmark = [
     pytest.mark.skipif(os.geteuid() != 0, reason="root: `wanprov up` creates the service user"),
 ]
 
-GPU = "h100_single"
 # What both ways write and must agree on (relative to each host's root). Runtime files (pid, log, the
 # database, output/temp) and the checkouts' own trees are the services', not the converge's.
 COMPARED = (
@@ -50,90 +45,16 @@ WORKFLOW = "wan22-i2v-gguf-lightning.api.json"
 RUNTIME = {"comfyui.pid", "comfyui.log", "comfyui.db", "output", "temp", "__pycache__"}
 
 
-@dataclass
-class Hosts:
-    fleet: Fleet
-    hub: HubServer
-    manifest: Path  # the tiny model catalog the Hub double serves
-    vars: dict[str, dict[str, object]]  # host -> its inventory variables
-    env: dict[str, dict[str, str]]  # host -> its session environment
-
-    def root(self, host: str) -> Path:
-        return self.fleet.hosts[host].root
-
-    def site(self, *, check: bool = False, limit: str) -> PlaybookResult:
-        extra = {"models_manifest": str(self.manifest), "models_hf_endpoint": self.hub.url,
-                 "fleet_report_path": str(self.fleet.base_dir / "reports" / "fleet-report.json")}  # fmt: skip
-        return run_playbook(self.fleet, SITE, extra_vars=extra, check=check, diff=check, limit=limit)
+@pytest.fixture(scope="module")
+def hosts(site_and_up: Hosts) -> Hosts:
+    """The two hosts (tests/fleet/site_and_up.py), built once per session: test_remove.py uninstalls from
+    the site host after this module's tests."""
+    return site_and_up
 
 
 @pytest.fixture(scope="module")
-def hosts(fleet_sources) -> Iterator[Hosts]:
-    import tempfile
-
-    base = Path(tempfile.mkdtemp(prefix="wanprov-same-", dir="/tmp"))  # the service user must traverse it
-    base.chmod(0o755)
-    hub = HubServer(base / "hub").start()
-    manifest = base / "tiny-models.yaml"
-    tiny_models_manifest(hub.root, manifest, FLEET_PROFILES)
-    env = {
-        name: {**install_fake_host(base / "gpu" / name, GPU), **environment_for(hub)}
-        for name in ("site", "up")
-    }
-    env["site"].pop("HF_ENDPOINT")  # site.yml gives it through models_hf_endpoint
-    fleet = Fleet.start(base / "fleet", [HostSpec(name, env=dict(e)) for name, e in env.items()])
-    repos, node_manifest, wheelhouse = fleet_sources
-    variables = {name: stack_host_vars(repos, node_manifest, wheelhouse, fleet.hosts[name].root)
-                 for name in ("site", "up")}  # fmt: skip
-    # The up host's wanprov is the one that ran `wanprov up` (this interpreter's): site.yml keeps it.
-    variables["up"]["wanprov_cli_venv"] = sys.prefix
-    document = yaml.safe_load(fleet.inventory.read_text())
-    for group in document["all"]["children"].values():
-        for name, host_vars in group["hosts"].items():
-            host_vars.update(variables[name])
-    fleet.inventory.write_text(yaml.safe_dump(document, sort_keys=False))
-    try:
-        yield Hosts(fleet, hub, manifest, variables, env)
-    finally:
-        for name in ("site", "up"):
-            for launch in (fleet.hosts[name].root / "var/lib/comfyui").glob("*/comfyui-launch.json"):
-                subprocess.run([sys.executable, "-m", "wanprov.service.supervise", "stop", str(launch)],
-                               check=False, capture_output=True)  # fmt: skip
-        fleet.stop()
-        hub.stop()
-        subprocess.run(["rm", "-rf", str(base)], check=False)
-
-
-def up_command(hosts: Hosts) -> list[str]:
-    """`wanprov up` with the options that mirror the up host's inventory variables."""
-    v = hosts.vars["up"]
-    return [
-        sys.executable, "-m", "wanprov", "up",
-        "--comfyui-dir", str(v["comfyui_install_dir"]), "--venv-dir", str(v["comfyui_venv_dir"]),
-        "--data-dir", str(v["comfyui_data_dir"]), "--models-dir", str(v["comfyui_models_dir"]),
-        "--unit-dir", str(v["comfyui_systemd_unit_dir"]),
-        "--service", str(v["comfyui_service_manager"]), "--service-user", str(v["comfyui_user"]),
-        "--port", str(v["comfyui_port"]),
-        "--comfyui-git-url", str(v["comfyui_git_url"]), "--comfyui-version", str(v["comfyui_version"]),
-        "--allow-url-scheme", "file", "--node-manifest", str(v["comfyui_node_manifest"]),
-        "--torch-variant", str(v["comfyui_torch_variant"]),
-        "--torch-version", str(v["comfyui_torch_version"]),
-        "--torchvision-version", str(v["comfyui_torchvision_version"]),
-        "--torchaudio-version", str(v["comfyui_torchaudio_version"]),
-        "--pip-extra-args", str(v["comfyui_pip_extra_args"]),
-        "--manifest", str(hosts.manifest), "--health-timeout", "120", "--smoke-timeout", "120",
-        "--format", "json",
-    ]  # fmt: skip
-
-
-@pytest.fixture(scope="module")
-def converged(hosts: Hosts) -> tuple[PlaybookResult, dict]:
-    site = hosts.site(limit="site,localhost")
-    proc = subprocess.run(up_command(hosts), capture_output=True, text=True, timeout=600,
-                          env={**os.environ, **hosts.env["up"]})  # fmt: skip
-    document = json.loads(proc.stdout)
-    assert proc.returncode == 0, (document.get("error"), document.get("blocking"), proc.stderr[-3000:])
-    return site, document
+def converged(site_and_up_converged: tuple[PlaybookResult, dict]) -> tuple[PlaybookResult, dict]:
+    return site_and_up_converged
 
 
 def snapshot(hosts: Hosts, host: str) -> dict[str, tuple[str, str, str]]:
