@@ -8,9 +8,10 @@ Modes, each for 4 and 8 hosts:
 - hub:        every host runs `wanprov fetch-models` against the hub (the hub's uplink carries N copies);
 - controller: the controller runs `fetch-models` once, then serves its copy over HTTP (the same Hub
               protocol double) and every host runs `fetch-models` against it;
-- p2p:        the controller runs `fetch-models` once, `wanprov swarm publish` (mktorrent, opentracker,
-              aria2c seeding), and every host runs `wanprov swarm fetch` at once (aria2c, then wanprov's
-              sha256 and rename).
+- p2p:        the controller runs `fetch-models` once, `wanprov swarm publish` (opentracker and the
+              engine's seeder), and every host runs `wanprov swarm fetch` at once (the engine, then
+              wanprov's sha256 and rename); `p2p` is the default engine, libtorrent, and `p2p-aria2` the
+              aria2c engine (mktorrent makes its torrents).
 
 For each: wall time to the last verified copy (every host's command has exited 0 and the benchmark hashed
 every host's file itself), bytes out of the hub (its egress counter), CPU seconds of every process run in
