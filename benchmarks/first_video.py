@@ -42,7 +42,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO_ROOT / "tests"), str(REPO_ROOT / "cli"), str(Path(__file__).resolve().parent)]
 
 from doubles.fleet import RecapCounts, run_playbook  # noqa: E402
-from real_stack_converge import real_stack_host  # noqa: E402
+from real_stack_converge import add_real_stack_options, real_stack_host  # noqa: E402
 from wanprov.stack.manifest import load_comfyui  # noqa: E402
 
 SITE = REPO_ROOT / "site.yml"
@@ -296,12 +296,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--mirrors", type=Path, required=True, help="folder of owner+name/repo bare mirrors")
-    parser.add_argument("--torch-wheel", type=Path, required=True)
-    parser.add_argument("--wheel", type=Path, action="append", default=[], help="more wheels for the index")
-    parser.add_argument("--torch", required=True)
-    parser.add_argument("--torchvision", required=True)
-    parser.add_argument("--torchaudio", required=True)
+    add_real_stack_options(parser)
     parser.add_argument("--weights-dir", type=Path, default=Path("/tmp/wanprov-weights-double"),
                         help="where the weights double is generated and kept between runs")  # fmt: skip
     parser.add_argument("--real-weights", action="store_true", help="the shipped catalog from the real Hub")

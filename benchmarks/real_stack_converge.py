@@ -354,16 +354,21 @@ def stop_instances(root: Path) -> None:
         )
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+def add_real_stack_options(parser: argparse.ArgumentParser) -> None:
+    """The real stack's sources, as real_stack_host() reads them (shared with benchmarks/first_video.py)."""
     parser.add_argument("--mirrors", type=Path, required=True, help="folder of owner+name/repo bare mirrors")
     parser.add_argument("--torch-wheel", type=Path, required=True)
     parser.add_argument("--wheel", type=Path, action="append", default=[], help="more wheels for the index")
     parser.add_argument("--torch", required=True)
     parser.add_argument("--torchvision", required=True)
     parser.add_argument("--torchaudio", required=True)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    add_real_stack_options(parser)
     parser.add_argument("--via", choices=("site", "up"), default="site",
                         help="site: site.yml, --skip-tags models; up: `wanprov up --cpu`")  # fmt: skip
     parser.add_argument("--small-disk", action="store_true",

@@ -228,6 +228,24 @@ def test_controller_cache_downloads_once_for_the_fleet(fut, first_run):
     assert len(downloads) == 1, fut.hub.requests
 
 
+def _p2p_vars(fut: FleetUnderTest, **overrides: object) -> dict[str, object]:
+    """models_source=p2p on the test fleet: the controller and each host at their own loopback address."""
+    return {
+        "models_source": "p2p",
+        "models_controller_python": sys.executable,
+        "models_controller_cache_dir": str(fut.base / "controller-cache"),
+        "models_host_cache_dir": "{{ host_root }}/var/cache/wanprov/models",
+        "models_p2p_controller_address": "127.0.0.70",
+        "models_p2p_address": "127.0.0.{{ 71 + groups['all'].index(inventory_hostname) }}",
+        "models_p2p_tracker_port": 26969,
+        "models_p2p_peer_port": 26881,
+        "models_p2p_state_dir": str(fut.base / "swarm-state"),
+        "models_p2p_linger": 3,
+        "models_p2p_timeout": 120,
+        **overrides,
+    }
+
+
 def test_p2p_hosts_swarm_the_controllers_copy(fut, first_run):
     """models_source=p2p: two hosts miss the same file; the controller seeds its cache (filled once: by the
     test above, or now), the hosts fetch it through a real swarm (libtorrent, opentracker), and
@@ -243,21 +261,7 @@ def test_p2p_hosts_swarm_the_controllers_copy(fut, first_run):
             "--tags",
             "models",
             "--extra-vars",
-            json.dumps(
-                {
-                    "models_source": "p2p",
-                    "models_controller_python": sys.executable,
-                    "models_controller_cache_dir": str(fut.base / "controller-cache"),
-                    "models_host_cache_dir": "{{ host_root }}/var/cache/wanprov/models",
-                    "models_p2p_controller_address": "127.0.0.70",
-                    "models_p2p_address": "127.0.0.{{ 71 + groups['all'].index(inventory_hostname) }}",
-                    "models_p2p_tracker_port": 26969,
-                    "models_p2p_peer_port": 26881,
-                    "models_p2p_state_dir": str(fut.base / "swarm-state"),
-                    "models_p2p_linger": 3,
-                    "models_p2p_timeout": 120,
-                }
-            ),
+            json.dumps(_p2p_vars(fut)),
         ]
     )
     for host in READY_HOSTS:
@@ -295,24 +299,16 @@ def test_p2p_host_whose_swarm_times_out_falls_back_and_the_report_says_so(fut, f
             "models,report",
             "--extra-vars",
             json.dumps(
-                {
-                    "models_source": "p2p",
-                    "models_controller_python": sys.executable,
-                    "models_controller_cache_dir": str(fut.base / "controller-cache"),
-                    "models_host_cache_dir": "{{ host_root }}/var/cache/wanprov/models",
-                    "models_p2p_controller_address": "127.0.0.70",
-                    "models_p2p_address": (
+                _p2p_vars(
+                    fut,
+                    models_p2p_address=(
                         f"{{{{ '::1' if inventory_hostname == '{cut_off}' else "
                         "'127.0.0.' ~ (71 + groups['all'].index(inventory_hostname)) }}"
                     ),
-                    "models_p2p_tracker_port": 26969,
-                    "models_p2p_peer_port": 26881,
-                    "models_p2p_state_dir": str(fut.base / "swarm-state"),
-                    "models_p2p_linger": 3,
                     # the cut-off host's timeout bounds its swarm and then the controller's copy (30 s:
                     # enough for the copy on a loaded machine; 8 s was not, and the hub served it)
-                    "models_p2p_timeout": f"{{{{ 30 if inventory_hostname == '{cut_off}' else 120 }}}}",
-                }
+                    models_p2p_timeout=f"{{{{ 30 if inventory_hostname == '{cut_off}' else 120 }}}}",
+                )
             ),
         ]
     )
